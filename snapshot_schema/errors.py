@@ -9,11 +9,8 @@ PathElement = str | int
 
 
 def render_path(path: Sequence[PathElement]) -> str:
-    """Render `("framework", "backoff_table", 3, "attempts")` as `$.framework.backoff_table[3].attempts`."""
-    parts = ["$"]
-    for element in path:
-        parts.append(f"[{element}]" if isinstance(element, int) else f".{element}")
-    return "".join(parts)
+    """Render `("framework", "backoff_table", 3)` as `$.framework.backoff_table[3]`."""
+    return "$" + "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path)
 
 
 class SnapshotError(Exception):

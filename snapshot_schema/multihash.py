@@ -27,7 +27,7 @@ _SINGLE_BYTE_CODES = frozenset(code for code in MULTIHASH_CODES if code < 0x80)
 
 
 def read_varint(data: bytes, offset: int) -> tuple[int, int] | None:
-    """The shortest-form unsigned varint at `offset`, and the offset after it; `None` if malformed."""
+    """The shortest-form unsigned varint at `offset` and the offset after it, or `None`."""
     value = 0
     shift = 0
     for index in range(offset, min(len(data), offset + _MAX_VARINT_BYTES)):

@@ -1,0 +1,88 @@
+"""Typed, immutable records of a node's runtime state, their canonical msgpack codec, and the
+spec-version gate. Pure data: no clocks, files or sockets.
+
+    >>> from snapshot_schema import ClockReading, FrameworkSnapshot, TransientSnapshot
+    >>> from snapshot_schema import decode, encode
+    >>> snapshot = TransientSnapshot(
+    ...     taken_at=ClockReading(monotonic_ns=5_000, wall_ns=1_700_000_000_000_000_000),
+    ...     framework=FrameworkSnapshot(peer_id_bytes=bytes.fromhex("1220") + bytes(32)),
+    ... )
+    >>> decode(encode(snapshot)) == snapshot
+    True
+"""
+
+from snapshot_schema.decoder import DEFAULT_MAX_SNAPSHOT_SIZE, decode
+from snapshot_schema.encoder import encode
+from snapshot_schema.errors import (
+    IncompatibleSnapshotVersion,
+    PathElement,
+    SnapshotDecodeError,
+    SnapshotError,
+    SnapshotValueError,
+    render_path,
+)
+from snapshot_schema.execution_records import (
+    INGRESS_TYPES,
+    AppEventIngress,
+    CompletionIngress,
+    EnvelopeIngress,
+    ExecutionStateSnapshot,
+    IngressEvent,
+    InvokeIngress,
+    PendingAsyncSnapshot,
+    PendingCompletionSnapshot,
+    TimerMaturedIngress,
+    TypedBusSnapshot,
+)
+from snapshot_schema.framework_records import (
+    AddressBookEntrySnapshot,
+    BackoffEntry,
+    ClockReading,
+    FrameworkSnapshot,
+    PeerGovernorSnapshot,
+    PeerHealthSnapshot,
+    PendingOutboundEntry,
+)
+from snapshot_schema.frozen_map import FrozenMap
+from snapshot_schema.migrations import MIGRATIONS, MigrationRegistry, Upgrade
+from snapshot_schema.multihash import is_multihash, multihash_problem
+from snapshot_schema.transient import TransientSnapshot
+from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
+
+__all__ = [
+    "CURRENT_SNAPSHOT_SPEC_VERSION",
+    "DEFAULT_MAX_SNAPSHOT_SIZE",
+    "INGRESS_TYPES",
+    "MIGRATIONS",
+    "AddressBookEntrySnapshot",
+    "AppEventIngress",
+    "BackoffEntry",
+    "ClockReading",
+    "CompletionIngress",
+    "EnvelopeIngress",
+    "ExecutionStateSnapshot",
+    "FrameworkSnapshot",
+    "FrozenMap",
+    "IncompatibleSnapshotVersion",
+    "IngressEvent",
+    "InvokeIngress",
+    "MigrationRegistry",
+    "PathElement",
+    "PeerGovernorSnapshot",
+    "PeerHealthSnapshot",
+    "PendingAsyncSnapshot",
+    "PendingCompletionSnapshot",
+    "PendingOutboundEntry",
+    "SnapshotDecodeError",
+    "SnapshotError",
+    "SnapshotValueError",
+    "TimerMaturedIngress",
+    "TransientSnapshot",
+    "TypedBusSnapshot",
+    "Upgrade",
+    "decode",
+    "encode",
+    "is_multihash",
+    "multihash_problem",
+    "render_path",
+]

@@ -1,0 +1,141 @@
+"""`decode`: bytes to a `TransientSnapshot`, treating every input as hostile.
+
+Steps, each bounded in memory and time by the input size:
+1. size limit, then the envelope `[spec_version, body]` header read by hand;
+2. the version gate, before any of the body is parsed;
+3. a structural pass (`Unpacker.skip`, allocation-free, C speed) proving the body is complete,
+   well-formed msgpack within the nesting limit and followed by nothing: without it, msgpack
+   preallocates every declared array length at every nesting level before finding the input short;
+4. unpacking into plain tuples and building records, validating each value with a path to it.
+Only `SnapshotError` subclasses escape.
+"""
+
+from __future__ import annotations
+
+import msgpack
+
+from snapshot_schema.body_builder import build_snapshot
+from snapshot_schema.encoder import pack
+from snapshot_schema.errors import SnapshotDecodeError, SnapshotError
+from snapshot_schema.gc_pause import gc_paused
+from snapshot_schema.migrations import MIGRATIONS, MigrationRegistry, Upgrade
+from snapshot_schema.transient import TransientSnapshot
+
+DEFAULT_MAX_SNAPSHOT_SIZE = 256 * 1024 * 1024
+"""Inputs longer than this many bytes are refused unless the caller raises the limit."""
+
+_ENVELOPE_HEADER = 0x92  # fixarray of 2: [spec_version, body]
+_UINT_WIDTHS = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+_NIL = 0xC0
+
+
+def _read_version(data: memoryview) -> tuple[int | None, int]:
+    """The envelope's spec version (`None` for nil) and the offset of the body."""
+    if len(data) == 0:
+        raise SnapshotDecodeError("empty input")
+    if data[0] != _ENVELOPE_HEADER:
+        raise SnapshotDecodeError(
+            f"not a snapshot: expected a 2-element array (0x92), found byte 0x{data[0]:02x}"
+        )
+    if len(data) < 2:
+        raise SnapshotDecodeError("input ends before the spec version", ("spec_version",))
+    marker = data[1]
+    if marker <= 0x7F:
+        return marker, 2
+    if marker == _NIL:
+        return None, 2
+    width = _UINT_WIDTHS.get(marker)
+    if width is None:
+        raise SnapshotDecodeError(
+            f"expected the spec version as an unsigned int, found msgpack byte 0x{marker:02x}",
+            ("spec_version",),
+        )
+    if len(data) < 2 + width:
+        raise SnapshotDecodeError("input ends inside the spec version", ("spec_version",))
+    return int.from_bytes(data[2 : 2 + width], "big"), 2 + width
+
+
+def _check_structure(body: memoryview) -> None:
+    unpacker = msgpack.Unpacker(max_buffer_size=max(len(body), 1))
+    unpacker.feed(body)
+    try:
+        unpacker.skip()
+    except msgpack.OutOfData:
+        raise SnapshotDecodeError("input ends before the snapshot body does", ("body",)) from None
+    except msgpack.StackError:
+        raise SnapshotDecodeError("nesting too deep", ("body",)) from None
+    except (msgpack.FormatError, ValueError) as error:
+        raise SnapshotDecodeError(f"malformed msgpack: {error}", ("body",)) from None
+    if unpacker.tell() != len(body):
+        raise SnapshotDecodeError(
+            f"{len(body) - unpacker.tell()} unexpected bytes after the snapshot body"
+        )
+
+
+def _reject_map(_pairs: object) -> object:
+    raise SnapshotDecodeError("msgpack maps are not used by the snapshot format", ("body",))
+
+
+def _unpack_body(body: memoryview) -> object:
+    _check_structure(body)
+    try:
+        return msgpack.unpackb(
+            body,
+            raw=False,
+            use_list=False,
+            max_ext_len=0,
+            object_pairs_hook=_reject_map,
+        )
+    except SnapshotError:
+        raise
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as error:
+        raise SnapshotDecodeError(f"malformed msgpack: {error}", ("body",)) from None
+    except UnicodeDecodeError as error:
+        raise SnapshotDecodeError(f"invalid UTF-8 in a string: {error.reason}", ("body",)) from None
+    except (ValueError, OverflowError) as error:
+        # msgpack raises ValueError for ext types and exceeded limits: not a snapshot either.
+        raise SnapshotDecodeError(f"unsupported msgpack value: {error}", ("body",)) from None
+
+
+def _migrate(body: object, found: int | None, chain: tuple[Upgrade, ...]) -> object:
+    for upgrade in chain:
+        try:
+            body = upgrade(body)
+        except SnapshotError:
+            raise
+        except Exception as error:  # a migration failing on odd input is a decode error
+            raise SnapshotDecodeError(
+                f"migration from spec version {found} failed: {error!r}", ("body",)
+            ) from None
+    try:
+        repacked = pack(body)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise SnapshotDecodeError(f"migration produced unencodable values: {error}") from None
+    return _unpack_body(memoryview(repacked))
+
+
+def decode(
+    data: bytes | bytearray | memoryview,
+    *,
+    max_size: int = DEFAULT_MAX_SNAPSHOT_SIZE,
+    migrations: MigrationRegistry = MIGRATIONS,
+) -> TransientSnapshot:
+    """The snapshot encoded in `data`.
+
+    Raises `IncompatibleSnapshotVersion` for a version this build cannot restore (none, newer,
+    or older without registered migrations) and `SnapshotDecodeError`, with the path to the
+    offending value, for anything else that is not a valid snapshot.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise SnapshotDecodeError(f"expected bytes, got `{type(data).__name__}`")
+    view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
+    if len(view) > max_size:
+        raise SnapshotDecodeError(f"input of {len(view)} bytes exceeds the {max_size}-byte limit")
+    found, body_offset = _read_version(view)
+    # The gate runs before any of the body is parsed.
+    chain = () if found == migrations.current_version else migrations.gate(found)
+    with gc_paused():
+        body = _unpack_body(view[body_offset:])
+        if chain:
+            body = _migrate(body, found, chain)
+        return build_snapshot(body)

@@ -1,0 +1,205 @@
+"""Records for the framework state a node keeps across restarts: peers, policy, backoff, ids.
+
+Every record is a frozen, slotted attrs class, compared by value and hashable. Construction
+checks what the types promise and raises `SnapshotValueError` naming the field.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from snapshot_schema.checks import (
+    as_frozen_map,
+    as_frozenset,
+    as_optional_frozenset,
+    as_tuple,
+    check_bool,
+    check_frozenset,
+    check_instance,
+    check_map,
+    check_multihash,
+    check_name,
+    check_nonempty_bytes,
+    check_tuple,
+    check_u32,
+    check_u64,
+    check_unique,
+)
+from snapshot_schema.errors import SnapshotValueError
+from snapshot_schema.frozen_map import FrozenMap
+from snapshot_schema.reprs import bytes_repr, seq_repr, set_repr
+from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
+
+
+@attrs.frozen(weakref_slot=False)
+class ClockReading:
+    """Both clocks read at one instant, in nanoseconds.
+
+    A snapshot records when it was taken so restore can rebase monotonic deadlines into a new
+    process (whose monotonic clock has another origin) using the wall clock.
+    """
+
+    monotonic_ns: int
+    wall_ns: int
+
+    def __attrs_post_init__(self) -> None:
+        check_u64(self.monotonic_ns, ("monotonic_ns",))
+        check_u64(self.wall_ns, ("wall_ns",))
+
+
+@attrs.frozen(weakref_slot=False)
+class AddressBookEntrySnapshot:
+    """One peer's address book entry: its ordered, duplicate-free addresses and reference count."""
+
+    peer_id: bytes = attrs.field(repr=bytes_repr)
+    addresses: tuple[bytes, ...] = attrs.field(default=(), converter=as_tuple, repr=seq_repr)
+    ref_count: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        check_multihash(self.peer_id, ("peer_id",))
+        check_tuple(self.addresses, check_nonempty_bytes, ("addresses",), unique=True)
+        check_u64(self.ref_count, ("ref_count",))
+
+
+@attrs.frozen(weakref_slot=False)
+class PeerHealthSnapshot:
+    """One peer's health as the governor sees it."""
+
+    peer_id: bytes = attrs.field(repr=bytes_repr)
+    consecutive_failures: int = 0
+    last_event_ns: int = 0
+    down: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        check_multihash(self.peer_id, ("peer_id",))
+        check_u32(self.consecutive_failures, ("consecutive_failures",))
+        check_u64(self.last_event_ns, ("last_event_ns",))
+        check_bool(self.down, ("down",))
+
+
+def _check_health(value: object, path: tuple[str | int, ...]) -> None:
+    check_instance(value, PeerHealthSnapshot, path)
+
+
+@attrs.frozen(weakref_slot=False)
+class PeerGovernorSnapshot:
+    """Peer policy and health: blocklist, allowlist (`None` = open policy), failure threshold."""
+
+    blocklist: frozenset[bytes] = attrs.field(
+        default=frozenset(), converter=as_frozenset, repr=set_repr
+    )
+    allowlist: frozenset[bytes] | None = attrs.field(
+        default=None, converter=as_optional_frozenset, repr=set_repr
+    )
+    health: tuple[PeerHealthSnapshot, ...] = attrs.field(
+        default=(), converter=as_tuple, repr=seq_repr
+    )
+    failure_threshold: int = 3
+
+    def __attrs_post_init__(self) -> None:
+        check_frozenset(self.blocklist, check_multihash, ("blocklist",))
+        if self.allowlist is not None:
+            check_frozenset(self.allowlist, check_multihash, ("allowlist",))
+        check_tuple(self.health, _check_health, ("health",))
+        check_unique(self.health, _peer_of, ("health",), "peer")
+        check_u32(self.failure_threshold, ("failure_threshold",))
+        if self.failure_threshold == 0:
+            raise SnapshotValueError(
+                "expected a failure threshold of at least 1", ("failure_threshold",)
+            )
+
+
+@attrs.frozen(weakref_slot=False)
+class BackoffEntry:
+    """One peer's backoff: consecutive failures and when (monotonic ns) a retry is allowed."""
+
+    peer_id: bytes = attrs.field(repr=bytes_repr)
+    attempts: int = 0
+    last_attempt_ns: int = 0
+    next_retry_ns: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        check_multihash(self.peer_id, ("peer_id",))
+        check_u32(self.attempts, ("attempts",))
+        check_u64(self.last_attempt_ns, ("last_attempt_ns",))
+        check_u64(self.next_retry_ns, ("next_retry_ns",))
+        if self.next_retry_ns < self.last_attempt_ns:
+            raise SnapshotValueError(
+                f"next retry ({self.next_retry_ns}) precedes the last attempt "
+                f"({self.last_attempt_ns})",
+                ("next_retry_ns",),
+            )
+
+
+@attrs.frozen(weakref_slot=False)
+class PendingOutboundEntry:
+    """An envelope not yet sent; `redelivered` once a restore has surfaced it before."""
+
+    envelope_bytes: bytes = attrs.field(repr=bytes_repr)
+    redelivered: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        check_nonempty_bytes(self.envelope_bytes, ("envelope_bytes",))
+        check_bool(self.redelivered, ("redelivered",))
+
+
+def _peer_of(entry: AddressBookEntrySnapshot | PeerHealthSnapshot | BackoffEntry) -> bytes:
+    return entry.peer_id
+
+
+def _check_address_entry(value: object, path: tuple[str | int, ...]) -> None:
+    check_instance(value, AddressBookEntrySnapshot, path)
+
+
+def _check_backoff_entry(value: object, path: tuple[str | int, ...]) -> None:
+    check_instance(value, BackoffEntry, path)
+
+
+def _check_outbound_entry(value: object, path: tuple[str | int, ...]) -> None:
+    check_instance(value, PendingOutboundEntry, path)
+
+
+@attrs.frozen(kw_only=True, weakref_slot=False)
+class FrameworkSnapshot:
+    """The framework state a restored node must not lose.
+
+    Keyed tables (`address_book`, `peer_governor.health`, `backoff_table`) hold at most one row
+    per peer; their order is kept as given (`Node.snapshot()` sorts them by peer id).
+    """
+
+    counters: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=as_frozen_map)
+    fired_phases: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
+    address_book: tuple[AddressBookEntrySnapshot, ...] = attrs.field(
+        default=(), converter=as_tuple, repr=seq_repr
+    )
+    peer_governor: PeerGovernorSnapshot = attrs.field(factory=PeerGovernorSnapshot)
+    backoff_table: tuple[BackoffEntry, ...] = attrs.field(
+        default=(), converter=as_tuple, repr=seq_repr
+    )
+    pending_outbound: tuple[PendingOutboundEntry, ...] = attrs.field(
+        default=(), converter=as_tuple, repr=seq_repr
+    )
+    peer_id_bytes: bytes = attrs.field(repr=bytes_repr)
+    next_command_id: int = 0
+    next_exec_id: int = 0
+    spec_version: int = CURRENT_SNAPSHOT_SPEC_VERSION
+
+    def __attrs_post_init__(self) -> None:
+        check_map(self.counters, check_name, check_u64, ("counters",))
+        check_tuple(self.fired_phases, check_name, ("fired_phases",))
+        check_tuple(self.address_book, _check_address_entry, ("address_book",))
+        check_unique(self.address_book, _peer_of, ("address_book",), "peer")
+        check_instance(self.peer_governor, PeerGovernorSnapshot, ("peer_governor",))
+        check_tuple(self.backoff_table, _check_backoff_entry, ("backoff_table",))
+        check_unique(self.backoff_table, _peer_of, ("backoff_table",), "peer")
+        check_tuple(self.pending_outbound, _check_outbound_entry, ("pending_outbound",))
+        check_multihash(self.peer_id_bytes, ("peer_id_bytes",))
+        check_u64(self.next_command_id, ("next_command_id",))
+        check_u64(self.next_exec_id, ("next_exec_id",))
+        # Records in memory always have the current shape: older versions exist only as bytes,
+        # upgraded by registered migrations before any record is built.
+        if self.spec_version != CURRENT_SNAPSHOT_SPEC_VERSION:
+            raise SnapshotValueError(
+                f"expected spec version {CURRENT_SNAPSHOT_SPEC_VERSION}, got {self.spec_version!r}",
+                ("spec_version",),
+            )

@@ -1,0 +1,106 @@
+"""`TransientSnapshot`: the whole runtime state of a node at one instant."""
+
+from __future__ import annotations
+
+import attrs
+
+from snapshot_schema.checks import (
+    U32_MAX,
+    as_frozen_map,
+    as_tuple,
+    check_bytes,
+    check_instance,
+    check_map,
+    check_optional_bytes,
+    check_pair,
+    check_tuple,
+    check_u64,
+    check_uint,
+)
+from snapshot_schema.errors import SnapshotValueError
+from snapshot_schema.execution_records import (
+    INGRESS_TYPES,
+    ExecutionStateSnapshot,
+    IngressEvent,
+    PendingAsyncSnapshot,
+    PendingCompletionSnapshot,
+    TypedBusSnapshot,
+)
+from snapshot_schema.framework_records import ClockReading, FrameworkSnapshot
+from snapshot_schema.frozen_map import FrozenMap
+
+Path = tuple[str | int, ...]
+SiteExec = tuple[int, int]
+"""`(node site id, exec id)`: a slot's address in the execution DAG."""
+
+
+def _check_site_exec(value: object, path: Path) -> None:
+    check_pair(value, check_u64, check_u64, path)
+
+
+def _check_u32_key(value: object, path: Path) -> None:
+    check_uint(value, U32_MAX, path)
+
+
+def _check_ingress(value: object, path: Path) -> None:
+    if type(value) not in INGRESS_TYPES:
+        raise SnapshotValueError(
+            f"expected an ingress event record, got `{type(value).__name__}`", path
+        )
+
+
+def _check_completion(value: object, path: Path) -> None:
+    check_instance(value, PendingCompletionSnapshot, path)
+
+
+def _check_pending_async(value: object, path: Path) -> None:
+    check_instance(value, PendingAsyncSnapshot, path)
+
+
+def _check_execution_state(value: object, path: Path) -> None:
+    check_instance(value, ExecutionStateSnapshot, path)
+
+
+@attrs.frozen(kw_only=True, weakref_slot=False)
+class TransientSnapshot:
+    """A node's runtime state: framework state, typed bus, and in-flight execution.
+
+    `taken_at` records both clocks at the instant of the snapshot; restore uses it to rebase
+    every monotonic deadline into the new process.
+    """
+
+    taken_at: ClockReading
+    frontier: tuple[SiteExec, ...] = attrs.field(default=(), converter=as_tuple)
+    slot_table: FrozenMap[SiteExec, bytes | None] = attrs.field(
+        factory=FrozenMap, converter=as_frozen_map
+    )
+    pending_async: FrozenMap[int, PendingAsyncSnapshot] = attrs.field(
+        factory=FrozenMap, converter=as_frozen_map
+    )
+    execution_state: FrozenMap[int, ExecutionStateSnapshot] = attrs.field(
+        factory=FrozenMap, converter=as_frozen_map
+    )
+    framework: FrameworkSnapshot
+    bus: TypedBusSnapshot = attrs.field(factory=TypedBusSnapshot)
+    ingress: tuple[IngressEvent, ...] = attrs.field(default=(), converter=as_tuple)
+    wire_states: FrozenMap[int, bytes] = attrs.field(factory=FrozenMap, converter=as_frozen_map)
+    pending_completions: tuple[PendingCompletionSnapshot, ...] = attrs.field(
+        default=(), converter=as_tuple
+    )
+
+    def __attrs_post_init__(self) -> None:
+        check_instance(self.taken_at, ClockReading, ("taken_at",))
+        check_instance(self.framework, FrameworkSnapshot, ("framework",))
+        check_tuple(self.frontier, _check_site_exec, ("frontier",))
+        check_map(self.slot_table, _check_site_exec, check_optional_bytes, ("slot_table",))
+        check_map(self.pending_async, check_u64, _check_pending_async, ("pending_async",))
+        check_map(self.execution_state, check_u64, _check_execution_state, ("execution_state",))
+        check_instance(self.bus, TypedBusSnapshot, ("bus",))
+        check_tuple(self.ingress, _check_ingress, ("ingress",))
+        check_map(self.wire_states, _check_u32_key, check_bytes, ("wire_states",))
+        check_tuple(self.pending_completions, _check_completion, ("pending_completions",))
+
+    @property
+    def spec_version(self) -> int:
+        """The spec version of this snapshot (always the current one in memory)."""
+        return self.framework.spec_version
