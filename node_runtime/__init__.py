@@ -1,0 +1,1 @@
+"""The runtime state of a node: identity, peers, policy, backoff, queues; sans-I/O components."""

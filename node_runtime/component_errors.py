@@ -1,0 +1,45 @@
+"""The exceptions the sans-I/O runtime components raise: one base, each subclass also the builtin
+a caller would catch. Every refused operation leaves its component unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from snapshot_schema.errors import PathElement, render_path
+
+
+class ComponentError(Exception):
+    """Base class of every error a runtime component raises."""
+
+
+class ComponentValueError(ComponentError, ValueError):
+    """An argument or a restored state value outside its domain.
+
+    `path` locates the value: its first element names the argument (`("now_ns",)`), and for
+    restored state it continues into the entries (`("entries", 3, "attempts")`), so a restore can
+    prefix it with where those entries sit in a snapshot. `reason` says what was expected.
+    """
+
+    def __init__(self, reason: str, path: Sequence[PathElement] = ()) -> None:
+        self.reason = reason
+        self.path: tuple[PathElement, ...] = tuple(path)
+        super().__init__(f"{reason} - at `{render_path(self.path)}`")
+
+    def __reduce__(self) -> tuple[type[ComponentValueError], tuple[str, tuple[PathElement, ...]]]:
+        return (type(self), (self.reason, self.path))
+
+
+class IdExhaustedError(ComponentError, OverflowError):
+    """An id allocator has handed out every id it can: minting another would wrap."""
+
+
+class QueueFullError(ComponentError, OverflowError):
+    """A bounded queue is at its maximum length."""
+
+
+class QueueEmptyError(ComponentError, IndexError):
+    """Taking from an empty queue (an `IndexError`, as for `deque.popleft`)."""
+
+
+class NoAllowlistError(ComponentError, RuntimeError):
+    """Editing the allowlist while there is none (open policy): set one first."""

@@ -1,0 +1,178 @@
+"""Who the node may contact: a blocklist, an optional allowlist and per-peer health.
+
+Sans-I/O: the governor is told about failures and successes (with the monotonic time they were
+observed) and answers one question, `may_contact(peer)`, with `decision(peer)` saying why. The
+answer is checked in a fixed order: blocked, then not allowed, then down.
+
+Policy (block and allow lists) is what an operator set; health is what was observed. `forget`
+drops observations only: forgetting a peer must never lift a block.
+
+A peer is down once its consecutive failures reach `failure_threshold`, and stays down until a
+success is recorded (an inbound connection, say) or it is forgotten; the governor does not retry
+on its own, the backoff table decides when to try again.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from node_runtime._component_checks import check_int, check_ns
+from node_runtime.component_errors import ComponentValueError, NoAllowlistError
+from node_runtime.peer_key import PeerKey
+from snapshot_schema.checks import U32_MAX
+
+
+class Decision(enum.StrEnum):
+    """Why a peer may or may not be contacted, most decisive reason first."""
+
+    BLOCKED = "blocked"
+    NOT_ALLOWED = "not_allowed"
+    DOWN = "down"
+    OK = "ok"
+
+
+@attrs.frozen
+class PeerHealth:
+    """What the governor has observed about one peer.
+
+    `consecutive_failures` saturates at 2**32-1 (a u32, as snapshots store it) instead of
+    wrapping; `last_event_ns` is the monotonic time of the latest failure or success; `down` is
+    whether the failures have reached the governor's threshold.
+    """
+
+    consecutive_failures: int
+    last_event_ns: int
+    down: bool
+
+
+class PeerGovernor:
+    """Block and allow lists plus per-peer health, answering `may_contact`.
+
+    `failure_threshold` (1..2**32-1) is how many consecutive failures make a peer down.
+    """
+
+    def __init__(self, failure_threshold: int = 3) -> None:
+        self._failure_threshold = check_int(failure_threshold, 1, U32_MAX, "failure_threshold")
+        self._blocked: set[PeerKey] = set()
+        self._allowed: set[PeerKey] | None = None
+        self._health: dict[PeerKey, PeerHealth] = {}
+
+    @classmethod
+    def from_state(
+        cls,
+        failure_threshold: int,
+        blocklist: Iterable[PeerKey],
+        allowlist: Iterable[PeerKey] | None,
+        health: Iterable[tuple[PeerKey, PeerHealth]],
+    ) -> PeerGovernor:
+        """A governor holding exactly this state, as read back from its accessors.
+
+        `down` is re-derived from `failure_threshold`: the threshold in force now decides, so a
+        restore under a changed configuration applies the new threshold to the old counts.
+        Raises `ComponentValueError` (with the offending entry's path) for a count or time out of
+        range or a peer listed twice in `health`.
+        """
+        governor = cls(failure_threshold)
+        governor._blocked = set(blocklist)
+        governor._allowed = None if allowlist is None else set(allowlist)
+        for index, (peer, record) in enumerate(health):
+            if peer in governor._health:
+                raise ComponentValueError("peer listed twice", ("health", index))
+            failures = check_int(
+                record.consecutive_failures, 0, U32_MAX, "health", index, "consecutive_failures"
+            )
+            check_ns(record.last_event_ns, "health", index, "last_event_ns")
+            down = failures >= governor._failure_threshold
+            governor._health[peer] = (
+                record if record.down == down else attrs.evolve(record, down=down)
+            )
+        return governor
+
+    @property
+    def failure_threshold(self) -> int:
+        return self._failure_threshold
+
+    @property
+    def blocklist(self) -> frozenset[PeerKey]:
+        return frozenset(self._blocked)
+
+    @property
+    def allowlist(self) -> frozenset[PeerKey] | None:
+        """The allowed peers, or `None` for the open policy (every peer not blocked)."""
+        return None if self._allowed is None else frozenset(self._allowed)
+
+    def health_items(self) -> Iterator[tuple[PeerKey, PeerHealth]]:
+        """Every peer with observed health, in the order first observed."""
+        return iter(self._health.items())
+
+    def health(self, peer: PeerKey) -> PeerHealth | None:
+        return self._health.get(peer)
+
+    def block(self, peer: PeerKey) -> None:
+        self._blocked.add(peer)
+
+    def unblock(self, peer: PeerKey) -> None:
+        """Lift a block; a peer that is not blocked stays so."""
+        self._blocked.discard(peer)
+
+    def is_blocked(self, peer: PeerKey) -> bool:
+        return peer in self._blocked
+
+    def set_allowlist(self, peers: Iterable[PeerKey] | None) -> None:
+        """Allow exactly `peers` (an empty iterable allows nobody), or `None` to open the policy."""
+        self._allowed = None if peers is None else set(peers)
+
+    def allow(self, peer: PeerKey) -> None:
+        """Add `peer` to the allowlist; refused (`NoAllowlistError`) under the open policy."""
+        self._allowlist_to_edit().add(peer)
+
+    def disallow(self, peer: PeerKey) -> None:
+        """Remove `peer` from the allowlist; refused (`NoAllowlistError`) under the open policy.
+
+        Under the open policy there is no list to remove a peer from: use `block` to stop
+        contacting one peer, or `set_allowlist` to close the policy.
+        """
+        self._allowlist_to_edit().discard(peer)
+
+    def _allowlist_to_edit(self) -> set[PeerKey]:
+        if self._allowed is None:
+            raise NoAllowlistError(
+                "the policy is open (no allowlist): call set_allowlist() before editing it"
+            )
+        return self._allowed
+
+    def record_failure(self, peer: PeerKey, now_ns: int) -> PeerHealth:
+        """Count a failure to reach `peer` at `now_ns`; returns its new health."""
+        check_ns(now_ns, "now_ns")
+        previous = self._health.get(peer)
+        failures = 1 if previous is None else min(previous.consecutive_failures + 1, U32_MAX)
+        health = PeerHealth(failures, now_ns, failures >= self._failure_threshold)
+        self._health[peer] = health
+        return health
+
+    def record_success(self, peer: PeerKey, now_ns: int) -> PeerHealth:
+        """Note a success with `peer` at `now_ns`: its failures reset and it is no longer down."""
+        check_ns(now_ns, "now_ns")
+        health = PeerHealth(0, now_ns, down=False)
+        self._health[peer] = health
+        return health
+
+    def forget(self, peer: PeerKey) -> None:
+        """Drop what was observed about `peer`; its block and allow entries are kept."""
+        self._health.pop(peer, None)
+
+    def decision(self, peer: PeerKey) -> Decision:
+        if peer in self._blocked:
+            return Decision.BLOCKED
+        if self._allowed is not None and peer not in self._allowed:
+            return Decision.NOT_ALLOWED
+        health = self._health.get(peer)
+        if health is not None and health.down:
+            return Decision.DOWN
+        return Decision.OK
+
+    def may_contact(self, peer: PeerKey) -> bool:
+        return self.decision(peer) is Decision.OK
