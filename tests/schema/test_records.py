@@ -1,5 +1,7 @@
 """Records: construction validates what the types promise, and records are immutable values."""
 
+from collections.abc import Callable
+
 import attrs
 import pytest
 
@@ -33,7 +35,9 @@ def test_valid_records_compare_by_value_and_hash_equal() -> None:
     assert first == second
     assert hash(first) == hash(second)
     snapshot = TransientSnapshot(taken_at=ClockReading(1, 2), framework=framework())
-    assert hash(snapshot) == hash(TransientSnapshot(taken_at=ClockReading(1, 2), framework=framework()))
+    assert hash(snapshot) == hash(
+        TransientSnapshot(taken_at=ClockReading(1, 2), framework=framework())
+    )
 
 
 def test_records_are_immutable() -> None:
@@ -67,7 +71,7 @@ def test_lists_dicts_and_sets_are_frozen_on_construction() -> None:
         (lambda: BackoffEntry(b"\x99\x01\x00", 1, 0, 0), ("peer_id",), "unknown multihash code"),
         (lambda: AddressBookEntrySnapshot(PEER, (b"a", b"a")), ("addresses", 1), "duplicate"),
         (lambda: AddressBookEntrySnapshot(PEER, (b"",)), ("addresses", 0), "non-empty"),
-        (lambda: AddressBookEntrySnapshot(PEER, "ab"), ("addresses",), "expected `tuple`"),  # type: ignore[arg-type]
+        (lambda: AddressBookEntrySnapshot(PEER, "ab"), ("addresses",), "expected `tuple`"),
         (lambda: PeerHealthSnapshot(PEER, 0, 0, 1), ("down",), "expected `bool`"),  # type: ignore[arg-type]
         (lambda: PeerGovernorSnapshot(failure_threshold=0), ("failure_threshold",), "at least 1"),
         (lambda: PeerGovernorSnapshot(blocklist={b"x"}), ("blocklist",), "multihash"),
@@ -89,18 +93,24 @@ def test_lists_dicts_and_sets_are_frozen_on_construction() -> None:
         ),
         (lambda: framework(address_book=(1,)), ("address_book", 0), "AddressBookEntrySnapshot"),
         (
-            lambda: TransientSnapshot(taken_at=ClockReading(0, 0), framework=framework(), wire_states={2**32: b""}),
+            lambda: TransientSnapshot(
+                taken_at=ClockReading(0, 0), framework=framework(), wire_states={2**32: b""}
+            ),
             ("wire_states", 2**32),
             "expected u32",
         ),
         (
-            lambda: TransientSnapshot(taken_at=ClockReading(0, 0), framework=framework(), ingress=(b"x",)),
+            lambda: TransientSnapshot(
+                taken_at=ClockReading(0, 0), framework=framework(), ingress=(b"x",)
+            ),
             ("ingress", 0),
             "ingress event record",
         ),
     ],
 )
-def test_invalid_field_raises_typed_error_naming_the_field(build, path, reason) -> None:
+def test_invalid_field_raises_typed_error_naming_the_field(
+    build: Callable[[], object], path: tuple[object, ...], reason: str
+) -> None:
     with pytest.raises(SnapshotValueError) as caught:
         build()
     assert caught.value.path == path
