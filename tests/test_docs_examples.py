@@ -1,0 +1,26 @@
+"""Every Python example in the README and docs runs, so the docs cannot rot."""
+
+import doctest
+import re
+from pathlib import Path
+
+import pytest
+
+import snapshot_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = [
+    pytest.param(block, id=f"{path.name}:{number}")
+    for path in DOCUMENTS
+    for number, block in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(), re.S))
+]
+
+
+@pytest.mark.parametrize("source", BLOCKS)
+def test_documented_example_runs(source: str) -> None:
+    exec(compile(source, "<doc example>", "exec"), {})  # noqa: S102  # our own docs
+
+
+def test_package_docstring_examples_run() -> None:
+    assert doctest.testmod(snapshot_schema).failed == 0
