@@ -19,7 +19,7 @@ BLOCKS = [
 
 @pytest.mark.parametrize("source", BLOCKS)
 def test_documented_example_runs(source: str) -> None:
-    exec(compile(source, "<doc example>", "exec"), {})  # noqa: S102  # our own docs
+    exec(compile(source, "<doc example>", "exec"), {})  # our own docs
 
 
 def test_package_docstring_examples_run() -> None:
