@@ -1,0 +1,66 @@
+"""Carry monotonic times across a restart: the clock rule restore applies to every deadline.
+
+A monotonic clock's origin is private to a process, so a deadline saved as raw monotonic
+nanoseconds means nothing after a restart. A snapshot therefore records both clocks at the
+instant it was taken (`taken_at`), and restore maps each saved time onto the new process's
+monotonic clock:
+
+* **Deadlines still in the future when the snapshot was taken** keep their remaining time,
+  minus the wall-clock time that passed while the node was down, never below zero. The time
+  left is the *smaller* of (a) the remaining duration at snapshot time and (b) the distance to
+  the absolute wall-clock deadline `taken_at.wall + remaining`. A wall clock set backwards makes
+  (b) larger than (a), so (a) wins and no deadline is ever extended (Chromium's backoff entry
+  serializer uses the same guard).
+* **Deadlines that expired while the node was down** must not all fire in the same instant
+  (a restarted node must not stampede every peer): each is spread uniformly over
+  `[now, now + stagger_ns)` with the injected random generator (lnd staggers reconnects to
+  persistent peers by up to 30 s after a restart; that is the default here).
+* **Deadlines already past, and past event times** (last attempt, last health event) keep their
+  age at snapshot time plus the downtime, clamped at the new clock's zero.
+
+With zero downtime and the same clock readings, every time maps to itself, so restoring into
+an identical clock reproduces the snapshot exactly.
+"""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+
+from snapshot_schema import ClockReading
+from snapshot_schema.checks import U64_MAX
+
+DEFAULT_RESTART_STAGGER_NS = 30 * 1_000_000_000
+
+
+@attrs.frozen
+class Rebase:
+    """Maps times on the snapshot's monotonic clock onto the restoring process's clock."""
+
+    taken_at: ClockReading
+    now: ClockReading
+    rng: random.Random = attrs.field(eq=False)
+    stagger_ns: int = DEFAULT_RESTART_STAGGER_NS
+
+    @property
+    def downtime_ns(self) -> int:
+        """Wall time that passed since the snapshot; zero if the wall clock went backwards."""
+        return max(0, self.now.wall_ns - self.taken_at.wall_ns)
+
+    def deadline(self, deadline_ns: int) -> int:
+        """A deadline on the new monotonic clock (see the module docstring for the rule)."""
+        remaining = deadline_ns - self.taken_at.monotonic_ns
+        if remaining <= 0:
+            return self.past_time(deadline_ns)
+        by_wall = self.taken_at.wall_ns + remaining - self.now.wall_ns
+        left = min(remaining, by_wall)
+        if left > 0:
+            return min(U64_MAX, self.now.monotonic_ns + left)
+        spread = self.rng.randrange(self.stagger_ns) if self.stagger_ns > 0 else 0
+        return min(U64_MAX, self.now.monotonic_ns + spread)
+
+    def past_time(self, time_ns: int) -> int:
+        """An event time (at or before the snapshot) on the new clock, keeping its age."""
+        age = self.taken_at.monotonic_ns - time_ns + self.downtime_ns
+        return max(0, self.now.monotonic_ns - age)
