@@ -1,0 +1,602 @@
+"""Snapshot codec benchmark: our `encode`/`decode` against bare msgpack, msgspec, cattrs, pickle.
+
+Every contender handles the SAME snapshot (N peers: address book, health, backoff, N outbound
+envelopes, a blocklist of N/100 peers), built from a seeded `random.Random`. Rounds are
+interleaved: each round runs every contender once, in an order rotated by one per round, and each
+contender's time is divided by the floor's time in the same round; tables show medians of those
+paired ratios. Encode and decode results are assigned and `del`-ed inside the timed region, for
+every contender, so freeing them is timed too.
+
+    .venv/bin/python -m benchmarks.codec                     # N = 1k, 10k, 100k; 7 rounds
+    .venv/bin/python -m benchmarks.codec --quick             # N = 1k, 10k; 3 rounds
+    .venv/bin/python -m benchmarks.codec --sizes 1000,10000 --rounds 5
+
+Contenders:
+1. floor: `msgpack.packb`/`unpackb` of bare nested lists with our wire layout
+   (`[spec_version, encode_body(snapshot)]`), unpacked with msgpack's defaults (lists);
+2. ours: `snapshot_schema.encode`/`decode` (full validation, records built);
+3. msgspec: `Struct` mirrors (`array_like=True, frozen=True`, u32/u64/non-empty constraints),
+   `msgspec.msgpack.Encoder().encode` / `Decoder(type).decode`: typed, validated decoding;
+4. cattrs: plain frozen attrs mirrors through `cattrs.preconf.msgpack.make_converter()`
+   (`unstructure` + `msgpack.packb`, `msgpack.unpackb` + `structure`);
+5. pickle: protocol 5 of our `TransientSnapshot`.
+
+The mirrors copy the eight records the peer tables use (`TransientSnapshot` keeps `taken_at` and
+`framework`: the execution-state fields are empty in this data and are left out of the mirrors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import pickle
+import platform
+import random
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Annotated, cast
+
+import attrs
+import msgpack
+import msgspec
+from cattrs.preconf.msgpack import make_converter
+
+from snapshot_schema import (
+    AddressBookEntrySnapshot,
+    BackoffEntry,
+    ClockReading,
+    FrameworkSnapshot,
+    FrozenMap,
+    PeerGovernorSnapshot,
+    PeerHealthSnapshot,
+    PendingOutboundEntry,
+    TransientSnapshot,
+    decode,
+    encode,
+)
+from snapshot_schema.encoder import encode_body
+
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+DEFAULT_ROUNDS = 7
+QUICK_SIZES = (1_000, 10_000)
+QUICK_ROUNDS = 3
+SEED = 20_240_601
+ENVELOPE_SIZE = 64
+GC_MODES = ("disabled", "enabled")
+
+# --- msgspec mirrors: typed, validated decoding ----------------------------------------------
+
+U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
+# msgspec bounds must fit an int64; its decoder refuses integers above 2**64 - 1 anyway.
+U64 = Annotated[int, msgspec.Meta(ge=0)]
+NonEmptyBytes = Annotated[bytes, msgspec.Meta(min_length=1)]
+
+
+class MsClockReading(msgspec.Struct, array_like=True, frozen=True):
+    monotonic_ns: U64
+    wall_ns: U64
+
+
+class MsAddressBookEntry(msgspec.Struct, array_like=True, frozen=True):
+    peer_id: bytes
+    addresses: tuple[NonEmptyBytes, ...]
+    ref_count: U64
+
+
+class MsPeerHealth(msgspec.Struct, array_like=True, frozen=True):
+    peer_id: bytes
+    consecutive_failures: U32
+    last_event_ns: U64
+    down: bool
+
+
+class MsPeerGovernor(msgspec.Struct, array_like=True, frozen=True):
+    blocklist: frozenset[bytes]
+    allowlist: frozenset[bytes] | None
+    health: tuple[MsPeerHealth, ...]
+    failure_threshold: U32
+
+
+class MsBackoffEntry(msgspec.Struct, array_like=True, frozen=True):
+    peer_id: bytes
+    attempts: U32
+    last_attempt_ns: U64
+    next_retry_ns: U64
+
+
+class MsPendingOutbound(msgspec.Struct, array_like=True, frozen=True):
+    envelope_bytes: NonEmptyBytes
+    redelivered: bool
+
+
+class MsFramework(msgspec.Struct, array_like=True, frozen=True):
+    counters: dict[str, U64]
+    fired_phases: tuple[str, ...]
+    address_book: tuple[MsAddressBookEntry, ...]
+    peer_governor: MsPeerGovernor
+    backoff_table: tuple[MsBackoffEntry, ...]
+    pending_outbound: tuple[MsPendingOutbound, ...]
+    peer_id_bytes: bytes
+    next_command_id: U64
+    next_exec_id: U64
+    spec_version: U64
+
+
+class MsTransient(msgspec.Struct, array_like=True, frozen=True):
+    taken_at: MsClockReading
+    framework: MsFramework
+
+
+MSGSPEC_MIRRORS: Mapping[type, type] = {
+    ClockReading: MsClockReading,
+    AddressBookEntrySnapshot: MsAddressBookEntry,
+    PeerHealthSnapshot: MsPeerHealth,
+    PeerGovernorSnapshot: MsPeerGovernor,
+    BackoffEntry: MsBackoffEntry,
+    PendingOutboundEntry: MsPendingOutbound,
+    FrameworkSnapshot: MsFramework,
+    TransientSnapshot: MsTransient,
+}
+
+# --- attrs mirrors for cattrs: plain frozen classes, no validators ---------------------------
+
+
+@attrs.frozen
+class AtClockReading:
+    monotonic_ns: int
+    wall_ns: int
+
+
+@attrs.frozen
+class AtAddressBookEntry:
+    peer_id: bytes
+    addresses: tuple[bytes, ...]
+    ref_count: int
+
+
+@attrs.frozen
+class AtPeerHealth:
+    peer_id: bytes
+    consecutive_failures: int
+    last_event_ns: int
+    down: bool
+
+
+@attrs.frozen
+class AtPeerGovernor:
+    blocklist: frozenset[bytes]
+    allowlist: frozenset[bytes] | None
+    health: tuple[AtPeerHealth, ...]
+    failure_threshold: int
+
+
+@attrs.frozen
+class AtBackoffEntry:
+    peer_id: bytes
+    attempts: int
+    last_attempt_ns: int
+    next_retry_ns: int
+
+
+@attrs.frozen
+class AtPendingOutbound:
+    envelope_bytes: bytes
+    redelivered: bool
+
+
+@attrs.frozen
+class AtFramework:
+    counters: dict[str, int]
+    fired_phases: tuple[str, ...]
+    address_book: tuple[AtAddressBookEntry, ...]
+    peer_governor: AtPeerGovernor
+    backoff_table: tuple[AtBackoffEntry, ...]
+    pending_outbound: tuple[AtPendingOutbound, ...]
+    peer_id_bytes: bytes
+    next_command_id: int
+    next_exec_id: int
+    spec_version: int
+
+
+@attrs.frozen
+class AtTransient:
+    taken_at: AtClockReading
+    framework: AtFramework
+
+
+ATTRS_MIRRORS: Mapping[type, type] = {
+    ClockReading: AtClockReading,
+    AddressBookEntrySnapshot: AtAddressBookEntry,
+    PeerHealthSnapshot: AtPeerHealth,
+    PeerGovernorSnapshot: AtPeerGovernor,
+    BackoffEntry: AtBackoffEntry,
+    PendingOutboundEntry: AtPendingOutbound,
+    FrameworkSnapshot: AtFramework,
+    TransientSnapshot: AtTransient,
+}
+
+
+def _mirror_fields(cls: type) -> tuple[str, ...]:
+    if issubclass(cls, msgspec.Struct):
+        return cls.__struct_fields__
+    if not attrs.has(cls):
+        raise TypeError(f"{cls.__name__} is neither a msgspec Struct nor an attrs class")
+    return tuple(attribute.name for attribute in attrs.fields(cls))
+
+
+def mirror(value: object, mirrors: Mapping[type, type]) -> object:
+    """`value` (our records) rebuilt with the mirror classes; maps become dicts."""
+    cls = mirrors.get(type(value))
+    if cls is not None:
+        names = _mirror_fields(cls)
+        return cls(**{name: mirror(getattr(value, name), mirrors) for name in names})
+    if isinstance(value, tuple):
+        return tuple(mirror(item, mirrors) for item in value)
+    if isinstance(value, FrozenMap):
+        return {key: mirror(item, mirrors) for key, item in value.items()}
+    return value
+
+
+def as_lists(value: object) -> object:
+    """Every tuple and list in `value` as a list: the bare structure msgpack round-trips."""
+    if isinstance(value, list | tuple):
+        return [as_lists(item) for item in value]
+    return value
+
+
+# --- data --------------------------------------------------------------------------------------
+
+PEER_ID_PREFIX = b"\x00\x24\x08\x01\x12\x20"  # identity multihash of a protobuf Ed25519 key
+
+
+def _peer_ids(rng: random.Random, count: int) -> list[bytes]:
+    peers: set[bytes] = set()
+    while len(peers) < count:
+        peers.add(PEER_ID_PREFIX + rng.randbytes(32))
+    return sorted(peers)
+
+
+def _addresses(rng: random.Random) -> tuple[bytes, bytes]:
+    """`/ip4/…/tcp/PORT` and `/ip4/…/udp/PORT/quic-v1`, as binary multiaddrs."""
+    ip4 = b"\x04" + rng.randbytes(4)
+    port = rng.randrange(1024, 65536).to_bytes(2, "big")
+    return ip4 + b"\x06" + port, ip4 + b"\x91\x02" + port + b"\xcd\x03"
+
+
+def build_snapshot(peer_count: int, seed: int = SEED) -> TransientSnapshot:
+    """A snapshot of a node that knows `peer_count` peers, reproducible from `seed`."""
+    rng = random.Random(seed)
+    peers = _peer_ids(rng, peer_count + 1)
+    own = peers.pop(rng.randrange(len(peers)))
+    now = 3_600 * 10**9 + rng.randrange(10**12)
+    address_book = []
+    health = []
+    backoff = []
+    for peer in peers:
+        address_book.append(AddressBookEntrySnapshot(peer, _addresses(rng), rng.randrange(1, 4)))
+        failures = rng.randrange(5)
+        health.append(
+            PeerHealthSnapshot(peer, failures, now - rng.randrange(10**12), failures >= 3)
+        )
+        attempts = rng.randrange(1, 10)
+        last_attempt = now - rng.randrange(10**11)
+        delay = min(5 + attempts**2, 300) * 10**9
+        backoff.append(BackoffEntry(peer, attempts, last_attempt, last_attempt + delay))
+    outbound = [
+        PendingOutboundEntry(rng.randbytes(ENVELOPE_SIZE), rng.random() < 0.1)
+        for _ in range(peer_count)
+    ]
+    framework = FrameworkSnapshot(
+        counters={
+            "dials": rng.randrange(10**6),
+            "envelopes_received": rng.randrange(10**9),
+            "envelopes_sent": rng.randrange(10**9),
+            "restores": 3,
+        },
+        fired_phases=("bootstrap", "ready"),
+        address_book=address_book,
+        peer_governor=PeerGovernorSnapshot(
+            blocklist=frozenset(rng.sample(peers, peer_count // 100)), health=health
+        ),
+        backoff_table=backoff,
+        pending_outbound=outbound,
+        peer_id_bytes=own,
+        next_command_id=rng.randrange(10**6),
+        next_exec_id=rng.randrange(10**6),
+    )
+    return TransientSnapshot(
+        taken_at=ClockReading(monotonic_ns=now, wall_ns=1_700_000_000 * 10**9 + now),
+        framework=framework,
+    )
+
+
+# --- contenders --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    encode: Callable[[], bytes]
+    decode: Callable[[bytes], object]
+    data: bytes
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise RuntimeError(f"correctness check failed: {what}")
+
+
+def _floor_unpack(data: bytes) -> object:
+    return msgpack.unpackb(data)
+
+
+def contenders(snapshot: TransientSnapshot) -> list[Contender]:
+    """Every contender on `snapshot`, each checked to round-trip before it is timed."""
+    bare = as_lists([snapshot.spec_version, encode_body(snapshot)])
+
+    def floor_pack() -> bytes:
+        return msgpack.packb(bare, use_bin_type=True)
+
+    def ours_encode() -> bytes:
+        return encode(snapshot)
+
+    ours = encode(snapshot)
+    _require(decode(ours) == snapshot, "decode(encode(s)) == s")
+    floor = floor_pack()
+    _require(floor == ours, "the floor writes the same bytes as encode()")
+    _require(_floor_unpack(floor) == bare, "msgpack round trip of the bare lists")
+
+    spec_struct = cast(MsTransient, mirror(snapshot, MSGSPEC_MIRRORS))
+    ms_encoder = msgspec.msgpack.Encoder()
+    ms_decoder = msgspec.msgpack.Decoder(MsTransient)
+
+    def msgspec_encode() -> bytes:
+        return ms_encoder.encode(spec_struct)
+
+    spec_bytes = msgspec_encode()
+    _require(ms_decoder.decode(spec_bytes) == spec_struct, "msgspec round trip")
+
+    attrs_record = cast(AtTransient, mirror(snapshot, ATTRS_MIRRORS))
+    converter = make_converter()
+
+    def cattrs_encode() -> bytes:
+        return converter.dumps(attrs_record)
+
+    def cattrs_decode(data: bytes) -> object:
+        return converter.loads(data, AtTransient)
+
+    cattrs_bytes = cattrs_encode()
+    _require(cattrs_decode(cattrs_bytes) == attrs_record, "cattrs round trip")
+
+    def pickle_encode() -> bytes:
+        return pickle.dumps(snapshot, protocol=5)
+
+    pickled = pickle_encode()
+    _require(pickle.loads(pickled) == snapshot, "pickle round trip")
+
+    return [
+        Contender("floor (msgpack lists)", floor_pack, _floor_unpack, floor),
+        Contender("ours", ours_encode, decode, ours),
+        Contender("msgspec Struct", msgspec_encode, ms_decoder.decode, spec_bytes),
+        Contender("cattrs + attrs", cattrs_encode, cattrs_decode, cattrs_bytes),
+        Contender("pickle 5", pickle_encode, pickle.loads, pickled),
+    ]
+
+
+# --- timing ------------------------------------------------------------------------------------
+
+
+def time_encode(encode_once: Callable[[], bytes]) -> int:
+    gc.collect()
+    start = time.perf_counter_ns()
+    result = encode_once()
+    del result
+    return time.perf_counter_ns() - start
+
+
+def time_decode(decode_once: Callable[[bytes], object], data: bytes) -> int:
+    gc.collect()
+    start = time.perf_counter_ns()
+    result = decode_once(data)
+    del result
+    return time.perf_counter_ns() - start
+
+
+@dataclass
+class Samples:
+    """Per-round times (ns) of one contender at one size in one gc mode."""
+
+    encode_ns: list[int] = field(default_factory=list)
+    decode_ns: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Row:
+    peers: int
+    contender: str
+    encode_ms: float
+    decode_ms: float
+    encode_ratio: float
+    decode_ratio: float
+    size: int
+
+
+def run_rounds(entries: Sequence[Contender], rounds: int) -> dict[str, Samples]:
+    """`rounds` interleaved rounds; round r starts at contender r (mod count)."""
+    samples = {entry.name: Samples() for entry in entries}
+    for round_index in range(rounds):
+        shift = round_index % len(entries)
+        for entry in [*entries[shift:], *entries[:shift]]:
+            samples[entry.name].encode_ns.append(time_encode(entry.encode))
+            samples[entry.name].decode_ns.append(time_decode(entry.decode, entry.data))
+    return samples
+
+
+def summarize(
+    peers: int, entries: Sequence[Contender], samples: Mapping[str, Samples]
+) -> list[Row]:
+    floor = samples[entries[0].name]
+    rows = []
+    for entry in entries:
+        own = samples[entry.name]
+        rows.append(
+            Row(
+                peers=peers,
+                contender=entry.name,
+                encode_ms=statistics.median(own.encode_ns) / 1e6,
+                decode_ms=statistics.median(own.decode_ns) / 1e6,
+                encode_ratio=statistics.median(
+                    mine / base for mine, base in zip(own.encode_ns, floor.encode_ns, strict=True)
+                ),
+                decode_ratio=statistics.median(
+                    mine / base for mine, base in zip(own.decode_ns, floor.decode_ns, strict=True)
+                ),
+                size=len(entry.data),
+            )
+        )
+    return rows
+
+
+def set_gc_mode(mode: str, thresholds: tuple[int, int, int]) -> None:
+    if mode == "enabled":
+        gc.set_threshold(*thresholds)
+        gc.enable()
+    else:
+        gc.disable()
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    lines = [
+        "| N peers | contender | encode ms | decode ms "
+        "| encode vs floor | decode vs floor | bytes |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    lines.extend(
+        f"| {row.peers:,} | {row.contender} | {row.encode_ms:.2f} | {row.decode_ms:.2f} "
+        f"| {row.encode_ratio:.2f} | {row.decode_ratio:.2f} | {row.size:,} |"
+        for row in rows
+    )
+    return "\n".join(lines)
+
+
+def machine_line() -> str:
+    versions = ", ".join(
+        f"{package} {version(package)}" for package in ("msgpack", "msgspec", "cattrs", "attrs")
+    )
+    return (
+        f"{platform.platform()}; {platform.python_implementation()} {platform.python_version()}; "
+        f"{os.cpu_count()} CPUs; {versions}"
+    )
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers: {text!r}") from None
+    if not sizes or min(sizes) < 100:
+        raise argparse.ArgumentTypeError("sizes must be integers of at least 100")
+    return sizes
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.codec",
+        description="Benchmark the snapshot codec against msgpack, msgspec, cattrs and pickle.",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=None,
+        help="comma-separated peer counts (default 1000,10000,100000; --quick: 1000,10000)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds per size and gc mode (default 7)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run: sizes 1000,10000 and 3 rounds"
+    )
+    args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
+    if args.rounds is None:
+        args.rounds = QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes: tuple[int, ...] = args.sizes
+    rounds: int = args.rounds
+    thresholds = gc.get_threshold()
+    was_enabled = gc.isenabled()
+    started = time.perf_counter()
+    rows: dict[str, list[Row]] = {mode: [] for mode in GC_MODES}
+    try:
+        for peers in sizes:
+            gc.enable()
+            _progress(f"N={peers:,}: building the snapshot and checking round trips")
+            entries = contenders(build_snapshot(peers))
+            # The fixtures (snapshot, mirrors, encoded bytes) move to the permanent generation:
+            # collections then scan what each codec allocates, not the benchmark's own data.
+            gc.collect()
+            gc.freeze()
+            for mode in GC_MODES:
+                _progress(f"N={peers:,}: {rounds} rounds with gc {mode}")
+                set_gc_mode(mode, thresholds)
+                rows[mode].extend(summarize(peers, entries, run_rounds(entries, rounds)))
+            gc.unfreeze()
+            del entries
+    finally:
+        gc.set_threshold(*thresholds)
+        if was_enabled:
+            gc.enable()
+        gc.unfreeze()
+
+    print("# Snapshot codec benchmark")
+    print()
+    print(f"Command: `{shlex.join(sys.orig_argv)}`")
+    print()
+    print(f"Machine: {machine_line()}")
+    print()
+    print(
+        f"Sizes {', '.join(f'{peers:,}' for peers in sizes)} peers; {rounds} interleaved rounds "
+        f"(contender order rotated each round); seed {SEED}; "
+        f"total {time.perf_counter() - started:.0f} s."
+    )
+    print(
+        "Times are medians over rounds; ratios are medians of per-round ratios to the floor "
+        "(same round). Encode and decode results are assigned and `del`-ed inside the timed "
+        "region for every contender (freeing them is timed). Fixtures are `gc.freeze()`-d and "
+        "`gc.collect()` runs before each timed call, outside the timed region."
+    )
+    print(
+        "Note: `decode` (ours) pauses the collector internally while it builds records, so its "
+        "decode runs with gc off in both tables."
+    )
+    for mode in GC_MODES:
+        print()
+        suffix = f" (thresholds {thresholds})" if mode == "enabled" else ""
+        print(f"## gc {mode}{suffix}")
+        print()
+        print(markdown_table(rows[mode]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
