@@ -11,6 +11,7 @@ spec-version gate. Pure data: no clocks, files or sockets.
     True
 """
 
+from snapshot_schema.body_builder import build_framework
 from snapshot_schema.decoder import DEFAULT_MAX_SNAPSHOT_SIZE, decode
 from snapshot_schema.encoder import encode
 from snapshot_schema.errors import (
@@ -80,6 +81,7 @@ __all__ = [
     "TransientSnapshot",
     "TypedBusSnapshot",
     "Upgrade",
+    "build_framework",
     "decode",
     "encode",
     "is_multihash",
