@@ -43,3 +43,15 @@ class QueueEmptyError(ComponentError, IndexError):
 
 class NoAllowlistError(ComponentError, RuntimeError):
     """Editing the allowlist while there is none (open policy): set one first."""
+
+
+class RefCountUnderflowError(ComponentError, ValueError):
+    """A reference released that was never retained: counts never go below zero."""
+
+
+class RefCountOverflowError(ComponentError, OverflowError):
+    """A reference count already at its maximum (2**64-1, a u64 as snapshots store it)."""
+
+
+class AddressLimitError(ComponentError, OverflowError):
+    """A peer already holds the maximum number of addresses."""

@@ -21,3 +21,7 @@ class InvalidMultiaddrError(SnapshotError, ValueError):
 
 class IdentityKeyError(SnapshotError, ValueError):
     """A key file or raw key unusable as the node identity (malformed, encrypted, not Ed25519)."""
+
+
+class PeerIdMismatchError(SnapshotError, ValueError):
+    """A snapshot restored with a keypair whose PeerId is not the one the snapshot belongs to."""

@@ -1,0 +1,150 @@
+"""The address book: per peer, an ordered, duplicate-free list of multiaddrs and a reference count.
+
+Protocols, transports and the application each hold references to the peers they use
+(`retain`/`release`); a peer with no references and no addresses is forgotten. Addresses are
+kept as canonical binary multiaddr bytes in preference order (first added first), so a snapshot
+stores them as they are and a restore only has to validate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from node_runtime._component_checks import check_int
+from node_runtime.component_errors import (
+    AddressLimitError,
+    ComponentValueError,
+    RefCountOverflowError,
+    RefCountUnderflowError,
+)
+from node_runtime.errors import InvalidMultiaddrError
+from node_runtime.multiaddr import Multiaddr
+from node_runtime.peer_key import PeerKey
+from snapshot_schema.checks import U64_MAX
+
+DEFAULT_MAX_ADDRESSES_PER_PEER = 32
+"""A peer advertising addresses without end must not grow the book (and every snapshot) without
+bound; 32 is well above what libp2p peers advertise (a handful per transport)."""
+
+
+class _Entry:
+    __slots__ = ("addresses", "ref_count")
+
+    def __init__(self, addresses: list[bytes], ref_count: int) -> None:
+        self.addresses = addresses
+        self.ref_count = ref_count
+
+
+class AddressBook:
+    """Addresses and reference counts per peer. Refused operations change nothing."""
+
+    def __init__(self, *, max_addresses_per_peer: int = DEFAULT_MAX_ADDRESSES_PER_PEER) -> None:
+        self._max_addresses = check_int(
+            max_addresses_per_peer, 1, U64_MAX, "max_addresses_per_peer"
+        )
+        self._entries: dict[PeerKey, _Entry] = {}
+
+    @classmethod
+    def from_state(
+        cls,
+        entries: Iterable[tuple[PeerKey, Iterable[bytes], int]],
+        *,
+        max_addresses_per_peer: int = DEFAULT_MAX_ADDRESSES_PER_PEER,
+    ) -> AddressBook:
+        """A book holding exactly these `(peer, addresses, ref_count)` entries, as `entries()`
+        yields them. Each address is checked to be a valid binary multiaddr; a bad value raises
+        `ComponentValueError` with its path, e.g. `("entries", 3, "addresses", 1)`."""
+        book = cls(max_addresses_per_peer=max_addresses_per_peer)
+        for index, (peer, addresses, ref_count) in enumerate(entries):
+            if peer in book._entries:
+                raise ComponentValueError("peer listed twice", ("entries", index, "peer"))
+            kept = list(addresses)
+            for position, address in enumerate(kept):
+                where = ("entries", index, "addresses", position)
+                try:
+                    Multiaddr.from_bytes(address)
+                except InvalidMultiaddrError as error:
+                    raise ComponentValueError(str(error), where) from None
+                if address in kept[:position]:
+                    raise ComponentValueError("duplicate address", where)
+            if len(kept) > book._max_addresses:
+                raise ComponentValueError(
+                    f"more than {book._max_addresses} addresses", ("entries", index, "addresses")
+                )
+            check_int(ref_count, 0, U64_MAX, "entries", index, "ref_count")
+            if kept or ref_count:
+                book._entries[peer] = _Entry(kept, ref_count)
+        return book
+
+    def entries(self) -> Iterator[tuple[PeerKey, tuple[bytes, ...], int]]:
+        """`(peer, addresses, ref_count)` sorted by peer, so equal books snapshot identically."""
+        for peer in sorted(self._entries):
+            entry = self._entries[peer]
+            yield peer, tuple(entry.addresses), entry.ref_count
+
+    def __contains__(self, peer: object) -> bool:
+        return peer in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def peers(self) -> tuple[PeerKey, ...]:
+        return tuple(self._entries)
+
+    def addresses(self, peer: PeerKey) -> tuple[Multiaddr, ...]:
+        entry = self._entries.get(peer)
+        return () if entry is None else tuple(map(Multiaddr.from_bytes, entry.addresses))
+
+    def ref_count(self, peer: PeerKey) -> int:
+        entry = self._entries.get(peer)
+        return 0 if entry is None else entry.ref_count
+
+    def add_address(self, peer: PeerKey, address: Multiaddr) -> bool:
+        """Append `address` to `peer`'s list; False (and no change) if it is already there."""
+        encoded = address.to_bytes()
+        entry = self._entries.get(peer)
+        if entry is not None and encoded in entry.addresses:
+            return False
+        if entry is not None and len(entry.addresses) >= self._max_addresses:
+            raise AddressLimitError(f"peer already has {self._max_addresses} addresses")
+        if entry is None:
+            self._entries[peer] = _Entry([encoded], 0)
+        else:
+            entry.addresses.append(encoded)
+        return True
+
+    def remove_address(self, peer: PeerKey, address: Multiaddr) -> bool:
+        """Drop `address` from `peer`'s list; False if it was not there."""
+        entry = self._entries.get(peer)
+        encoded = address.to_bytes()
+        if entry is None or encoded not in entry.addresses:
+            return False
+        entry.addresses.remove(encoded)
+        self._forget_if_unused(peer, entry)
+        return True
+
+    def retain(self, peer: PeerKey) -> int:
+        """Take a reference to `peer` (remembering it if new); the new count."""
+        entry = self._entries.get(peer)
+        if entry is not None and entry.ref_count == U64_MAX:
+            raise RefCountOverflowError("reference count is at its maximum")
+        if entry is None:
+            entry = self._entries[peer] = _Entry([], 0)
+        entry.ref_count += 1
+        return entry.ref_count
+
+    def release(self, peer: PeerKey) -> int:
+        """Give back a reference to `peer`; the new count. Below zero is refused."""
+        entry = self._entries.get(peer)
+        if entry is None or entry.ref_count == 0:
+            raise RefCountUnderflowError("release without a matching retain")
+        entry.ref_count -= 1
+        self._forget_if_unused(peer, entry)
+        return entry.ref_count
+
+    def forget(self, peer: PeerKey) -> None:
+        self._entries.pop(peer, None)
+
+    def _forget_if_unused(self, peer: PeerKey, entry: _Entry) -> None:
+        if not entry.addresses and entry.ref_count == 0:
+            del self._entries[peer]

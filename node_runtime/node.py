@@ -1,0 +1,220 @@
+"""`Node`: the state a networked node keeps, composed, with exact snapshot and restore.
+
+The node is sans-I/O: a host feeds it events (a dial failed, a peer connected, an envelope to
+send) and asks it questions (may I dial this peer now?). Times come from an injected `Clock`.
+`snapshot()` captures everything as a `TransientSnapshot`; `Node.restore()` rebuilds a node in
+the same state in any process, rebasing every deadline with the rule in `rebase.py`.
+"""
+
+from __future__ import annotations
+
+import random
+
+from node_runtime.address_book import AddressBook
+from node_runtime.backoff import BackoffPolicy, BackoffState, BackoffTable
+from node_runtime.clock import Clock, SystemClock
+from node_runtime.counters import Counters
+from node_runtime.errors import PeerIdMismatchError
+from node_runtime.execution import InFlightExecution
+from node_runtime.id_allocator import IdAllocator
+from node_runtime.identity import Identity
+from node_runtime.lifecycle import LifecycleQueue
+from node_runtime.multiaddr import Multiaddr
+from node_runtime.outbound import OutboundQueue
+from node_runtime.peer_governor import PeerGovernor, PeerHealth
+from node_runtime.peer_id import PeerId
+from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS, Rebase
+from node_runtime.typed_bus import TypedBus
+from snapshot_schema import (
+    CURRENT_SNAPSHOT_SPEC_VERSION,
+    ClockReading,
+    IncompatibleSnapshotVersion,
+    TransientSnapshot,
+    TypedBusSnapshot,
+    build_framework,
+)
+
+
+class Node:
+    """A node's identity and framework state: peers, policy, backoff, outbound queue, ids."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        *,
+        clock: Clock | None = None,
+        failure_threshold: int = 3,
+        backoff_policy: BackoffPolicy | None = None,
+        rng: random.Random | None = None,
+        max_outbound: int | None = None,
+    ) -> None:
+        self.identity = identity
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.rng = rng if rng is not None else random.Random()  # noqa: S311  # jitter, not secrets
+        self.address_book = AddressBook()
+        self.governor = PeerGovernor(failure_threshold)
+        self.backoff = BackoffTable(backoff_policy or BackoffPolicy(), self.rng)
+        self.outbound = OutboundQueue(max_outbound)
+        self.counters = Counters()
+        self.lifecycle = LifecycleQueue()
+        self.bus = TypedBus()
+        self.command_ids = IdAllocator()
+        self.exec_ids = IdAllocator()
+        self.execution = InFlightExecution()
+
+    @property
+    def peer_id(self) -> PeerId:
+        return self.identity.peer_id
+
+    # What a host does with it. Peers are `PeerId`s here: the components key by their bytes.
+
+    def add_peer_address(self, peer: PeerId, address: Multiaddr) -> bool:
+        """Remember an address for `peer`; False if it was already known."""
+        return self.address_book.add_address(peer.to_bytes(), address)
+
+    def record_dial_failure(self, peer: PeerId) -> int:
+        """A dial to `peer` failed: count it against its health, back off; the retry time."""
+        now = self.clock.monotonic_ns()
+        self.governor.record_failure(peer.to_bytes(), now)
+        self.counters.increment("dials_failed")
+        return self.backoff.record_failure(peer.to_bytes(), now)
+
+    def record_dial_success(self, peer: PeerId) -> None:
+        """`peer` answered: its health resets and its backoff clears."""
+        self.governor.record_success(peer.to_bytes(), self.clock.monotonic_ns())
+        self.backoff.record_success(peer.to_bytes())
+        self.counters.increment("dials_succeeded")
+
+    def may_dial(self, peer: PeerId) -> bool:
+        """Policy allows `peer` (not blocked, allowed, not down) and its backoff has passed."""
+        key = peer.to_bytes()
+        return self.governor.may_contact(key) and self.backoff.is_ready(
+            key, self.clock.monotonic_ns()
+        )
+
+    # Snapshot and restore.
+
+    def snapshot(self) -> TransientSnapshot:
+        """Everything this node must not lose, as an immutable, validated record."""
+        taken_at = ClockReading(self.clock.monotonic_ns(), self.clock.wall_ns())
+        governor = self.governor
+        allowlist = governor.allowlist
+        framework = build_framework(
+            (
+                tuple(sorted(self.counters.items())),
+                self.lifecycle.pending(),
+                tuple(
+                    (peer, addresses, ref_count)
+                    for peer, addresses, ref_count in self.address_book.entries()
+                ),
+                (
+                    tuple(sorted(governor.blocklist)),
+                    None if allowlist is None else tuple(sorted(allowlist)),
+                    tuple(
+                        (peer, h.consecutive_failures, h.last_event_ns, h.down)
+                        for peer, h in sorted(governor.health_items())
+                    ),
+                    governor.failure_threshold,
+                ),
+                tuple(
+                    (peer, b.attempts, b.last_attempt_ns, b.next_retry_ns)
+                    for peer, b in sorted(self.backoff.items())
+                ),
+                tuple((e.envelope, e.redelivered) for e in self.outbound.items()),
+                self.peer_id.to_bytes(),
+                self.command_ids.next_id,
+                self.exec_ids.next_id,
+            )
+        )
+        execution = self.execution
+        return TransientSnapshot(
+            taken_at=taken_at,
+            frontier=execution.frontier,
+            slot_table=execution.slot_table,
+            pending_async=execution.pending_async,
+            execution_state=execution.execution_state,
+            framework=framework,
+            bus=TypedBusSnapshot(dict(self.bus.items())),
+            ingress=execution.ingress,
+            wire_states=execution.wire_states,
+            pending_completions=execution.pending_completions,
+        )
+
+    @classmethod
+    def restore(
+        cls,
+        snapshot: TransientSnapshot,
+        identity: Identity,
+        *,
+        clock: Clock | None = None,
+        backoff_policy: BackoffPolicy | None = None,
+        rng: random.Random | None = None,
+        max_outbound: int | None = None,
+        restart_stagger_ns: int = DEFAULT_RESTART_STAGGER_NS,
+    ) -> Node:
+        """A node in the state `snapshot` captured, owned by `identity`.
+
+        Refuses a snapshot of another spec version (`IncompatibleSnapshotVersion`) and one taken
+        by another node (`PeerIdMismatchError`). Deadlines are rebased onto `clock` (see
+        `rebase.py`); envelopes still queued come back flagged `redelivered`, because they may
+        have been sent just before the snapshot: the host decides whether to resend them.
+        """
+        framework = snapshot.framework
+        if framework.spec_version != CURRENT_SNAPSHOT_SPEC_VERSION:
+            raise IncompatibleSnapshotVersion(framework.spec_version, CURRENT_SNAPSHOT_SPEC_VERSION)
+        if framework.peer_id_bytes != identity.peer_id.to_bytes():
+            raise PeerIdMismatchError(
+                f"snapshot belongs to {PeerId.from_bytes(framework.peer_id_bytes)}, "
+                f"not to {identity.peer_id}"
+            )
+        node = cls(
+            identity,
+            clock=clock,
+            failure_threshold=framework.peer_governor.failure_threshold,
+            backoff_policy=backoff_policy,
+            rng=rng,
+            max_outbound=max_outbound,
+        )
+        now = ClockReading(node.clock.monotonic_ns(), node.clock.wall_ns())
+        rebase = Rebase(snapshot.taken_at, now, node.rng, restart_stagger_ns)
+        governor = framework.peer_governor
+        node.address_book = AddressBook.from_state(
+            (entry.peer_id, entry.addresses, entry.ref_count) for entry in framework.address_book
+        )
+        node.governor = PeerGovernor.from_state(
+            governor.failure_threshold,
+            governor.blocklist,
+            governor.allowlist,
+            (
+                (
+                    h.peer_id,
+                    PeerHealth(h.consecutive_failures, rebase.past_time(h.last_event_ns), h.down),
+                )
+                for h in governor.health
+            ),
+        )
+        node.backoff = BackoffTable.from_state(
+            node.backoff.policy,
+            node.rng,
+            (
+                (
+                    entry.peer_id,
+                    BackoffState(
+                        entry.attempts,
+                        rebase.past_time(entry.last_attempt_ns),
+                        rebase.deadline(entry.next_retry_ns),
+                    ),
+                )
+                for entry in framework.backoff_table
+            ),
+        )
+        node.outbound = OutboundQueue.from_state(
+            (entry.envelope_bytes for entry in framework.pending_outbound), max_outbound
+        )
+        node.counters = Counters.from_state(framework.counters.items())
+        node.lifecycle = LifecycleQueue.from_state(framework.fired_phases)
+        node.bus = TypedBus.from_state(snapshot.bus.event_subscriptions.items())
+        node.command_ids = IdAllocator(framework.next_command_id)
+        node.exec_ids = IdAllocator(framework.next_exec_id)
+        node.execution = InFlightExecution.of(snapshot, rebase)
+        return node

@@ -1,0 +1,117 @@
+"""The node: snapshot and restore bring it back exactly, refuse what is unsound, and rebase time."""
+
+import random
+
+import pytest
+
+from node_runtime.clock import ManualClock
+from node_runtime.errors import PeerIdMismatchError
+from node_runtime.identity import Identity
+from node_runtime.multiaddr import Multiaddr
+from node_runtime.node import Node
+from node_runtime.peer_id import PeerId
+from snapshot_schema import decode, encode
+
+S = 1_000_000_000
+SEEDS = [bytes([n]) * 32 for n in range(1, 6)]
+IDENTITY = Identity.from_private_bytes(SEEDS[0])
+PEERS = [Identity.from_private_bytes(seed).peer_id for seed in SEEDS[1:]]
+
+
+def busy_node(clock: ManualClock) -> Node:
+    node = Node(IDENTITY, clock=clock, rng=random.Random(1))
+    node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001"))
+    node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip6/::1/udp/9000/quic-v1"))
+    node.address_book.retain(PEERS[0].to_bytes())
+    node.governor.block(PEERS[1].to_bytes())
+    node.record_dial_failure(PEERS[2])
+    node.outbound.enqueue(b"envelope-1")
+    node.outbound.enqueue(b"envelope-2")
+    node.command_ids.mint()
+    node.exec_ids.mint()
+    node.exec_ids.mint()
+    node.lifecycle.fire("started")
+    node.bus.subscribe("peer_connected", 7)
+    return node
+
+
+def test_restore_with_the_same_clock_reproduces_the_snapshot() -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    snapshot = busy_node(clock).snapshot()
+    restored = Node.restore(decode(encode(snapshot)), IDENTITY, clock=clock)
+    expected = snapshot.framework.pending_outbound
+    again = restored.snapshot()
+    assert [e.envelope_bytes for e in again.framework.pending_outbound] == [
+        e.envelope_bytes for e in expected
+    ]
+    assert all(e.redelivered for e in again.framework.pending_outbound)
+    assert again.framework.backoff_table == snapshot.framework.backoff_table
+    assert again.framework.address_book == snapshot.framework.address_book
+    assert again.framework.peer_governor == snapshot.framework.peer_governor
+    assert again.bus == snapshot.bus
+
+
+def test_restored_node_never_reuses_ids_and_still_blocks() -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    original = busy_node(clock)
+    restored = Node.restore(
+        original.snapshot(), IDENTITY, clock=ManualClock(5 * S, clock.wall_ns())
+    )
+    assert restored.command_ids.mint() == 1
+    assert restored.exec_ids.mint() == 2
+    assert not restored.may_dial(PEERS[1])
+    assert restored.may_dial(PEERS[0])
+
+
+def test_backoff_survives_a_restart_into_a_clock_of_another_origin() -> None:
+    before = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = busy_node(before)
+    retry_at = node.backoff.next_ready_ns(PEERS[2].to_bytes())
+    assert retry_at is not None
+    left = retry_at - before.monotonic_ns()
+    after = ManualClock(monotonic_ns=7 * S, wall_ns=before.wall_ns() + 2 * S)  # down for 2 s
+    restored = Node.restore(node.snapshot(), IDENTITY, clock=after)
+    assert restored.backoff.next_ready_ns(PEERS[2].to_bytes()) == 7 * S + left - 2 * S
+    assert not restored.may_dial(PEERS[2])
+    after.advance(left - 2 * S)
+    assert restored.may_dial(PEERS[2])
+
+
+def test_a_wall_clock_set_backwards_does_not_extend_backoff() -> None:
+    before = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = busy_node(before)
+    retry_at = node.backoff.next_ready_ns(PEERS[2].to_bytes())
+    assert retry_at is not None
+    after = ManualClock(monotonic_ns=0, wall_ns=before.wall_ns() - 86_400 * S)
+    restored = Node.restore(node.snapshot(), IDENTITY, clock=after)
+    assert restored.backoff.next_ready_ns(PEERS[2].to_bytes()) == retry_at - before.monotonic_ns()
+
+
+def test_restore_refuses_a_snapshot_of_another_node() -> None:
+    snapshot = busy_node(ManualClock()).snapshot()
+    other = Identity.from_private_bytes(SEEDS[4])
+    with pytest.raises(PeerIdMismatchError, match=str(IDENTITY.peer_id)):
+        Node.restore(snapshot, other)
+
+
+def test_snapshot_peer_tables_are_sorted_so_equal_state_gives_equal_bytes() -> None:
+    clock = ManualClock(monotonic_ns=S, wall_ns=S)
+    first = Node(IDENTITY, clock=clock, rng=random.Random(1))
+    second = Node(IDENTITY, clock=clock, rng=random.Random(1))
+    for peer in PEERS:
+        first.governor.block(peer.to_bytes())
+    for peer in reversed(PEERS):
+        second.governor.block(peer.to_bytes())
+    assert encode(first.snapshot()) == encode(second.snapshot())
+
+
+def test_a_bad_peer_key_in_a_component_is_caught_when_snapshotting() -> None:
+    node = Node(IDENTITY, clock=ManualClock())
+    node.governor.block(b"not a multihash")
+    with pytest.raises(ValueError, match=r"framework\.peer_governor\.blocklist\[0\]"):
+        node.snapshot()
+
+
+def test_peer_id_of_the_node_is_kept() -> None:
+    snapshot = busy_node(ManualClock()).snapshot()
+    assert PeerId.from_bytes(snapshot.framework.peer_id_bytes) == IDENTITY.peer_id
