@@ -1,1 +1,90 @@
-"""The runtime state of a node: identity, peers, policy, backoff, queues; sans-I/O components."""
+"""The state a networked node keeps, as working sans-I/O components, and `Node` with exact
+`snapshot()` / `Node.restore()`.
+
+    >>> from node_runtime import Identity, ManualClock, Node
+    >>> from snapshot_schema import decode, encode
+    >>> identity = Identity.from_private_bytes(bytes(32))
+    >>> clock = ManualClock(monotonic_ns=10**12, wall_ns=1_764_000_000 * 10**9)
+    >>> node = Node(identity, clock=clock)
+    >>> node.command_ids.mint()
+    0
+    >>> restored = Node.restore(decode(encode(node.snapshot())), identity, clock=clock)
+    >>> restored.command_ids.mint()
+    1
+"""
+
+from node_runtime.address_book import DEFAULT_MAX_ADDRESSES_PER_PEER, AddressBook
+from node_runtime.backoff import BackoffPolicy, BackoffState, BackoffTable
+from node_runtime.clock import Clock, ManualClock, SystemClock
+from node_runtime.component_errors import (
+    AddressLimitError,
+    ComponentError,
+    ComponentValueError,
+    IdExhaustedError,
+    NoAllowlistError,
+    QueueEmptyError,
+    QueueFullError,
+    RefCountOverflowError,
+    RefCountUnderflowError,
+)
+from node_runtime.counters import Counters
+from node_runtime.errors import (
+    IdentityKeyError,
+    InvalidMultiaddrError,
+    InvalidPeerIdError,
+    PeerIdMismatchError,
+)
+from node_runtime.execution import InFlightExecution
+from node_runtime.id_allocator import IdAllocator
+from node_runtime.identity import Identity, verify
+from node_runtime.lifecycle import LifecycleQueue
+from node_runtime.multiaddr import Multiaddr
+from node_runtime.node import Node
+from node_runtime.outbound import OutboundQueue, PendingEnvelope
+from node_runtime.peer_governor import Decision, PeerGovernor, PeerHealth
+from node_runtime.peer_id import PeerId
+from node_runtime.peer_key import PeerKey
+from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS, Rebase
+from node_runtime.typed_bus import TypedBus
+
+__all__ = [
+    "DEFAULT_MAX_ADDRESSES_PER_PEER",
+    "DEFAULT_RESTART_STAGGER_NS",
+    "AddressBook",
+    "AddressLimitError",
+    "BackoffPolicy",
+    "BackoffState",
+    "BackoffTable",
+    "Clock",
+    "ComponentError",
+    "ComponentValueError",
+    "Counters",
+    "Decision",
+    "IdAllocator",
+    "IdExhaustedError",
+    "Identity",
+    "IdentityKeyError",
+    "InFlightExecution",
+    "InvalidMultiaddrError",
+    "InvalidPeerIdError",
+    "LifecycleQueue",
+    "ManualClock",
+    "Multiaddr",
+    "NoAllowlistError",
+    "Node",
+    "OutboundQueue",
+    "PeerGovernor",
+    "PeerHealth",
+    "PeerId",
+    "PeerIdMismatchError",
+    "PeerKey",
+    "PendingEnvelope",
+    "QueueEmptyError",
+    "QueueFullError",
+    "Rebase",
+    "RefCountOverflowError",
+    "RefCountUnderflowError",
+    "SystemClock",
+    "TypedBus",
+    "verify",
+]

@@ -3,9 +3,11 @@
 import doctest
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+import node_runtime
 import snapshot_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,5 +24,6 @@ def test_documented_example_runs(source: str) -> None:
     exec(compile(source, "<doc example>", "exec"), {})  # our own docs
 
 
-def test_package_docstring_examples_run() -> None:
-    assert doctest.testmod(snapshot_schema).failed == 0
+@pytest.mark.parametrize("package", [snapshot_schema, node_runtime])
+def test_package_docstring_examples_run(package: ModuleType) -> None:
+    assert doctest.testmod(package).failed == 0
