@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from node_runtime._component_checks import check_int
+from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import (
     AddressLimitError,
     ComponentValueError,
@@ -35,7 +36,7 @@ class _Entry:
         self.ref_count = ref_count
 
 
-class AddressBook:
+class AddressBook(ChangeCounter):
     """Addresses and reference counts per peer. Refused operations change nothing."""
 
     def __init__(self, *, max_addresses_per_peer: int = DEFAULT_MAX_ADDRESSES_PER_PEER) -> None:
@@ -107,6 +108,7 @@ class AddressBook:
             return False
         if entry is not None and len(entry.addresses) >= self._max_addresses:
             raise AddressLimitError(f"peer already has {self._max_addresses} addresses")
+        self._changed()
         if entry is None:
             self._entries[peer] = _Entry([encoded], 0)
         else:
@@ -119,6 +121,7 @@ class AddressBook:
         encoded = address.to_bytes()
         if entry is None or encoded not in entry.addresses:
             return False
+        self._changed()
         entry.addresses.remove(encoded)
         self._forget_if_unused(peer, entry)
         return True
@@ -128,6 +131,7 @@ class AddressBook:
         entry = self._entries.get(peer)
         if entry is not None and entry.ref_count == U64_MAX:
             raise RefCountOverflowError("reference count is at its maximum")
+        self._changed()
         if entry is None:
             entry = self._entries[peer] = _Entry([], 0)
         entry.ref_count += 1
@@ -138,11 +142,13 @@ class AddressBook:
         entry = self._entries.get(peer)
         if entry is None or entry.ref_count == 0:
             raise RefCountUnderflowError("release without a matching retain")
+        self._changed()
         entry.ref_count -= 1
         self._forget_if_unused(peer, entry)
         return entry.ref_count
 
     def forget(self, peer: PeerKey) -> None:
+        self._changed()
         self._entries.pop(peer, None)
 
     def _forget_if_unused(self, peer: PeerKey, entry: _Entry) -> None:

@@ -33,6 +33,7 @@ from fractions import Fraction
 import attrs
 
 from node_runtime._component_checks import check_int, check_ns
+from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import ComponentValueError
 from node_runtime.peer_key import PeerKey
 from snapshot_schema.checks import U32_MAX, U64_MAX
@@ -95,7 +96,7 @@ class BackoffState:
     next_retry_ns: int
 
 
-class BackoffTable:
+class BackoffTable(ChangeCounter):
     """Per-peer backoff under one policy; a peer without an entry is ready.
 
     Pass `random.Random()` in production and a seeded one in tests.
@@ -157,15 +158,18 @@ class BackoffTable:
         previous = self._entries.get(peer)
         attempts = 1 if previous is None else min(previous.attempts + 1, U32_MAX)
         next_retry_ns = min(now_ns + self._policy.delay_ns(attempts, self._rng), U64_MAX)
+        self._changed()
         self._entries[peer] = BackoffState(attempts, now_ns, next_retry_ns)
         return next_retry_ns
 
     def record_success(self, peer: PeerKey) -> None:
         """`peer` was reached: its backoff is over and its next failure starts afresh."""
+        self._changed()
         self._entries.pop(peer, None)
 
     def forget(self, peer: PeerKey) -> None:
         """Drop `peer`'s entry (it left the address book, say)."""
+        self._changed()
         self._entries.pop(peer, None)
 
     def next_ready_ns(self, peer: PeerKey) -> int | None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from node_runtime._component_checks import check_int, check_name
+from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import ComponentValueError
 from snapshot_schema.checks import U64_MAX
 
 
-class Counters:
+class Counters(ChangeCounter):
     """Counters by name; a name never incremented reads as 0."""
 
     def __init__(self) -> None:
@@ -47,5 +48,6 @@ class Counters:
         check_name(name, "name")
         check_int(by, 0, U64_MAX, "by")
         value = min(self._values.get(name, 0) + by, U64_MAX)
+        self._changed()
         self._values[name] = value
         return value

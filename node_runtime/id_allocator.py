@@ -8,11 +8,12 @@ to mint (`IdExhaustedError`) rather than wrap and reuse an id.
 from __future__ import annotations
 
 from node_runtime._component_checks import check_int
+from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import IdExhaustedError
 from snapshot_schema.checks import U64_MAX
 
 
-class IdAllocator:
+class IdAllocator(ChangeCounter):
     """Mints `next_id`, `next_id + 1`, … up to 2**64-2; restore by passing the saved `next_id`."""
 
     def __init__(self, next_id: int = 0) -> None:
@@ -32,5 +33,6 @@ class IdAllocator:
         minted = self._next_id
         if minted == U64_MAX:
             raise IdExhaustedError(f"every id up to {U64_MAX - 1} has been minted")
+        self._changed()
         self._next_id = minted + 1
         return minted

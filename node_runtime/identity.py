@@ -6,13 +6,13 @@ The key file is an unencrypted PKCS8 PEM private key, readable by the owner only
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from node_runtime.durable_io import write_atomically
 from node_runtime.errors import IdentityKeyError
 from node_runtime.peer_id import PeerId
 
@@ -68,29 +68,12 @@ class Identity:
         briefly wider), is flushed to disk, and then renamed over `path`; the directory is synced
         so the rename survives a crash. A reader sees the old file or the new one, never a part.
         """
-        target = Path(path)
         pem = self._private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        descriptor = os.open(temporary, flags, _KEY_FILE_MODE)
-        try:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(pem)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomically(Path(path), pem, mode=_KEY_FILE_MODE)
 
     @property
     def peer_id(self) -> PeerId:

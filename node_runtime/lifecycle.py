@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from node_runtime._component_checks import check_name
+from node_runtime.change_counter import ChangeCounter
 
 
-class LifecycleQueue:
+class LifecycleQueue(ChangeCounter):
     """Phases fired and not yet drained, oldest first."""
 
     def __init__(self) -> None:
@@ -32,6 +33,7 @@ class LifecycleQueue:
     def fire(self, phase: str) -> None:
         """Queue `phase` (a non-empty name) for the next poll."""
         self._pending.append(check_name(phase, "phase"))
+        self._changed()
 
     def pending(self) -> tuple[str, ...]:
         """The phases the next `drain` would return, left queued."""
@@ -41,4 +43,5 @@ class LifecycleQueue:
         """Take every queued phase, oldest first."""
         drained = tuple(self._pending)
         self._pending.clear()
+        self._changed()
         return drained

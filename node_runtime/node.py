@@ -66,6 +66,21 @@ class Node:
     def peer_id(self) -> PeerId:
         return self.identity.peer_id
 
+    @property
+    def revision(self) -> int:
+        """Grows with every change to the node's state: equal revisions, no change to save."""
+        return (
+            self.address_book.revision
+            + self.governor.revision
+            + self.backoff.revision
+            + self.outbound.revision
+            + self.counters.revision
+            + self.lifecycle.revision
+            + self.bus.revision
+            + self.command_ids.revision
+            + self.exec_ids.revision
+        )
+
     # What a host does with it. Peers are `PeerId`s here: the components key by their bytes.
 
     def add_peer_address(self, peer: PeerId, address: Multiaddr) -> bool:

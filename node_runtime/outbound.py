@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 import attrs
 
 from node_runtime._component_checks import check_int
+from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import ComponentValueError, QueueEmptyError, QueueFullError
 from snapshot_schema.checks import U64_MAX
 
@@ -26,7 +27,7 @@ class PendingEnvelope:
     redelivered: bool = False
 
 
-class OutboundQueue:
+class OutboundQueue(ChangeCounter):
     """A FIFO of envelopes, optionally bounded to `max_len` (1..2**64-1) entries."""
 
     def __init__(self, max_len: int | None = None) -> None:
@@ -65,6 +66,7 @@ class OutboundQueue:
         _check_envelope(envelope, "envelope")
         if self._max_len is not None and len(self._entries) >= self._max_len:
             raise QueueFullError(f"the outbound queue holds its maximum of {self._max_len}")
+        self._changed()
         self._entries.append(PendingEnvelope(envelope))
 
     def peek(self) -> PendingEnvelope | None:
@@ -75,11 +77,13 @@ class OutboundQueue:
         """Remove and return the oldest entry; `QueueEmptyError` when empty."""
         if not self._entries:
             raise QueueEmptyError("the outbound queue is empty")
+        self._changed()
         return self._entries.popleft()
 
     def drain(self, max_n: int | None = None) -> list[PendingEnvelope]:
         """Remove and return up to `max_n` oldest entries (all when `None`), oldest first."""
         count = len(self._entries) if max_n is None else check_int(max_n, 0, U64_MAX, "max_n")
+        self._changed()
         return [self._entries.popleft() for _ in range(min(count, len(self._entries)))]
 
 

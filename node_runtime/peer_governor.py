@@ -15,11 +15,12 @@ on its own, the backoff table decides when to try again.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
 from node_runtime._component_checks import check_int, check_ns
+from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import ComponentValueError, NoAllowlistError
 from node_runtime.peer_key import PeerKey
 from snapshot_schema.checks import U32_MAX
@@ -48,7 +49,7 @@ class PeerHealth:
     down: bool
 
 
-class PeerGovernor:
+class PeerGovernor(ChangeCounter):
     """Block and allow lists plus per-peer health, answering `may_contact`.
 
     `failure_threshold` (1..2**32-1) is how many consecutive failures make a peer down.
@@ -59,6 +60,7 @@ class PeerGovernor:
         self._blocked: set[PeerKey] = set()
         self._allowed: set[PeerKey] | None = None
         self._health: dict[PeerKey, PeerHealth] = {}
+        self._policy_listeners: list[Callable[[], object]] = []
 
     @classmethod
     def from_state(
@@ -113,10 +115,12 @@ class PeerGovernor:
 
     def block(self, peer: PeerKey) -> None:
         self._blocked.add(peer)
+        self._policy_changed()
 
     def unblock(self, peer: PeerKey) -> None:
         """Lift a block; a peer that is not blocked stays so."""
         self._blocked.discard(peer)
+        self._policy_changed()
 
     def is_blocked(self, peer: PeerKey) -> bool:
         return peer in self._blocked
@@ -124,10 +128,12 @@ class PeerGovernor:
     def set_allowlist(self, peers: Iterable[PeerKey] | None) -> None:
         """Allow exactly `peers` (an empty iterable allows nobody), or `None` to open the policy."""
         self._allowed = None if peers is None else set(peers)
+        self._policy_changed()
 
     def allow(self, peer: PeerKey) -> None:
         """Add `peer` to the allowlist; refused (`NoAllowlistError`) under the open policy."""
         self._allowlist_to_edit().add(peer)
+        self._policy_changed()
 
     def disallow(self, peer: PeerKey) -> None:
         """Remove `peer` from the allowlist; refused (`NoAllowlistError`) under the open policy.
@@ -136,6 +142,17 @@ class PeerGovernor:
         contacting one peer, or `set_allowlist` to close the policy.
         """
         self._allowlist_to_edit().discard(peer)
+        self._policy_changed()
+
+    def add_policy_listener(self, listener: Callable[[], object]) -> None:
+        """Call `listener` after every block or allow list change: such changes must reach
+        disk at once (a checkpointer saves on them), not at the next periodic save."""
+        self._policy_listeners.append(listener)
+
+    def _policy_changed(self) -> None:
+        self._changed()
+        for listener in self._policy_listeners:
+            listener()
 
     def _allowlist_to_edit(self) -> set[PeerKey]:
         if self._allowed is None:
@@ -150,6 +167,7 @@ class PeerGovernor:
         previous = self._health.get(peer)
         failures = 1 if previous is None else min(previous.consecutive_failures + 1, U32_MAX)
         health = PeerHealth(failures, now_ns, failures >= self._failure_threshold)
+        self._changed()
         self._health[peer] = health
         return health
 
@@ -157,11 +175,13 @@ class PeerGovernor:
         """Note a success with `peer` at `now_ns`: its failures reset and it is no longer down."""
         check_ns(now_ns, "now_ns")
         health = PeerHealth(0, now_ns, down=False)
+        self._changed()
         self._health[peer] = health
         return health
 
     def forget(self, peer: PeerKey) -> None:
         """Drop what was observed about `peer`; its block and allow entries are kept."""
+        self._changed()
         self._health.pop(peer, None)
 
     def decision(self, peer: PeerKey) -> Decision:

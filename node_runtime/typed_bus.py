@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from node_runtime._component_checks import check_int, check_name
+from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import ComponentValueError
 from snapshot_schema.checks import U64_MAX
 
 
-class TypedBus:
+class TypedBus(ChangeCounter):
     """The subscription table of the node's typed event bus; site ids are u64."""
 
     def __init__(self) -> None:
@@ -56,6 +57,7 @@ class TypedBus:
         """Subscribe `site_id` to `kind`; already subscribed, it keeps its place."""
         check_name(kind, "kind")
         check_int(site_id, 0, U64_MAX, "site_id")
+        self._changed()
         self._subscriptions.setdefault(kind, {})[site_id] = None
 
     def unsubscribe(self, kind: str, site_id: int) -> None:
@@ -63,6 +65,7 @@ class TypedBus:
         sites = self._subscriptions.get(kind)
         if sites is None:
             return
+        self._changed()
         sites.pop(site_id, None)
         if not sites:
             del self._subscriptions[kind]

@@ -12,7 +12,7 @@ spec-version gate. Pure data: no clocks, files or sockets.
 """
 
 from snapshot_schema.body_builder import build_framework
-from snapshot_schema.decoder import DEFAULT_MAX_SNAPSHOT_SIZE, decode
+from snapshot_schema.decoder import DEFAULT_MAX_SNAPSHOT_SIZE, decode, spec_version_of
 from snapshot_schema.encoder import encode
 from snapshot_schema.errors import (
     IncompatibleSnapshotVersion,
@@ -87,4 +87,5 @@ __all__ = [
     "is_multihash",
     "multihash_problem",
     "render_path",
+    "spec_version_of",
 ]

@@ -139,3 +139,12 @@ def decode(
         if chain:
             body = _migrate(body, found, chain)
         return build_snapshot(body)
+
+
+def spec_version_of(data: bytes | bytearray | memoryview) -> int | None:
+    """The spec version an encoded snapshot is stamped with (`None` for an unstamped one),
+    read without parsing the body. Raises `SnapshotDecodeError` if `data` has no envelope."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise SnapshotDecodeError(f"expected bytes, got `{type(data).__name__}`")
+    view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
+    return _read_version(view)[0]

@@ -1,0 +1,349 @@
+"""Sealed snapshot files: an encoded snapshot inside a container that detects any damage.
+
+Layout (all integers big-endian; `docs/FORMAT.md` has the byte-level specification):
+
+    header | body | signature (64 bytes, if signed) | SHA-256 of everything before it
+
+The header is readable without touching the body (spec version, PeerId, generation, creation
+time, lengths, flags). The trailing SHA-256 is checked before anything else is trusted, and it
+sits at the same place in every container version, so a flipped bit anywhere — even in the
+version field — reads as damage, never as "written by a newer build". Optional layers, chosen
+per file: zlib compression, then AES-256-GCM encryption (the header is the associated data), then
+an Ed25519 signature by the node's key over the header and the body.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import os
+import struct
+import zlib
+
+import attrs
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from node_runtime.errors import InvalidPeerIdError, PeerIdMismatchError
+from node_runtime.identity import Identity, verify
+from node_runtime.peer_id import PeerId
+from node_runtime.storage_errors import (
+    CorruptFileError,
+    DecompressionError,
+    DecryptionError,
+    EncryptionKeyError,
+    HeaderMismatchError,
+    NotSealedFileError,
+    SignatureInvalidError,
+    SignatureMissingError,
+    SignerMismatchError,
+    TruncatedFileError,
+    UnsupportedContainerError,
+)
+from snapshot_schema import (
+    DEFAULT_MAX_SNAPSHOT_SIZE,
+    SnapshotDecodeError,
+    TransientSnapshot,
+    decode,
+    encode,
+    spec_version_of,
+)
+
+MAGIC = b"\x89NSNAP\r\n"
+"""Non-ASCII first byte and CR LF, as in PNG: a text-mode transfer that mangles bytes shows up."""
+CONTAINER_VERSION = 1
+KEY_BYTES = 32
+"""AES-256-GCM keys are 32 bytes."""
+SIGNING_CONTEXT = b"nodesnap/sealed-snapshot/v1\n"
+"""Prefixed to what the node signs, so a snapshot signature can never be mistaken for (or
+obtained as) the node's signature over anything else, such as a handshake challenge."""
+
+_FIXED = struct.Struct(">8sHHHIQQQQB")  # magic … peer-id length; the PeerId follows
+_DIGEST_BYTES = 32
+_SIGNATURE_BYTES = 64
+_KEY_ID_BYTES = 8
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+_COMPRESSION_LEVEL = 1  # peer ids and keys are random bytes: higher levels buy little, cost much
+MAX_HEADER_BYTES = _FIXED.size + 255 + _KEY_ID_BYTES + _NONCE_BYTES
+"""A reader that wants only the header never needs more than this many bytes."""
+
+
+class Flags(enum.IntFlag):
+    """Which optional layers a sealed file uses."""
+
+    SIGNED = 1
+    ENCRYPTED = 2
+    COMPRESSED = 4
+
+
+_KNOWN_FLAGS = Flags.SIGNED | Flags.ENCRYPTED | Flags.COMPRESSED
+
+
+@attrs.frozen
+class SealedHeader:
+    """What a sealed file says about itself, readable without decoding the snapshot."""
+
+    flags: Flags
+    spec_version: int
+    generation: int
+    created_wall_ns: int
+    encoded_length: int
+    """Bytes of the encoded snapshot (before compression and encryption)."""
+    body_length: int
+    """Bytes stored between the header and the signature."""
+    peer_id: PeerId
+    key_id: bytes | None
+    nonce: bytes | None
+    header_length: int
+    container_version: int = CONTAINER_VERSION
+
+    @property
+    def file_length(self) -> int:
+        signature = _SIGNATURE_BYTES if Flags.SIGNED in self.flags else 0
+        return self.header_length + self.body_length + signature + _DIGEST_BYTES
+
+
+@attrs.frozen
+class SealedSnapshot:
+    """A verified sealed file: its header and the snapshot it holds."""
+
+    header: SealedHeader
+    snapshot: TransientSnapshot
+
+
+def key_id(key: bytes) -> bytes:
+    """The 8-byte identifier of an encryption key stored in the header, so a reader given the
+    wrong key says so instead of reporting tampering. A hash: it does not reveal the key."""
+    return hashlib.sha256(b"nodesnap/key-id\n" + key).digest()[:_KEY_ID_BYTES]
+
+
+def _check_key(key: bytes) -> bytes:
+    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+        raise EncryptionKeyError(f"an encryption key is {KEY_BYTES} bytes")
+    return key
+
+
+def seal(
+    snapshot: TransientSnapshot,
+    *,
+    generation: int,
+    signer: Identity | None = None,
+    encryption_key: bytes | None = None,
+    compress: bool = False,
+) -> bytes:
+    """The sealed-file bytes holding `snapshot` as the store's `generation`.
+
+    `signer` must be the identity of the node the snapshot belongs to.
+    """
+    peer_bytes = snapshot.framework.peer_id_bytes
+    if signer is not None and signer.peer_id.to_bytes() != peer_bytes:
+        raise PeerIdMismatchError(
+            f"{signer.peer_id} cannot sign a snapshot of {PeerId.from_bytes(peer_bytes)}"
+        )
+    if not 0 <= generation < 2**64:
+        raise ValueError("generation must fit in 64 unsigned bits")
+    encoded = encode(snapshot)
+    body = zlib.compress(encoded, _COMPRESSION_LEVEL) if compress else encoded
+    flags = Flags(0)
+    if signer is not None:
+        flags |= Flags.SIGNED
+    if compress:
+        flags |= Flags.COMPRESSED
+    extra = b""
+    if encryption_key is not None:
+        flags |= Flags.ENCRYPTED
+        nonce = os.urandom(_NONCE_BYTES)
+        extra = key_id(_check_key(encryption_key)) + nonce
+    body_length = len(body) + (_TAG_BYTES if encryption_key is not None else 0)
+    header_length = _FIXED.size + len(peer_bytes) + len(extra)
+    header = (
+        _FIXED.pack(
+            MAGIC,
+            CONTAINER_VERSION,
+            header_length,
+            flags,
+            snapshot.framework.spec_version,
+            generation,
+            snapshot.taken_at.wall_ns,
+            len(encoded),
+            body_length,
+            len(peer_bytes),
+        )
+        + peer_bytes
+        + extra
+    )
+    if encryption_key is not None:
+        body = AESGCM(encryption_key).encrypt(extra[_KEY_ID_BYTES:], body, header)
+    digest = hashlib.sha256(header)
+    digest.update(body)
+    signature = b""
+    if signer is not None:
+        signature = signer.sign(SIGNING_CONTEXT + digest.copy().digest())
+        digest.update(signature)
+    return b"".join((header, body, signature, digest.digest()))
+
+
+def read_header(data: bytes | bytearray | memoryview) -> SealedHeader:
+    """The header at the start of `data` (at least the header's bytes; the rest may be
+    missing), *not* verified: use it to list and inspect files, never to trust them."""
+    view = memoryview(data).cast("B")
+    if view[: len(MAGIC)] != MAGIC:
+        if len(view) < len(MAGIC) and MAGIC.startswith(bytes(view)):
+            raise TruncatedFileError(f"file of {len(view)} bytes ends inside the magic")
+        raise NotSealedFileError("not a sealed snapshot file (wrong magic bytes)")
+    if len(view) < _FIXED.size:
+        raise TruncatedFileError(f"file of {len(view)} bytes ends inside the header")
+    (
+        _magic,
+        container_version,
+        header_length,
+        raw_flags,
+        spec_version,
+        generation,
+        created_wall_ns,
+        encoded_length,
+        body_length,
+        peer_length,
+    ) = _FIXED.unpack_from(view)
+    if container_version != CONTAINER_VERSION:
+        raise UnsupportedContainerError(container_version, CONTAINER_VERSION)
+    if raw_flags & ~_KNOWN_FLAGS:
+        raise UnsupportedContainerError(
+            container_version,
+            CONTAINER_VERSION,
+            f"sealed file uses unknown flags 0x{raw_flags & ~_KNOWN_FLAGS:04x}",
+        )
+    flags = Flags(raw_flags)
+    extra = _KEY_ID_BYTES + _NONCE_BYTES if Flags.ENCRYPTED in flags else 0
+    if header_length != _FIXED.size + peer_length + extra:
+        raise CorruptFileError(f"header length {header_length} does not match its fields")
+    if len(view) < header_length:
+        raise TruncatedFileError(f"file of {len(view)} bytes ends inside the header")
+    peer_end = _FIXED.size + peer_length
+    try:
+        peer_id = PeerId.from_bytes(bytes(view[_FIXED.size : peer_end]))
+    except InvalidPeerIdError as error:
+        raise CorruptFileError(f"header PeerId: {error}") from None
+    encrypted = Flags.ENCRYPTED in flags
+    return SealedHeader(
+        flags=flags,
+        spec_version=spec_version,
+        generation=generation,
+        created_wall_ns=created_wall_ns,
+        encoded_length=encoded_length,
+        body_length=body_length,
+        peer_id=peer_id,
+        key_id=bytes(view[peer_end : peer_end + _KEY_ID_BYTES]) if encrypted else None,
+        nonce=bytes(view[peer_end + _KEY_ID_BYTES : header_length]) if encrypted else None,
+        header_length=header_length,
+    )
+
+
+def _check_integrity(view: memoryview) -> bytes:
+    """Lengths first (a torn write is reported as such), then the trailing SHA-256. Returns the
+    SHA-256 of header and body, which the signature covers: one pass over the bytes serves both."""
+    if view[: len(MAGIC)] != MAGIC:
+        read_header(view)  # raises the precise error for a foreign or truncated file
+    if len(view) < _FIXED.size:
+        raise TruncatedFileError(f"file of {len(view)} bytes ends inside the header")
+    header_length, raw_flags = struct.unpack_from(">HH", view, 10)
+    body_length = struct.unpack_from(">Q", view, 42)[0]
+    signature = _SIGNATURE_BYTES if raw_flags & Flags.SIGNED else 0
+    expected = header_length + body_length + signature + _DIGEST_BYTES
+    if len(view) < expected:
+        raise TruncatedFileError(f"file of {len(view)} bytes; its header says {expected}")
+    if len(view) > expected:
+        raise CorruptFileError(f"{len(view) - expected} bytes trail the file")
+    signed_part = hashlib.sha256(view[: header_length + body_length])
+    whole = signed_part.copy()
+    whole.update(view[header_length + body_length : -_DIGEST_BYTES])
+    if not hmac.compare_digest(whole.digest(), view[-_DIGEST_BYTES:]):
+        raise CorruptFileError("integrity check failed: the file was altered or torn")
+    return signed_part.digest()
+
+
+def _check_signature(
+    view: memoryview,
+    header: SealedHeader,
+    signed_digest: bytes,
+    expected_signer: PeerId | None,
+    require_signature: bool,
+) -> None:
+    signed = Flags.SIGNED in header.flags
+    if (require_signature or expected_signer is not None) and not signed:
+        raise SignatureMissingError("the file is not signed and a signature is required")
+    if expected_signer is not None and header.peer_id != expected_signer:
+        raise SignerMismatchError(f"sealed by {header.peer_id}, expected {expected_signer}")
+    if signed:
+        end = header.header_length + header.body_length
+        signature = bytes(view[end : end + _SIGNATURE_BYTES])
+        if not verify(header.peer_id, SIGNING_CONTEXT + signed_digest, signature):
+            raise SignatureInvalidError(f"signature does not verify as {header.peer_id}'s")
+
+
+def _decrypt(view: memoryview, header: SealedHeader, key: bytes | None) -> bytes:
+    body = view[header.header_length : header.header_length + header.body_length]
+    if header.key_id is None or header.nonce is None:
+        return bytes(body)
+    if key is None:
+        raise EncryptionKeyError("the file is encrypted: an encryption key is required")
+    if not hmac.compare_digest(key_id(_check_key(key)), header.key_id):
+        raise EncryptionKeyError("the file was encrypted with another key")
+    try:
+        return AESGCM(key).decrypt(header.nonce, bytes(body), bytes(view[: header.header_length]))
+    except InvalidTag:
+        raise DecryptionError("decryption failed: the file was altered") from None
+
+
+def _inflate(body: bytes, header: SealedHeader) -> bytes:
+    if Flags.COMPRESSED not in header.flags:
+        if len(body) != header.encoded_length:
+            raise CorruptFileError("body length differs from the encoded length")
+        return body
+    inflater = zlib.decompressobj()
+    try:
+        # One byte more than promised: output beyond it is the proof of a lying header, and
+        # no input, however crafted, inflates further than that.
+        encoded = inflater.decompress(body, header.encoded_length + 1)
+    except zlib.error as error:
+        raise DecompressionError(f"compressed body is malformed: {error}") from None
+    if len(encoded) != header.encoded_length or not inflater.eof or inflater.unused_data:
+        raise DecompressionError(f"body does not inflate to {header.encoded_length} bytes")
+    return encoded
+
+
+def unseal(
+    data: bytes | bytearray | memoryview,
+    *,
+    encryption_key: bytes | None = None,
+    expected_signer: PeerId | None = None,
+    require_signature: bool = False,
+    max_snapshot_size: int = DEFAULT_MAX_SNAPSHOT_SIZE,
+) -> SealedSnapshot:
+    """The verified header and snapshot of a sealed file.
+
+    Checks, in order: lengths and the integrity digest (`DamagedFileError`s), the container
+    version (`UnsupportedContainerError`), the signature (demanded when `require_signature`
+    or `expected_signer` is given, always checked when present), decryption, decompression,
+    the snapshot itself (`SnapshotDecodeError`, `IncompatibleSnapshotVersion`) and that the
+    header agrees with it (`HeaderMismatchError`).
+    """
+    view = memoryview(data).cast("B")
+    signed_digest = _check_integrity(view)
+    header = read_header(view)
+    if header.encoded_length > max_snapshot_size:
+        raise SnapshotDecodeError(
+            f"snapshot of {header.encoded_length} bytes exceeds the {max_snapshot_size}-byte limit"
+        )
+    _check_signature(view, header, signed_digest, expected_signer, require_signature)
+    encoded = _inflate(_decrypt(view, header, encryption_key), header)
+    if spec_version_of(encoded) != header.spec_version:
+        raise HeaderMismatchError("header and snapshot disagree on the spec version")
+    snapshot = decode(encoded, max_size=max_snapshot_size)
+    if snapshot.framework.peer_id_bytes != header.peer_id.to_bytes():
+        raise HeaderMismatchError("header and snapshot disagree on the PeerId")
+    if snapshot.taken_at.wall_ns != header.created_wall_ns:
+        raise HeaderMismatchError("header and snapshot disagree on the creation time")
+    return SealedSnapshot(header, snapshot)

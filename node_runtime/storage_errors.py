@@ -1,0 +1,105 @@
+"""The exceptions sealed snapshot files and snapshot stores raise, one class per refusal.
+
+Two families matter to a store scanning for the newest usable snapshot:
+- `DamagedFileError`: the bytes are not what a writer completed (torn, truncated, flipped bits,
+  not a sealed file at all). Such a file is moved aside and the next newest is tried.
+- `UntrustedFileError`: the bytes are intact but cannot be trusted (a signature that is missing,
+  invalid or by another peer; ciphertext that fails authentication). Also moved aside.
+Everything else (a container or spec version this build does not know, a missing or wrong key)
+says the reader, not the file, is the problem: it is raised and the file is left where it is.
+"""
+
+from __future__ import annotations
+
+from snapshot_schema.errors import SnapshotError
+
+
+class SealedFileError(SnapshotError):
+    """Base class of every refusal to read a sealed snapshot file."""
+
+
+class DamagedFileError(SealedFileError):
+    """The file is not intact: never use it."""
+
+
+class NotSealedFileError(DamagedFileError):
+    """The bytes do not start with the sealed-file magic."""
+
+
+class TruncatedFileError(DamagedFileError):
+    """The file is shorter than its header says: a torn or interrupted write."""
+
+
+class CorruptFileError(DamagedFileError):
+    """The integrity check failed, a header field is malformed, or bytes trail the file."""
+
+
+class DecompressionError(DamagedFileError):
+    """The compressed body does not inflate to exactly the length the header states."""
+
+
+class HeaderMismatchError(DamagedFileError):
+    """The header disagrees with the snapshot inside (spec version, PeerId, length)."""
+
+
+class UntrustedFileError(SealedFileError):
+    """The file is intact but its origin or content cannot be verified: never use it."""
+
+
+class SignatureMissingError(UntrustedFileError):
+    """A signature was demanded and the file carries none."""
+
+
+class SignatureInvalidError(UntrustedFileError):
+    """The signature does not verify under the key of the PeerId in the header."""
+
+
+class SignerMismatchError(UntrustedFileError):
+    """The file was sealed by another node than the one expected."""
+
+
+class DecryptionError(UntrustedFileError):
+    """Authenticated decryption failed: the ciphertext or header was altered."""
+
+
+class UnsupportedContainerError(SealedFileError):
+    """A container version or flag this build does not know (written by a newer build)."""
+
+    def __init__(self, found: int, supported: int, detail: str = "") -> None:
+        self.found = found
+        self.supported = supported
+        super().__init__(
+            detail or f"sealed-file container version {found}; this build reads version {supported}"
+        )
+
+    def __reduce__(self) -> tuple[type[UnsupportedContainerError], tuple[int, int, str]]:
+        return (type(self), (self.found, self.supported, str(self)))
+
+
+class EncryptionKeyError(SealedFileError):
+    """The file is encrypted and no key, or a key other than the one it was sealed with, was
+    given. The file may be fine: supply the right key."""
+
+
+class StoreError(SnapshotError):
+    """Base class of snapshot-store failures that are not about one file's content."""
+
+
+class StoreLockedError(StoreError):
+    """Another writer holds the store: two writers would interleave generations."""
+
+
+class StoreWriteError(StoreError):
+    """Saving failed (disk full, I/O error, …). The previous snapshots are intact and no partial
+    file is left behind; `errno` is the operating system's error number when there is one."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        self.errno = errno
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[StoreWriteError], tuple[str, int | None]]:
+        return (type(self), (str(self), self.errno))
+
+
+class SnapshotNotFoundError(StoreError, LookupError):
+    """The store holds no snapshot with the generation asked for."""
