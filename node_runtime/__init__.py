@@ -15,6 +15,8 @@
 
 from node_runtime.address_book import DEFAULT_MAX_ADDRESSES_PER_PEER, AddressBook
 from node_runtime.backoff import BackoffPolicy, BackoffState, BackoffTable
+from node_runtime.change_counter import ChangeCounter
+from node_runtime.checkpointer import DEFAULT_COOLDOWN_S, DEFAULT_INTERVAL_S, Checkpointer
 from node_runtime.clock import Clock, ManualClock, SystemClock
 from node_runtime.component_errors import (
     AddressLimitError,
@@ -28,6 +30,7 @@ from node_runtime.component_errors import (
     RefCountUnderflowError,
 )
 from node_runtime.counters import Counters
+from node_runtime.directory_store import DEFAULT_KEEP_LAST, DirectoryStore
 from node_runtime.errors import (
     IdentityKeyError,
     InvalidMultiaddrError,
@@ -45,21 +48,69 @@ from node_runtime.peer_governor import Decision, PeerGovernor, PeerHealth
 from node_runtime.peer_id import PeerId
 from node_runtime.peer_key import PeerKey
 from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS, Rebase
+from node_runtime.sealed_file import (
+    CONTAINER_VERSION,
+    MAGIC,
+    MAX_HEADER_BYTES,
+    Flags,
+    SealedHeader,
+    SealedSnapshot,
+    read_header,
+    seal,
+    unseal,
+)
+from node_runtime.snapshot_store import SnapshotRef, SnapshotStore, StoredSnapshot
+from node_runtime.storage_errors import (
+    CorruptFileError,
+    DamagedFileError,
+    DecompressionError,
+    DecryptionError,
+    EncryptionKeyError,
+    HeaderMismatchError,
+    NotSealedFileError,
+    SealedFileError,
+    SignatureInvalidError,
+    SignatureMissingError,
+    SignerMismatchError,
+    SnapshotNotFoundError,
+    StoreError,
+    StoreLockedError,
+    StoreWriteError,
+    TruncatedFileError,
+    UnsupportedContainerError,
+    UntrustedFileError,
+)
 from node_runtime.typed_bus import TypedBus
 
 __all__ = [
+    "CONTAINER_VERSION",
+    "DEFAULT_COOLDOWN_S",
+    "DEFAULT_INTERVAL_S",
+    "DEFAULT_KEEP_LAST",
     "DEFAULT_MAX_ADDRESSES_PER_PEER",
     "DEFAULT_RESTART_STAGGER_NS",
+    "MAGIC",
+    "MAX_HEADER_BYTES",
     "AddressBook",
     "AddressLimitError",
     "BackoffPolicy",
     "BackoffState",
     "BackoffTable",
+    "ChangeCounter",
+    "Checkpointer",
     "Clock",
     "ComponentError",
     "ComponentValueError",
+    "CorruptFileError",
     "Counters",
+    "DamagedFileError",
     "Decision",
+    "DecompressionError",
+    "DecryptionError",
+    "DirectoryStore",
+    "EncryptionKeyError",
+    "Flags",
+    "HeaderMismatchError",
     "IdAllocator",
     "IdExhaustedError",
     "Identity",
@@ -72,6 +123,7 @@ __all__ = [
     "Multiaddr",
     "NoAllowlistError",
     "Node",
+    "NotSealedFileError",
     "OutboundQueue",
     "PeerGovernor",
     "PeerHealth",
@@ -84,7 +136,26 @@ __all__ = [
     "Rebase",
     "RefCountOverflowError",
     "RefCountUnderflowError",
+    "SealedFileError",
+    "SealedHeader",
+    "SealedSnapshot",
+    "SignatureInvalidError",
+    "SignatureMissingError",
+    "SignerMismatchError",
+    "SnapshotNotFoundError",
+    "SnapshotRef",
+    "SnapshotStore",
+    "StoreError",
+    "StoreLockedError",
+    "StoreWriteError",
+    "StoredSnapshot",
     "SystemClock",
+    "TruncatedFileError",
     "TypedBus",
+    "UnsupportedContainerError",
+    "UntrustedFileError",
+    "read_header",
+    "seal",
+    "unseal",
     "verify",
 ]
