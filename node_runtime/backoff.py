@@ -9,8 +9,10 @@ this table: it keeps one backoff per *peer* (not per address) and skips dialling
 backoff has passed. It uses `NewExponentialBackoff(min=10 s, max=1 h, FullJitter, unit=1 s,
 base=5.0)`. `FullJitter` draws uniformly between the minimum and the un-jittered delay, so
 peers that failed together (all lost with the network) do not all retry together. As in go,
-the wait after a first failure is not jittered (its un-jittered delay *is* the minimum), and
-staggering reconnects after a restart, as lnd does, is the host's call.
+the wait after a first failure is not jittered (its un-jittered delay *is* the minimum). After a
+restart, `Node.restore` spreads the deadlines that expired while the node was down over a
+window, as lnd staggers reconnects (see `rebase.py`); pacing dials to peers without a backoff
+entry is the host's call.
 
 One difference, to keep one parameter fewer: go computes `1 s * 5^k` and raises it to the 10 s
 minimum, so its first two delays are both 10 s and it reaches the 1 h cap at the 7th failure;

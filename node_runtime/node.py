@@ -60,17 +60,29 @@ class Node:
         self.bus = TypedBus()
         self.command_ids = IdAllocator()
         self.exec_ids = IdAllocator()
-        self.execution = InFlightExecution()
+        self._execution = InFlightExecution()
+        self._execution_revision = 0
 
     @property
     def peer_id(self) -> PeerId:
         return self.identity.peer_id
 
     @property
+    def execution(self) -> InFlightExecution:
+        """The engine's in-flight state, carried through snapshots as the engine hands it over."""
+        return self._execution
+
+    @execution.setter
+    def execution(self, execution: InFlightExecution) -> None:
+        self._execution = execution
+        self._execution_revision += 1
+
+    @property
     def revision(self) -> int:
         """Grows with every change to the node's state: equal revisions, no change to save."""
         return (
-            self.address_book.revision
+            self._execution_revision
+            + self.address_book.revision
             + self.governor.revision
             + self.backoff.revision
             + self.outbound.revision
@@ -166,6 +178,7 @@ class Node:
         rng: random.Random | None = None,
         max_outbound: int | None = None,
         restart_stagger_ns: int = DEFAULT_RESTART_STAGGER_NS,
+        failure_threshold: int | None = None,
     ) -> Node:
         """A node in the state `snapshot` captured, owned by `identity`.
 
@@ -173,6 +186,7 @@ class Node:
         by another node (`PeerIdMismatchError`). Deadlines are rebased onto `clock` (see
         `rebase.py`); envelopes still queued come back flagged `redelivered`, because they may
         have been sent just before the snapshot: the host decides whether to resend them.
+        `failure_threshold` replaces the saved one (health is then judged by the new threshold).
         """
         framework = snapshot.framework
         if framework.spec_version != CURRENT_SNAPSHOT_SPEC_VERSION:
@@ -182,10 +196,15 @@ class Node:
                 f"snapshot belongs to {PeerId.from_bytes(framework.peer_id_bytes)}, "
                 f"not to {identity.peer_id}"
             )
+        threshold = (
+            framework.peer_governor.failure_threshold
+            if failure_threshold is None
+            else failure_threshold
+        )
         node = cls(
             identity,
             clock=clock,
-            failure_threshold=framework.peer_governor.failure_threshold,
+            failure_threshold=threshold,
             backoff_policy=backoff_policy,
             rng=rng,
             max_outbound=max_outbound,
@@ -197,7 +216,7 @@ class Node:
             (entry.peer_id, entry.addresses, entry.ref_count) for entry in framework.address_book
         )
         node.governor = PeerGovernor.from_state(
-            governor.failure_threshold,
+            threshold,
             governor.blocklist,
             governor.allowlist,
             (

@@ -41,7 +41,12 @@ class Rebase:
     taken_at: ClockReading
     now: ClockReading
     rng: random.Random = attrs.field(eq=False)
-    stagger_ns: int = DEFAULT_RESTART_STAGGER_NS
+    stagger_ns: int = attrs.field(default=DEFAULT_RESTART_STAGGER_NS)
+
+    @stagger_ns.validator
+    def _check_stagger(self, _attribute: object, value: int) -> None:
+        if not 0 <= value <= U64_MAX:
+            raise ValueError(f"stagger_ns must be 0..2**64-1, got {value}")
 
     @property
     def downtime_ns(self) -> int:

@@ -115,3 +115,43 @@ def test_a_bad_peer_key_in_a_component_is_caught_when_snapshotting() -> None:
 def test_peer_id_of_the_node_is_kept() -> None:
     snapshot = busy_node(ManualClock()).snapshot()
     assert PeerId.from_bytes(snapshot.framework.peer_id_bytes) == IDENTITY.peer_id
+
+
+def test_restore_can_apply_a_new_failure_threshold() -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = busy_node(clock)  # PEERS[2] failed once: below the default threshold of 3
+    assert node.may_dial(PEERS[2]) is False  # backing off, but not down
+    restored = Node.restore(node.snapshot(), IDENTITY, clock=clock, failure_threshold=1)
+    assert restored.governor.failure_threshold == 1
+    health = restored.governor.health(PEERS[2].to_bytes())
+    assert health is not None
+    assert health.down
+
+
+def test_every_kind_of_change_moves_the_revision() -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock)
+    changes = [
+        lambda: node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/1.2.3.4/tcp/1")),
+        lambda: node.address_book.retain(PEERS[0].to_bytes()),
+        lambda: node.governor.block(PEERS[1].to_bytes()),
+        lambda: node.record_dial_failure(PEERS[2]),
+        lambda: node.outbound.enqueue(b"e"),
+        node.outbound.pop,
+        lambda: node.counters.increment("c"),
+        lambda: node.lifecycle.fire("p"),
+        lambda: node.bus.subscribe("k", 1),
+        node.command_ids.mint,
+        node.exec_ids.mint,
+    ]
+    for change in changes:
+        before = node.revision
+        change()
+        assert node.revision > before
+    before = node.revision
+    node.execution = Node.restore(node.snapshot(), IDENTITY, clock=clock).execution
+    assert node.revision > before
+    before = node.revision
+    node.snapshot()
+    node.may_dial(PEERS[0])
+    assert node.revision == before  # reading changes nothing

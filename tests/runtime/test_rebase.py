@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -72,3 +73,9 @@ def test_time_left_never_exceeds_what_was_left(remaining: int, downtime: int, or
     assert 0 <= left <= remaining
     if downtime >= 0:
         assert left == max(0, remaining - downtime)
+
+
+def test_a_negative_stagger_window_is_refused() -> None:
+    reading = ClockReading(0, 0)
+    with pytest.raises(ValueError, match="stagger_ns"):
+        Rebase(reading, reading, random.Random(0), -1)
