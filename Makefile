@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) examples/snapshot_roundtrip.py
+	$(PY) examples/restart_demo.py
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
