@@ -9,6 +9,7 @@ stores them as they are and a restore only has to validate them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import NoReturn
 
 from node_runtime._component_checks import check_int
 from node_runtime.change_counter import ChangeCounter
@@ -19,7 +20,7 @@ from node_runtime.component_errors import (
     RefCountUnderflowError,
 )
 from node_runtime.errors import InvalidMultiaddrError
-from node_runtime.multiaddr import Multiaddr
+from node_runtime.multiaddr import Multiaddr, is_multiaddr
 from node_runtime.peer_key import PeerKey
 from snapshot_schema.checks import U64_MAX
 
@@ -56,25 +57,27 @@ class AddressBook(ChangeCounter):
         yields them. Each address is checked to be a valid binary multiaddr; a bad value raises
         `ComponentValueError` with its path, e.g. `("entries", 3, "addresses", 1)`."""
         book = cls(max_addresses_per_peer=max_addresses_per_peer)
+        limit = book._max_addresses
+        kept_entries = book._entries
+        # Peers whose entry held nothing (so was not kept): listing one again is still a repeat.
+        dropped: set[PeerKey] = set()
         for index, (peer, addresses, ref_count) in enumerate(entries):
-            if peer in book._entries:
+            if peer in kept_entries or peer in dropped:
                 raise ComponentValueError("peer listed twice", ("entries", index, "peer"))
             kept = list(addresses)
-            for position, address in enumerate(kept):
-                where = ("entries", index, "addresses", position)
-                try:
-                    Multiaddr.from_bytes(address)
-                except InvalidMultiaddrError as error:
-                    raise ComponentValueError(str(error), where) from None
-                if address in kept[:position]:
-                    raise ComponentValueError("duplicate address", where)
-            if len(kept) > book._max_addresses:
+            # Before any per-address work, so an oversized list costs nothing to refuse.
+            if len(kept) > limit:
                 raise ComponentValueError(
-                    f"more than {book._max_addresses} addresses", ("entries", index, "addresses")
+                    f"more than {limit} addresses", ("entries", index, "addresses")
                 )
+            # The usual case, all valid and distinct, in one pass; else find the first culprit.
+            if not (all(map(is_multiaddr, kept)) and len(set(kept)) == len(kept)):
+                _refuse_addresses(kept, index)
             check_int(ref_count, 0, U64_MAX, "entries", index, "ref_count")
             if kept or ref_count:
-                book._entries[peer] = _Entry(kept, ref_count)
+                kept_entries[peer] = _Entry(kept, ref_count)
+            else:
+                dropped.add(peer)
         return book
 
     def entries(self) -> Iterator[tuple[PeerKey, tuple[bytes, ...], int]]:
@@ -154,3 +157,18 @@ class AddressBook(ChangeCounter):
     def _forget_if_unused(self, peer: PeerKey, entry: _Entry) -> None:
         if not entry.addresses and entry.ref_count == 0:
             del self._entries[peer]
+
+
+def _refuse_addresses(addresses: list[bytes], index: int) -> NoReturn:
+    """Raise for the first address of entry `index` that is invalid or a repeat."""
+    seen: set[bytes] = set()
+    for position, address in enumerate(addresses):
+        where = ("entries", index, "addresses", position)
+        try:
+            Multiaddr.from_bytes(address)
+        except InvalidMultiaddrError as error:
+            raise ComponentValueError(str(error), where) from None
+        if address in seen:
+            raise ComponentValueError("duplicate address", where)
+        seen.add(address)
+    raise AssertionError("no invalid address to report")  # the caller found one

@@ -251,8 +251,14 @@ _Component = tuple[_Protocol, bytes]
 
 
 def _read_varint(data: bytes, offset: int, what: str) -> tuple[int, int]:
-    if offset < len(data) and data[offset] < 0x80:  # most codes and lengths fit in one byte
-        return data[offset], offset + 1
+    end = len(data)
+    if offset < end:
+        first = data[offset]
+        if first < 0x80:  # most lengths and the ip/tcp/dns codes fit in one byte
+            return first, offset + 1
+        # udp, quic-v1, p2p, certhash, … take two; a zero last byte would not be shortest-form.
+        if offset + 1 < end and 0 < data[offset + 1] < 0x80:
+            return (first & 0x7F) | (data[offset + 1] << 7), offset + 2
     varint = read_varint(data, offset)
     if varint is None:
         raise InvalidMultiaddrError(
@@ -342,6 +348,15 @@ def _encode_text(text: str) -> bytes:
             out += _encode_varint(len(value))
         out += value
     return bytes(out)
+
+
+def is_multiaddr(data: bytes) -> bool:
+    """Whether `data` is a valid binary multiaddr (what `Multiaddr.from_bytes` accepts)."""
+    try:
+        _decode(data)
+    except InvalidMultiaddrError:
+        return False
+    return True
 
 
 class Multiaddr:

@@ -33,6 +33,7 @@ from snapshot_schema import (
     TypedBusSnapshot,
     build_framework,
 )
+from snapshot_schema.gc_pause import gc_paused
 
 
 class Node:
@@ -121,6 +122,7 @@ class Node:
 
     # Snapshot and restore.
 
+    @gc_paused()  # hundreds of thousands of acyclic tuples and records: scans would only cost
     def snapshot(self) -> TransientSnapshot:
         """Everything this node must not lose, as an immutable, validated record."""
         taken_at = ClockReading(self.clock.monotonic_ns(), self.clock.wall_ns())
@@ -130,10 +132,7 @@ class Node:
             (
                 tuple(sorted(self.counters.items())),
                 self.lifecycle.pending(),
-                tuple(
-                    (peer, addresses, ref_count)
-                    for peer, addresses, ref_count in self.address_book.entries()
-                ),
+                tuple(self.address_book.entries()),
                 (
                     tuple(sorted(governor.blocklist)),
                     None if allowlist is None else tuple(sorted(allowlist)),
@@ -168,6 +167,7 @@ class Node:
         )
 
     @classmethod
+    @gc_paused()  # as for snapshot(): large tables of acyclic entries, nothing to collect
     def restore(
         cls,
         snapshot: TransientSnapshot,
