@@ -5,6 +5,7 @@ from __future__ import annotations
 from node_runtime.component_errors import ComponentValueError
 from snapshot_schema.checks import U64_MAX
 from snapshot_schema.errors import PathElement
+from snapshot_schema.multihash import is_multihash, multihash_problem
 
 
 def check_int(value: int, low: int, high: int, *path: PathElement) -> int:
@@ -23,4 +24,12 @@ def check_name(value: str, *path: PathElement) -> str:
     """A non-empty `str`: snapshots refuse empty counter, phase and event-kind names."""
     if type(value) is not str or not value:
         raise ComponentValueError(f"expected a non-empty `str`, got {value!r}", path)
+    return value
+
+
+def check_peer_key(value: bytes, *path: PathElement) -> bytes:
+    """Canonical PeerId bytes (a well-formed multihash), checked where a peer enters a table, so
+    every table holds only what a snapshot can store and snapshotting need not check again."""
+    if not is_multihash(value):
+        raise ComponentValueError(multihash_problem(value) or "not a multihash", path)
     return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NoReturn
 
-from node_runtime._component_checks import check_int
+from node_runtime._component_checks import check_int, check_peer_key
 from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import (
     AddressLimitError,
@@ -62,6 +62,7 @@ class AddressBook(ChangeCounter):
         # Peers whose entry held nothing (so was not kept): listing one again is still a repeat.
         dropped: set[PeerKey] = set()
         for index, (peer, addresses, ref_count) in enumerate(entries):
+            check_peer_key(peer, "entries", index, "peer")
             if peer in kept_entries or peer in dropped:
                 raise ComponentValueError("peer listed twice", ("entries", index, "peer"))
             kept = list(addresses)
@@ -106,7 +107,7 @@ class AddressBook(ChangeCounter):
     def add_address(self, peer: PeerKey, address: Multiaddr) -> bool:
         """Append `address` to `peer`'s list; False (and no change) if it is already there."""
         encoded = address.to_bytes()
-        entry = self._entries.get(peer)
+        entry = self._entries.get(check_peer_key(peer, "peer"))
         if entry is not None and encoded in entry.addresses:
             return False
         if entry is not None and len(entry.addresses) >= self._max_addresses:
@@ -131,7 +132,7 @@ class AddressBook(ChangeCounter):
 
     def retain(self, peer: PeerKey) -> int:
         """Take a reference to `peer` (remembering it if new); the new count."""
-        entry = self._entries.get(peer)
+        entry = self._entries.get(check_peer_key(peer, "peer"))
         if entry is not None and entry.ref_count == U64_MAX:
             raise RefCountOverflowError("reference count is at its maximum")
         self._changed()

@@ -34,7 +34,7 @@ from fractions import Fraction
 
 import attrs
 
-from node_runtime._component_checks import check_int, check_ns
+from node_runtime._component_checks import check_int, check_ns, check_peer_key
 from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import ComponentValueError
 from node_runtime.peer_key import PeerKey
@@ -124,6 +124,7 @@ class BackoffTable(ChangeCounter):
         """
         table = cls(policy, rng)
         for index, (peer, state) in enumerate(entries):
+            check_peer_key(peer, "entries", index, "peer")
             if peer in table._entries:
                 raise ComponentValueError("peer listed twice", ("entries", index))
             # 0 attempts is never written here but the snapshot schema allows it, and it is
@@ -156,6 +157,7 @@ class BackoffTable(ChangeCounter):
 
         Attempts saturate at 2**32-1 and the deadline at 2**64-1 (both as snapshots store them).
         """
+        check_peer_key(peer, "peer")
         check_ns(now_ns, "now_ns")
         previous = self._entries.get(peer)
         attempts = 1 if previous is None else min(previous.attempts + 1, U32_MAX)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
-from node_runtime._component_checks import check_int, check_ns
+from node_runtime._component_checks import check_int, check_ns, check_peer_key
 from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import ComponentValueError, NoAllowlistError
 from node_runtime.peer_key import PeerKey
@@ -78,9 +78,16 @@ class PeerGovernor(ChangeCounter):
         range or a peer listed twice in `health`.
         """
         governor = cls(failure_threshold)
-        governor._blocked = set(blocklist)
-        governor._allowed = None if allowlist is None else set(allowlist)
+        governor._blocked = {
+            check_peer_key(peer, "blocklist", index) for index, peer in enumerate(blocklist)
+        }
+        governor._allowed = (
+            None
+            if allowlist is None
+            else {check_peer_key(peer, "allowlist", index) for index, peer in enumerate(allowlist)}
+        )
         for index, (peer, record) in enumerate(health):
+            check_peer_key(peer, "health", index, "peer")
             if peer in governor._health:
                 raise ComponentValueError("peer listed twice", ("health", index))
             failures = check_int(
@@ -114,7 +121,7 @@ class PeerGovernor(ChangeCounter):
         return self._health.get(peer)
 
     def block(self, peer: PeerKey) -> None:
-        self._blocked.add(peer)
+        self._blocked.add(check_peer_key(peer, "peer"))
         self._policy_changed()
 
     def unblock(self, peer: PeerKey) -> None:
@@ -127,12 +134,16 @@ class PeerGovernor(ChangeCounter):
 
     def set_allowlist(self, peers: Iterable[PeerKey] | None) -> None:
         """Allow exactly `peers` (an empty iterable allows nobody), or `None` to open the policy."""
-        self._allowed = None if peers is None else set(peers)
+        self._allowed = (
+            None
+            if peers is None
+            else {check_peer_key(peer, "peers", index) for index, peer in enumerate(peers)}
+        )
         self._policy_changed()
 
     def allow(self, peer: PeerKey) -> None:
         """Add `peer` to the allowlist; refused (`NoAllowlistError`) under the open policy."""
-        self._allowlist_to_edit().add(peer)
+        self._allowlist_to_edit().add(check_peer_key(peer, "peer"))
         self._policy_changed()
 
     def disallow(self, peer: PeerKey) -> None:
@@ -163,6 +174,7 @@ class PeerGovernor(ChangeCounter):
 
     def record_failure(self, peer: PeerKey, now_ns: int) -> PeerHealth:
         """Count a failure to reach `peer` at `now_ns`; returns its new health."""
+        check_peer_key(peer, "peer")
         check_ns(now_ns, "now_ns")
         previous = self._health.get(peer)
         failures = 1 if previous is None else min(previous.consecutive_failures + 1, U32_MAX)
@@ -173,6 +185,7 @@ class PeerGovernor(ChangeCounter):
 
     def record_success(self, peer: PeerKey, now_ns: int) -> PeerHealth:
         """Note a success with `peer` at `now_ns`: its failures reset and it is no longer down."""
+        check_peer_key(peer, "peer")
         check_ns(now_ns, "now_ns")
         health = PeerHealth(0, now_ns, down=False)
         self._changed()

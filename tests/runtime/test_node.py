@@ -5,6 +5,7 @@ import random
 import pytest
 
 from node_runtime.clock import ManualClock
+from node_runtime.component_errors import ComponentValueError
 from node_runtime.errors import PeerIdMismatchError
 from node_runtime.identity import Identity
 from node_runtime.multiaddr import Multiaddr
@@ -105,11 +106,19 @@ def test_snapshot_peer_tables_are_sorted_so_equal_state_gives_equal_bytes() -> N
     assert encode(first.snapshot()) == encode(second.snapshot())
 
 
-def test_a_bad_peer_key_in_a_component_is_caught_when_snapshotting() -> None:
+def test_a_bad_peer_key_is_refused_where_it_enters_a_component() -> None:
     node = Node(IDENTITY, clock=ManualClock())
-    node.governor.block(b"not a multihash")
-    with pytest.raises(ValueError, match=r"framework\.peer_governor\.blocklist\[0\]"):
-        node.snapshot()
+    refusals = [
+        lambda: node.governor.block(b"not a multihash"),
+        lambda: node.governor.set_allowlist([PEERS[0].to_bytes(), b"\x12\x20short"]),
+        lambda: node.governor.record_failure(b"", 0),
+        lambda: node.backoff.record_failure(b"\xff", 0),
+        lambda: node.address_book.retain(b"xyz"),
+    ]
+    for refuse in refusals:
+        with pytest.raises(ComponentValueError):
+            refuse()
+    assert node.snapshot() == Node(IDENTITY, clock=ManualClock()).snapshot()
 
 
 def test_peer_id_of_the_node_is_kept() -> None:
