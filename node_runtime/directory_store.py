@@ -22,11 +22,12 @@ import re
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from node_runtime.durable_io import TEMPORARY_PREFIX, fsync_directory, write_atomically
 from node_runtime.identity import Identity
 from node_runtime.peer_id import PeerId
-from node_runtime.sealed_file import MAX_HEADER_BYTES, read_header, seal, unseal
+from node_runtime.sealed_file import MAX_HEADER_BYTES, SealedHeader, read_header, seal, unseal
 from node_runtime.snapshot_store import SnapshotRef, StoredSnapshot
 from node_runtime.storage_errors import (
     CorruptFileError,
@@ -36,6 +37,7 @@ from node_runtime.storage_errors import (
     StoreLockedError,
     StoreWriteError,
     TruncatedFileError,
+    UnsupportedContainerError,
     UntrustedFileError,
 )
 from snapshot_schema import DEFAULT_MAX_SNAPSHOT_SIZE, SnapshotDecodeError, TransientSnapshot
@@ -50,6 +52,18 @@ DEFAULT_KEEP_LAST = 10
 _NAME = re.compile(r"^(\d{20})\.nsnap$")
 _QUARANTINED_NAME = re.compile(r"^(\d{20})\.nsnap(?:\.\d+)?$")  # `.N` when set aside twice
 _LOCK_NAME = ".lock"
+
+
+def _read_header(file: BinaryIO) -> SealedHeader:
+    """The header of an open sealed file. A container version or flag this build does not know
+    may also be a flipped bit: the whole file's integrity check decides which (damage is raised
+    as such, so the file is set aside instead of blocking every load)."""
+    try:
+        return read_header(file.read(MAX_HEADER_BYTES))
+    except UnsupportedContainerError:
+        file.seek(0)
+        unseal(file.read())  # intact: raises the same error again; damaged: raises the damage
+        raise
 
 
 def _file_name(generation: int) -> str:
@@ -184,7 +198,7 @@ class DirectoryStore:
     def _ref(self, generation: int, path: Path) -> SnapshotRef:
         with path.open("rb") as file:
             size = os.fstat(file.fileno()).st_size
-            header = read_header(file.read(MAX_HEADER_BYTES))
+            header = _read_header(file)
         return SnapshotRef(generation, os.fspath(path), size, header.created_wall_ns)
 
     def list(self) -> list[SnapshotRef]:
@@ -202,7 +216,7 @@ class DirectoryStore:
     def _read(self, path: Path) -> bytes:
         with path.open("rb") as file:
             size = os.fstat(file.fileno()).st_size
-            header = read_header(file.read(MAX_HEADER_BYTES))
+            header = _read_header(file)
             # Sizes first: a damaged length field must not make us read gigabytes.
             if size < header.file_length:
                 raise TruncatedFileError(f"{size} bytes; its header says {header.file_length}")
@@ -350,7 +364,7 @@ class DirectoryStore:
                 ref = self._ref(generation, path)
             except FileNotFoundError:
                 continue
-            except DamagedFileError:
+            except (DamagedFileError, UnsupportedContainerError):
                 ref = SnapshotRef(generation, os.fspath(path), path.stat().st_size, 0)
             if generation != keep:
                 full = full or (

@@ -78,7 +78,9 @@ class Flags(enum.IntFlag):
     COMPRESSED = 4
 
 
-_KNOWN_FLAGS = Flags.SIGNED | Flags.ENCRYPTED | Flags.COMPRESSED
+# A plain int: `~` of an IntFlag inverts only the defined bits, so `~Flags(7)` is 0 and no
+# unknown flag would ever be noticed.
+_KNOWN_FLAGS = int(Flags.SIGNED | Flags.ENCRYPTED | Flags.COMPRESSED)
 
 
 @attrs.frozen

@@ -1,6 +1,7 @@
 """The node: snapshot and restore bring it back exactly, refuse what is unsound, and rebase time."""
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_snapshot_peer_tables_are_sorted_so_equal_state_gives_equal_bytes() -> N
 
 def test_a_bad_peer_key_is_refused_where_it_enters_a_component() -> None:
     node = Node(IDENTITY, clock=ManualClock())
-    refusals = [
+    refusals: list[Callable[[], object]] = [
         lambda: node.governor.block(b"not a multihash"),
         lambda: node.governor.set_allowlist([PEERS[0].to_bytes(), b"\x12\x20short"]),
         lambda: node.governor.record_failure(b"", 0),

@@ -1,0 +1,432 @@
+"""Checkpointer: bounded loss, nothing written while idle, policy changes saved at once with a
+cooldown, a final save on close, retries after a failed save, and a writer that coalesces."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from node_runtime import (
+    Checkpointer,
+    DirectoryStore,
+    Identity,
+    ManualClock,
+    Multiaddr,
+    Node,
+    SnapshotRef,
+    StoredSnapshot,
+    StoreWriteError,
+)
+from snapshot_schema import TransientSnapshot
+
+S = 1_000_000_000
+IDENTITY = Identity.from_private_bytes(b"\x01" * 32)
+PEERS = [Identity.from_private_bytes(bytes([n]) * 32).peer_id for n in range(2, 6)]
+INTERVAL = 30.0
+COOLDOWN = 1.0
+WAIT = 10.0  # seconds a test waits for the writer thread at most
+
+
+class FakeTimer:
+    """A monotonic timer that moves only when told: every reading it has given, last is now."""
+
+    def __init__(self) -> None:
+        self.readings: list[float] = [100.0]
+
+    def __call__(self) -> float:
+        return self.readings[-1]
+
+    def advance(self, seconds: float) -> None:
+        self.readings.append(self.readings[-1] + seconds)
+
+
+def make_node() -> Node:
+    return Node(IDENTITY, clock=ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DirectoryStore]:
+    with DirectoryStore(tmp_path, keep_last=None, fsync=False) as store:
+        yield store
+
+
+@pytest.fixture
+def timer() -> FakeTimer:
+    return FakeTimer()
+
+
+@pytest.fixture
+def node() -> Node:
+    return make_node()
+
+
+@pytest.fixture
+def checkpointer(node: Node, store: DirectoryStore, timer: FakeTimer) -> Iterator[Checkpointer]:
+    checkpointer = Checkpointer(node, store, interval=INTERVAL, cooldown=COOLDOWN, timer=timer)
+    yield checkpointer
+    checkpointer.close(timeout=WAIT)
+
+
+def generations(store: DirectoryStore) -> list[int]:
+    return [ref.generation for ref in store.list()]
+
+
+def latest(store: DirectoryStore) -> StoredSnapshot:
+    found = store.latest()
+    assert found is not None
+    return found
+
+
+# Periodic saves.
+
+
+def test_first_poll_saves_at_once_and_an_idle_node_writes_nothing(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
+) -> None:
+    assert checkpointer.saves == 0
+    assert checkpointer.poll()
+    ref = checkpointer.flush(WAIT)
+    assert ref is not None
+    assert ref.generation == 1
+    assert checkpointer.saves == 1
+    assert checkpointer.last_saved == ref
+    assert latest(store).snapshot == node.snapshot()
+    files = store.list()
+    for _ in range(50):
+        timer.advance(10 * INTERVAL)
+        assert not checkpointer.poll()
+    checkpointer.flush(WAIT)
+    assert store.list() == files
+    assert checkpointer.saves == 1
+    assert checkpointer.seconds_until_due() == INTERVAL
+
+
+def test_a_change_saves_once_the_interval_has_passed(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
+) -> None:
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    start = timer()
+    node.command_ids.mint()
+    assert checkpointer.seconds_until_due() == INTERVAL
+    saved_at = None
+    while saved_at is None:
+        timer.advance(INTERVAL / 7)
+        if checkpointer.poll():
+            saved_at = timer()
+        else:
+            assert timer() < start + INTERVAL
+    # The loss bound: the first poll at or after one interval since the last save saves.
+    assert start + INTERVAL <= saved_at < start + INTERVAL + INTERVAL / 7
+    checkpointer.flush(WAIT)
+    assert generations(store) == [1, 2]
+    assert latest(store).snapshot == node.snapshot()
+    assert not checkpointer.poll()  # nothing changed since
+
+
+def test_a_change_after_a_long_idle_time_saves_at_the_next_poll(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
+) -> None:
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    timer.advance(5 * INTERVAL)
+    assert not checkpointer.poll()
+    node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001"))
+    assert checkpointer.seconds_until_due() == 0.0
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    assert generations(store) == [1, 2]
+    assert latest(store).snapshot == node.snapshot()
+
+
+def test_exactly_at_the_interval_is_due(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
+) -> None:
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    node.command_ids.mint()
+    timer.advance(INTERVAL - 0.5)
+    assert not checkpointer.poll()
+    assert checkpointer.seconds_until_due() == pytest.approx(0.5)
+    timer.advance(0.5)
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    assert generations(store) == [1, 2]
+
+
+# Policy changes: saved at once, a burst at most twice.
+
+
+@pytest.mark.parametrize("change", ["block", "unblock", "set_allowlist", "allow", "disallow"])
+def test_a_policy_change_saves_without_a_poll(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node, change: str
+) -> None:
+    peer = PEERS[0].to_bytes()
+    if change == "unblock":
+        node.governor.block(peer)  # itself the first change: saved at once
+    if change in ("allow", "disallow"):
+        node.governor.set_allowlist([PEERS[1].to_bytes()])
+    checkpointer.poll()
+    checkpointer.flush(WAIT)
+    assert checkpointer.saves == 1
+    before = checkpointer.saves
+    timer.advance(COOLDOWN)
+    governor = node.governor
+    {
+        "block": lambda: governor.block(peer),
+        "unblock": lambda: governor.unblock(peer),
+        "set_allowlist": lambda: governor.set_allowlist([peer]),
+        "allow": lambda: governor.allow(peer),
+        "disallow": lambda: governor.disallow(PEERS[1].to_bytes()),
+    }[change]()
+    checkpointer.flush(WAIT)
+    assert checkpointer.saves == before + 1
+    saved = latest(store).snapshot.framework.peer_governor
+    assert saved == node.snapshot().framework.peer_governor
+
+
+def test_a_policy_change_within_the_cooldown_waits_for_it(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
+) -> None:
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    timer.advance(COOLDOWN / 2)
+    node.governor.block(PEERS[0].to_bytes())
+    checkpointer.flush(WAIT)
+    assert generations(store) == [1]
+    assert checkpointer.seconds_until_due() == pytest.approx(COOLDOWN / 2)
+    timer.advance(COOLDOWN / 4)
+    assert not checkpointer.poll()
+    timer.advance(COOLDOWN / 4)
+    assert checkpointer.poll()  # the cooldown, not the interval
+    checkpointer.flush(WAIT)
+    assert generations(store) == [1, 2]
+    assert PEERS[0].to_bytes() in latest(store).snapshot.framework.peer_governor.blocklist
+
+
+def test_a_burst_of_blocks_writes_at_most_twice(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
+) -> None:
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    timer.advance(INTERVAL)
+    keys = [bytes([0, 36, 8, 1, 18, 32]) + n.to_bytes(32, "big") for n in range(100)]
+    for key in keys:
+        node.governor.block(key)
+        timer.advance(COOLDOWN / 1_000)
+    checkpointer.flush(WAIT)
+    assert checkpointer.saves - 1 <= 2
+    assert len(store.list()) - 1 <= 2
+    assert set(keys) - set(latest(store).snapshot.framework.peer_governor.blocklist)
+    timer.advance(COOLDOWN)
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    assert checkpointer.saves == 3
+    assert len(store.list()) == 3
+    assert set(latest(store).snapshot.framework.peer_governor.blocklist) == set(keys)
+    timer.advance(10 * INTERVAL)
+    assert not checkpointer.poll()
+
+
+# Closing.
+
+
+def test_close_saves_when_dirty_and_the_store_restores_the_node(
+    node: Node, store: DirectoryStore, timer: FakeTimer
+) -> None:
+    checkpointer = Checkpointer(node, store, interval=INTERVAL, cooldown=COOLDOWN, timer=timer)
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001"))
+    node.counters.increment("dials_failed")
+    node.command_ids.mint()
+    node.bus.subscribe("peer_connected", 3)
+    node.lifecycle.fire("started")
+    ref = checkpointer.close(WAIT)  # no interval has passed: only close saves this state
+    assert ref is not None
+    assert ref.generation == 2
+    assert not checkpointer.poll()
+    stored = latest(store)
+    assert stored.ref == ref
+    original = node.snapshot()
+    assert stored.snapshot == original
+    restored = Node.restore(stored.snapshot, IDENTITY, clock=node.clock)
+    assert restored.snapshot() == original
+    assert restored.command_ids.mint() == 1
+    assert checkpointer.close(WAIT) == ref  # closing twice is harmless
+
+
+def test_close_writes_nothing_when_clean(
+    node: Node, store: DirectoryStore, timer: FakeTimer
+) -> None:
+    checkpointer = Checkpointer(node, store, interval=INTERVAL, cooldown=COOLDOWN, timer=timer)
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    timer.advance(INTERVAL)
+    assert checkpointer.close(WAIT) == store.list()[-1]
+    assert generations(store) == [1]
+    assert checkpointer.saves == 1
+
+
+def test_close_before_any_poll_saves_the_initial_state(
+    node: Node, store: DirectoryStore, timer: FakeTimer
+) -> None:
+    checkpointer = Checkpointer(node, store, timer=timer)
+    ref = checkpointer.close(WAIT)
+    assert ref is not None
+    assert latest(store).snapshot == node.snapshot()
+
+
+def test_invalid_timings_are_refused(node: Node, store: DirectoryStore) -> None:
+    with pytest.raises(ValueError, match="interval"):
+        Checkpointer(node, store, interval=0)
+    with pytest.raises(ValueError, match="cooldown"):
+        Checkpointer(node, store, cooldown=-1)
+
+
+# A store that fails, and one that is slow.
+
+
+class FlakyStore:
+    """Fails its first `failures` saves with ENOSPC, then keeps snapshots in memory."""
+
+    def __init__(self, failures: int = 1) -> None:
+        self.failures = failures
+        self.attempts = 0
+        self.saved: builtins.list[TransientSnapshot] = []
+
+    def save(self, snapshot: TransientSnapshot) -> SnapshotRef:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise StoreWriteError("disk full", 28)
+        self.saved.append(snapshot)
+        return SnapshotRef(len(self.saved), f"memory:{len(self.saved)}", 0, 0)
+
+    def latest(self) -> StoredSnapshot | None:
+        raise NotImplementedError
+
+    def at(self, wall_ns: int) -> StoredSnapshot | None:
+        raise NotImplementedError
+
+    def list(self) -> builtins.list[SnapshotRef]:
+        raise NotImplementedError
+
+    def load(self, ref: SnapshotRef | int) -> StoredSnapshot:
+        raise NotImplementedError
+
+    def prune(self) -> builtins.list[SnapshotRef]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failed_save_is_raised_by_flush_and_retried_at_the_next_due_poll(
+    node: Node, timer: FakeTimer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FlakyStore(failures=1)
+    checkpointer = Checkpointer(node, store, interval=INTERVAL, cooldown=COOLDOWN, timer=timer)
+    try:
+        assert checkpointer.poll()
+        with pytest.raises(StoreWriteError) as caught:
+            checkpointer.flush(WAIT)
+        assert caught.value.errno == 28
+        assert "autosave failed" in caplog.text
+        assert checkpointer.saves == 0
+        assert checkpointer.last_saved is None
+        # No change since, but the state is not on disk: the next due poll saves it again.
+        timer.advance(INTERVAL / 2)
+        assert not checkpointer.poll()
+        timer.advance(INTERVAL / 2)
+        assert checkpointer.poll()
+        ref = checkpointer.flush(WAIT)
+        assert ref is not None
+        assert store.attempts == 2
+        assert store.saved == [node.snapshot()]
+        assert checkpointer.saves == 1
+        timer.advance(INTERVAL)
+        assert not checkpointer.poll()  # saved now: clean again
+    finally:
+        checkpointer.close(WAIT)
+    assert store.attempts == 2
+
+
+class BlockingStore(FlakyStore):
+    """Every save waits for `release`; `entered` is set when a save has started."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def save(self, snapshot: TransientSnapshot) -> SnapshotRef:
+        self.entered.set()
+        assert self.release.wait(WAIT)
+        return super().save(snapshot)
+
+
+def test_a_writer_that_falls_behind_saves_only_the_newest_snapshot(
+    node: Node, timer: FakeTimer
+) -> None:
+    store = BlockingStore()
+    checkpointer = Checkpointer(node, store, interval=INTERVAL, cooldown=COOLDOWN, timer=timer)
+    try:
+        submitted = [node.snapshot()]
+        assert checkpointer.poll()
+        assert store.entered.wait(WAIT)  # the first save is under way, and stuck
+        for _ in range(5):
+            node.command_ids.mint()
+            timer.advance(INTERVAL)
+            assert checkpointer.poll()
+            submitted.append(node.snapshot())
+        with pytest.raises(TimeoutError):
+            checkpointer.flush(0.01)
+        store.release.set()
+        checkpointer.flush(WAIT)
+        assert checkpointer.saves < len(submitted)
+        assert store.saved == [submitted[0], submitted[-1]]
+        assert store.saved[-1].framework.next_command_id == 5
+    finally:
+        store.release.set()
+        checkpointer.close(WAIT)
+
+
+# asyncio hosts.
+
+
+def test_run_as_an_asyncio_task_saves_changes_and_aclose_saves_the_last(
+    node: Node, store: DirectoryStore
+) -> None:
+    async def scenario() -> SnapshotRef | None:
+        checkpointer = Checkpointer(node, store, interval=0.01, cooldown=0.01, timer=time.monotonic)
+        task = asyncio.create_task(checkpointer.run())
+        try:
+            deadline = time.monotonic() + WAIT
+            while checkpointer.saves < 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+            assert checkpointer.saves == 1  # the first save, at once
+            node.command_ids.mint()
+            while checkpointer.saves < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+            assert checkpointer.saves == 2  # the change, one interval later
+            assert latest(store).snapshot.framework.next_command_id == 1
+            node.command_ids.mint()
+            node.command_ids.mint()
+            ref = await checkpointer.aclose(WAIT)  # before the task had its chance
+            await asyncio.wait_for(task, WAIT)  # closing ends the task
+            return ref
+        finally:
+            task.cancel()
+
+    ref = asyncio.run(scenario())
+    assert ref is not None
+    stored = latest(store)
+    assert stored.ref == ref
+    assert stored.snapshot.framework.next_command_id == 3
+    assert stored.snapshot == node.snapshot()

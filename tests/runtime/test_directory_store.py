@@ -1,0 +1,674 @@
+"""DirectoryStore: generations, verification on load, quarantine of damaged and untrusted files,
+the writer lock, all-or-nothing saves under injected I/O faults, and retention."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import itertools
+import logging
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from node_runtime import (
+    DirectoryStore,
+    EncryptionKeyError,
+    Flags,
+    Identity,
+    ManualClock,
+    Multiaddr,
+    Node,
+    SnapshotNotFoundError,
+    SnapshotRef,
+    StoreError,
+    StoreLockedError,
+    StoreWriteError,
+    TruncatedFileError,
+    UnsupportedContainerError,
+    seal,
+)
+from node_runtime.directory_store import QUARANTINE
+from node_runtime.durable_io import TEMPORARY_PREFIX
+from snapshot_schema import TransientSnapshot
+
+S = 1_000_000_000
+WALL0 = 1_764_000_000 * S
+IDENTITY = Identity.from_private_bytes(b"\x01" * 32)
+OTHER = Identity.from_private_bytes(b"\x02" * 32)
+PEER = Identity.from_private_bytes(b"\x03" * 32).peer_id
+KEY = bytes(range(32))
+WRONG_KEY = bytes(range(1, 33))
+LOGGER = "node_runtime.directory_store"
+
+
+def make_snapshot(n: int = 0, *, addresses: int = 0) -> TransientSnapshot:
+    """A small snapshot taken `n` seconds after WALL0, with `n` minted command ids (so different
+    `n` give different snapshots) and `addresses` extra addresses (to vary the size)."""
+    clock = ManualClock(monotonic_ns=1_000 * S + n * S, wall_ns=WALL0 + n * S)
+    node = Node(IDENTITY, clock=clock)
+    for _ in range(n):
+        node.command_ids.mint()
+    for index in range(addresses):
+        node.add_peer_address(
+            PEER, Multiaddr.from_string(f"/ip4/10.0.{index // 250}.1/tcp/{index}")
+        )
+    return node.snapshot()
+
+
+def file_name(generation: int) -> str:
+    return f"{generation:020d}.nsnap"
+
+
+def temporaries(path: Path) -> list[str]:
+    return [name for name in os.listdir(path) if name.startswith(TEMPORARY_PREFIX)]
+
+
+def quarantined(path: Path) -> list[str]:
+    directory = path / QUARANTINE
+    return sorted(os.listdir(directory)) if directory.is_dir() else []
+
+
+# Basics.
+
+
+def test_saves_number_generations_and_use_private_modes(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with DirectoryStore(path) as store:
+        refs = [store.save(make_snapshot(n)) for n in range(1, 4)]
+    assert [ref.generation for ref in refs] == [1, 2, 3]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    for n, ref in enumerate(refs, start=1):
+        file = Path(ref.path)
+        assert file.exists()
+        assert file == path / file_name(n)
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600
+        assert ref.size == file.stat().st_size
+        assert ref.created_wall_ns == WALL0 + n * S
+    assert temporaries(path) == []
+
+
+def test_latest_list_and_load(tmp_path: Path) -> None:
+    snapshots = [make_snapshot(n) for n in range(1, 4)]
+    with DirectoryStore(tmp_path) as store:
+        refs = [store.save(snapshot) for snapshot in snapshots]
+        latest = store.latest()
+        assert latest is not None
+        assert latest.ref == refs[-1]
+        assert latest.snapshot == snapshots[-1]
+        assert latest.header.generation == 3
+        assert store.list() == refs  # oldest first
+        for ref, snapshot in zip(refs, snapshots, strict=True):
+            assert store.load(ref).snapshot == snapshot
+            assert store.load(ref.generation).snapshot == snapshot
+            assert store.load(ref.generation).ref == ref
+        with pytest.raises(SnapshotNotFoundError):
+            store.load(4)
+        with pytest.raises(LookupError):
+            store.load(SnapshotRef(99, str(tmp_path / file_name(99)), 0, 0))
+
+
+def test_latest_of_an_empty_store_is_none(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path / "new") as store:
+        assert store.latest() is None
+        assert store.at(WALL0) is None
+        assert store.list() == []
+        assert store.prune() == []
+
+
+def test_at_returns_the_newest_taken_at_or_before(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path) as store:
+        for n in (10, 20, 30):
+            store.save(make_snapshot(n))
+
+        def generation_at(wall_ns: int) -> int | None:
+            found = store.at(wall_ns)
+            return None if found is None else found.ref.generation
+
+        assert generation_at(WALL0) is None
+        assert generation_at(WALL0 + 10 * S - 1) is None
+        assert generation_at(WALL0 + 10 * S) == 1
+        assert generation_at(WALL0 + 20 * S - 1) == 1
+        assert generation_at(WALL0 + 20 * S) == 2
+        assert generation_at(WALL0 + 29 * S) == 2
+        assert generation_at(WALL0 + 30 * S) == 3
+        assert generation_at(WALL0 + 10**6 * S) == 3
+        found = store.at(WALL0 + 25 * S)
+        assert found is not None
+        assert found.snapshot == make_snapshot(20)
+
+
+def test_a_reopened_store_continues_the_generations(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path) as store:
+        store.save(make_snapshot(1))
+        store.save(make_snapshot(2))
+    with DirectoryStore(tmp_path) as store:
+        assert store.save(make_snapshot(3)).generation == 3
+        latest = store.latest()
+        assert latest is not None
+        assert latest.snapshot == make_snapshot(3)
+
+
+def test_a_closed_store_cannot_save(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path)
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        store.save(make_snapshot(1))
+
+
+# Damaged newest file: skipped, quarantined, logged; generations never reused.
+
+
+def _damaged_store(path: Path, damage: Callable[[bytes], bytes]) -> bytes:
+    """Two saves, the newest then damaged; the damaged bytes."""
+    with DirectoryStore(path, fsync=False) as store:
+        store.save(make_snapshot(1))
+        newest = Path(store.save(make_snapshot(2)).path)
+    damaged = damage(newest.read_bytes())
+    newest.write_bytes(damaged)
+    return damaged
+
+
+def _check_recovered(path: Path, damaged: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.clear()
+    with DirectoryStore(path, fsync=False) as store:
+        latest = store.latest()
+        assert latest is not None
+        assert latest.ref.generation == 1
+        assert latest.snapshot == make_snapshot(1)
+        assert not (path / file_name(2)).exists()
+        assert quarantined(path) == [file_name(2)]
+        assert (path / QUARANTINE / file_name(2)).read_bytes() == damaged
+        assert any(
+            record.levelno == logging.WARNING and file_name(2) in record.getMessage()
+            for record in caplog.records
+        )
+        assert [ref.generation for ref in store.list()] == [1]
+        assert store.save(make_snapshot(3)).generation == 3
+    # A new writer, too, never hands out the quarantined generation again.
+    with DirectoryStore(path, fsync=False) as store:
+        assert store.save(make_snapshot(4)).generation == 4
+        assert store.latest() is not None
+
+
+def test_newest_file_truncated_at_every_offset(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        store.save(make_snapshot(1))
+        size = store.save(make_snapshot(2)).size
+        Path(store.latest().ref.path).unlink()  # type: ignore[union-attr]
+        for length in range(size):
+            caplog.clear()
+            ref = store.save(make_snapshot(2))
+            newest = Path(ref.path)
+            assert ref.size == size
+            damaged = newest.read_bytes()[:length]
+            newest.write_bytes(damaged)
+            latest = store.latest()
+            assert latest is not None
+            assert latest.ref.generation == 1, length
+            assert not newest.exists()
+            aside = tmp_path / QUARANTINE / newest.name
+            assert aside.read_bytes() == damaged
+            assert newest.name in caplog.text
+            assert store.save(make_snapshot(3)).generation > ref.generation
+            Path(store.latest().ref.path).unlink()  # type: ignore[union-attr]
+            aside.unlink()  # keep the directory small (reopening is tested below)
+        assert [ref.generation for ref in store.list()] == [1]
+
+
+@pytest.mark.parametrize("length", [0, 7, 8, 50, 51, 120, -33, -1])
+def test_newest_file_truncated_then_reopened(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, length: int
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    damaged = _damaged_store(tmp_path, lambda data: data[:length])
+    _check_recovered(tmp_path, damaged, caplog)
+
+
+@pytest.mark.parametrize("where", [0, 9, 60, -40, -1])
+def test_newest_file_with_a_flipped_bit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, where: int
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+
+    def flip(data: bytes) -> bytes:
+        out = bytearray(data)
+        out[where] ^= 0x10
+        return bytes(out)
+
+    damaged = _damaged_store(tmp_path, flip)
+    _check_recovered(tmp_path, damaged, caplog)
+
+
+def test_a_file_with_trailing_garbage_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    damaged = _damaged_store(tmp_path, lambda data: data + b"\x00")
+    _check_recovered(tmp_path, damaged, caplog)
+
+
+@pytest.mark.parametrize(("offset", "mask"), [(8, 0x80), (9, 0x02), (12, 0x01), (13, 0x08)])
+def test_a_flipped_version_or_flag_bit_is_damage_not_a_newer_build(
+    tmp_path: Path, offset: int, mask: int
+) -> None:
+    # Bytes 8-9 hold the container version, 12-13 the flags: the header alone would read as
+    # "written by a newer build", the trailer says the file is damaged.
+    def flip(data: bytes) -> bytes:
+        out = bytearray(data)
+        out[offset] ^= mask
+        return bytes(out)
+
+    _damaged_store(tmp_path, flip)
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        assert [ref.generation for ref in store.list()] == [1]
+        found = store.at(WALL0 + 10 * S)
+        assert found is not None
+        assert found.ref.generation == 1
+        assert quarantined(tmp_path) == [file_name(2)]
+        assert store.save(make_snapshot(3)).generation == 3
+
+
+def test_an_intact_file_from_a_newer_build_is_raised_and_left_in_place(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        store.save(make_snapshot(1))
+    newer = bytearray(seal(make_snapshot(2), generation=2))
+    newer[8:10] = (2).to_bytes(2, "big")
+    newer[-32:] = hashlib.sha256(newer[:-32]).digest()
+    (tmp_path / file_name(2)).write_bytes(newer)
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        with pytest.raises(UnsupportedContainerError):
+            store.latest()
+        with pytest.raises(UnsupportedContainerError):
+            store.load(2)
+        assert (tmp_path / file_name(2)).read_bytes() == newer
+        assert quarantined(tmp_path) == []
+        assert store.load(1).snapshot == make_snapshot(1)
+
+
+def test_an_unreadable_newer_file_does_not_fail_a_save(tmp_path: Path) -> None:
+    # The save succeeded: retention meeting a file it cannot read must not report a failure.
+    newer = bytearray(seal(make_snapshot(1), generation=1))
+    newer[8:10] = (2).to_bytes(2, "big")
+    newer[-32:] = hashlib.sha256(newer[:-32]).digest()
+    (tmp_path / file_name(1)).write_bytes(newer)
+    with DirectoryStore(tmp_path, keep_last=2, fsync=False) as store:
+        assert store.save(make_snapshot(2)).generation == 2
+        assert (tmp_path / file_name(1)).exists()  # within keep_last: kept
+        assert store.save(make_snapshot(3)).generation == 3
+        assert not (tmp_path / file_name(1)).exists()  # older than keep_last: pruned
+        assert store.load(3).snapshot == make_snapshot(3)
+
+
+def test_a_file_whose_name_and_header_disagree_is_set_aside(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        store.save(make_snapshot(1))
+        # A valid sealed file of generation 7 under the name of generation 2.
+        (tmp_path / file_name(2)).write_bytes(seal(make_snapshot(2), generation=7))
+        latest = store.latest()
+        assert latest is not None
+        assert latest.ref.generation == 1
+        assert quarantined(tmp_path) == [file_name(2)]
+
+
+def test_a_second_quarantine_of_the_same_name_keeps_both(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        store.save(make_snapshot(1))
+        for attempt in range(2):
+            (tmp_path / file_name(2)).write_bytes(b"junk %d" % attempt)
+            latest = store.latest()
+            assert latest is not None
+            assert latest.ref.generation == 1
+        assert quarantined(tmp_path) == [file_name(2), file_name(2) + ".1"]
+        assert (tmp_path / QUARANTINE / file_name(2)).read_bytes() == b"junk 0"
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        assert store.save(make_snapshot(3)).generation == 3
+
+
+def test_load_raises_for_a_damaged_file_without_moving_it(tmp_path: Path) -> None:
+    _damaged_store(tmp_path, lambda data: data[:-1])
+    with DirectoryStore(tmp_path) as store:
+        with pytest.raises(TruncatedFileError):
+            store.load(2)
+        assert (tmp_path / file_name(2)).exists()
+        assert quarantined(tmp_path) == []
+
+
+# Untrusted files and keys.
+
+
+def test_a_signing_store_sets_aside_an_unsigned_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    with DirectoryStore(tmp_path, signer=IDENTITY, fsync=False) as store:
+        store.save(make_snapshot(1))
+        intruder = seal(make_snapshot(2), generation=2)  # intact, but unsigned
+        (tmp_path / file_name(2)).write_bytes(intruder)
+        latest = store.latest()
+        assert latest is not None
+        assert latest.ref.generation == 1
+        assert Flags.SIGNED in latest.header.flags
+        assert quarantined(tmp_path) == [file_name(2)]
+        assert (tmp_path / QUARANTINE / file_name(2)).read_bytes() == intruder
+        assert "not signed" in caplog.text
+
+
+def test_an_expected_signer_store_sets_aside_another_nodes_file(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, signer=IDENTITY, fsync=False) as store:
+        store.save(make_snapshot(1))
+    other_node = Node(OTHER, clock=ManualClock(S, WALL0 + 5 * S))
+    (tmp_path / file_name(2)).write_bytes(seal(other_node.snapshot(), generation=2, signer=OTHER))
+    with DirectoryStore(tmp_path, expected_signer=IDENTITY.peer_id, read_only=True) as reader:
+        latest = reader.latest()
+        assert latest is not None
+        assert latest.ref.generation == 1
+    with DirectoryStore(tmp_path, expected_signer=IDENTITY.peer_id) as store:
+        latest = store.latest()
+        assert latest is not None
+        assert latest.ref.generation == 1
+        assert quarantined(tmp_path) == [file_name(2)]
+
+
+def test_the_wrong_key_raises_and_moves_nothing(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, encryption_key=KEY) as store:
+        store.save(make_snapshot(1))
+        store.save(make_snapshot(2))
+    before = sorted(os.listdir(tmp_path))
+    for key in (WRONG_KEY, None):
+        with DirectoryStore(tmp_path, encryption_key=key) as store:
+            with pytest.raises(EncryptionKeyError):
+                store.latest()
+            with pytest.raises(EncryptionKeyError):
+                store.at(WALL0 + 10 * S)
+            assert sorted(os.listdir(tmp_path)) == before
+            assert quarantined(tmp_path) == []
+    with DirectoryStore(tmp_path, encryption_key=KEY) as store:
+        latest = store.latest()
+        assert latest is not None
+        assert latest.snapshot == make_snapshot(2)
+
+
+# Read-only access and the writer lock.
+
+
+def test_read_only_store_beside_a_writer(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    with DirectoryStore(tmp_path) as writer:
+        writer.save(make_snapshot(1))
+        writer.save(make_snapshot(2))
+        reader = DirectoryStore(tmp_path, read_only=True)
+        assert [ref.generation for ref in reader.list()] == [1, 2]
+        latest = reader.latest()
+        assert latest is not None
+        assert latest.snapshot == make_snapshot(2)
+        newest = tmp_path / file_name(2)
+        newest.write_bytes(newest.read_bytes()[:-5])
+        latest = reader.latest()
+        assert latest is not None
+        assert latest.ref.generation == 1
+        assert newest.exists()  # skipped, not moved
+        assert quarantined(tmp_path) == []
+        assert "skipping" in caplog.text
+        with pytest.raises(StoreError, match="read-only"):
+            reader.save(make_snapshot(3))
+        with pytest.raises(StoreError, match="read-only"):
+            reader.prune()
+        reader.close()
+        assert writer.save(make_snapshot(3)).generation == 3
+
+
+def test_read_only_needs_an_existing_directory(tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        DirectoryStore(tmp_path / "missing", read_only=True)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_second_writer_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path)
+    with pytest.raises(StoreLockedError, match=f"pid {os.getpid()}"):
+        DirectoryStore(tmp_path)
+    store.save(make_snapshot(1))  # the refused opener did not break the holder
+    store.close()
+    with DirectoryStore(tmp_path) as again:
+        assert again.save(make_snapshot(2)).generation == 2
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from node_runtime import DirectoryStore, StoreLockedError
+    try:
+        store = DirectoryStore(sys.argv[1])
+    except StoreLockedError as error:
+        print("LOCKED", error)
+    else:
+        print("OPENED", [ref.generation for ref in store.list()])
+        store.close()
+    """
+)
+
+
+def _open_in_another_process(path: Path) -> str:
+    result = subprocess.run(  # our own interpreter and code
+        [sys.executable, "-c", _CHILD, os.fspath(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_a_writer_in_another_process_is_refused(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path)
+    store.save(make_snapshot(1))
+    output = _open_in_another_process(tmp_path)
+    assert output.startswith("LOCKED"), output
+    assert f"pid {os.getpid()}" in output
+    store.close()
+    assert _open_in_another_process(tmp_path) == "OPENED [1]"
+
+
+def test_a_writer_removes_stale_temporary_files(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path) as store:
+        store.save(make_snapshot(1))
+    stale = tmp_path / f"{TEMPORARY_PREFIX}{file_name(2)}.0123456789abcdef"
+    stale.write_bytes(b"half a snapshot")
+    with DirectoryStore(tmp_path, read_only=True) as reader:
+        assert stale.exists()  # a reader never touches the writer's files
+        assert [ref.generation for ref in reader.list()] == [1]
+    with DirectoryStore(tmp_path) as store:
+        assert not stale.exists()
+        assert temporaries(tmp_path) == []
+        assert [ref.generation for ref in store.list()] == [1]
+
+
+# All-or-nothing saves under injected faults.
+
+
+def _raiser(code: int) -> Callable[..., NoReturn]:
+    def fail(*args: object, **kwargs: object) -> NoReturn:
+        raise OSError(code, os.strerror(code))
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("function", "code"),
+    [("write", errno.ENOSPC), ("fsync", errno.EIO), ("replace", errno.EIO)],
+)
+def test_a_failed_save_leaves_the_store_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, function: str, code: int
+) -> None:
+    with DirectoryStore(tmp_path) as store:
+        first = store.save(make_snapshot(1))
+        before = sorted(os.listdir(tmp_path))
+        with monkeypatch.context() as patch:
+            patch.setattr(os, function, _raiser(code))
+            with pytest.raises(StoreWriteError) as caught:
+                store.save(make_snapshot(2))
+        assert caught.value.errno == code
+        assert isinstance(caught.value.__cause__, OSError)
+        assert temporaries(tmp_path) == []
+        assert sorted(os.listdir(tmp_path)) == before
+        latest = store.latest()
+        assert latest is not None
+        assert latest.ref == first
+        assert latest.snapshot == make_snapshot(1)
+        # The fault is gone: the next save works (the failed generation is simply skipped).
+        ref = store.save(make_snapshot(3))
+        assert ref.generation > first.generation
+        latest = store.latest()
+        assert latest is not None
+        assert latest.ref == ref
+        assert latest.snapshot == make_snapshot(3)
+        assert temporaries(tmp_path) == []
+
+
+def test_short_writes_still_save_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    calls = itertools.count()
+
+    def one_byte_at_a_time(descriptor: int, data: bytes) -> int:
+        next(calls)
+        return real_write(descriptor, bytes(memoryview(data)[:1]))
+
+    with DirectoryStore(tmp_path) as store:
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "write", one_byte_at_a_time)
+            ref = store.save(make_snapshot(1))
+        assert next(calls) == ref.size
+        latest = store.latest()
+        assert latest is not None
+        assert latest.snapshot == make_snapshot(1)
+
+
+# Retention.
+
+
+def test_keep_last_over_a_thousand_saves(tmp_path: Path) -> None:
+    snapshot = make_snapshot(1)
+    with DirectoryStore(tmp_path, keep_last=5, fsync=False) as store:
+        for _ in range(1_000):
+            last = store.save(snapshot)
+        assert last.generation == 1_000
+        assert [ref.generation for ref in store.list()] == [996, 997, 998, 999, 1_000]
+        assert sorted(os.listdir(tmp_path)) == [".lock"] + [file_name(n) for n in range(996, 1_001)]
+
+
+def _expected_kept(sizes: dict[int, int], max_bytes: int) -> list[int]:
+    kept: list[int] = []
+    total = 0
+    for generation in sorted(sizes, reverse=True):
+        if kept and total + sizes[generation] > max_bytes:
+            break
+        kept.append(generation)
+        total += sizes[generation]
+    return sorted(kept)
+
+
+@pytest.mark.parametrize("max_bytes", [0, 250, 1_000, 3_000])
+def test_max_bytes_keeps_the_newest_run_that_fits(tmp_path: Path, max_bytes: int) -> None:
+    sizes: dict[int, int] = {}
+    with DirectoryStore(tmp_path, keep_last=None, max_bytes=max_bytes, fsync=False) as store:
+        for n, addresses in enumerate([0, 30, 2, 10, 0, 25, 1, 0, 32, 3], start=1):
+            ref = store.save(make_snapshot(n, addresses=addresses))
+            sizes[ref.generation] = ref.size
+            kept = [r.generation for r in store.list()]
+            assert kept == _expected_kept(sizes, max_bytes)
+            assert kept[-1] == ref.generation  # the newest always survives
+            if len(kept) > 1:
+                assert sum(sizes[g] for g in kept) <= max_bytes
+    assert len(set(sizes.values())) > 3  # the sizes really vary
+
+
+def test_the_newest_is_kept_even_when_it_alone_exceeds_max_bytes(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, keep_last=None, max_bytes=10, fsync=False) as store:
+        for n in range(1, 4):
+            ref = store.save(make_snapshot(n))
+            assert ref.size > 10
+            assert [r.generation for r in store.list()] == [n]
+
+
+def test_both_limits_apply(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, keep_last=3, max_bytes=10**6, fsync=False) as store:
+        for n in range(1, 8):
+            store.save(make_snapshot(n))
+        assert [r.generation for r in store.list()] == [5, 6, 7]
+
+
+def test_prune_keeps_the_newest_valid_snapshot(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, keep_last=None, fsync=False) as store:
+        for n in range(1, 4):
+            store.save(make_snapshot(n))
+    newest = tmp_path / file_name(3)
+    newest.write_bytes(newest.read_bytes()[:100])
+    with DirectoryStore(tmp_path, keep_last=1, fsync=False) as store:
+        removed = store.prune()
+        assert [ref.generation for ref in removed] == [1]
+        assert [ref.generation for ref in store.list()] == [2]
+        assert quarantined(tmp_path) == [file_name(3)]
+        latest = store.latest()
+        assert latest is not None
+        assert latest.snapshot == make_snapshot(2)
+
+
+def test_invalid_retention_options_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="keep_last"):
+        DirectoryStore(tmp_path, keep_last=0)
+    with pytest.raises(ValueError, match="max_bytes"):
+        DirectoryStore(tmp_path, max_bytes=-1)
+    with pytest.raises(ValueError, match="expected_signer"):
+        DirectoryStore(tmp_path, signer=IDENTITY, expected_signer=OTHER.peer_id)
+
+
+# The option matrix.
+
+
+@pytest.mark.parametrize(
+    ("signed", "encrypted", "compressed"), list(itertools.product((False, True), repeat=3))
+)
+def test_every_option_combination_round_trips(
+    tmp_path: Path, signed: bool, encrypted: bool, compressed: bool
+) -> None:
+    signer = IDENTITY if signed else None
+    key = KEY if encrypted else None
+    snapshot = make_snapshot(5, addresses=20)
+    with DirectoryStore(tmp_path, signer=signer, encryption_key=key, compress=compressed) as store:
+        store.save(make_snapshot(1))
+        ref = store.save(snapshot)
+    with DirectoryStore(tmp_path, signer=signer, encryption_key=key, compress=compressed) as store:
+        latest = store.latest()
+        assert latest is not None
+        assert latest.ref == ref
+        assert latest.snapshot == snapshot
+        flags = latest.header.flags
+        assert (Flags.SIGNED in flags) is signed
+        assert (Flags.ENCRYPTED in flags) is encrypted
+        assert (Flags.COMPRESSED in flags) is compressed
+    if signed:  # a reader with only the PeerId verifies the signature
+        reader = DirectoryStore(
+            tmp_path,
+            expected_signer=IDENTITY.peer_id,
+            encryption_key=key,
+            read_only=True,
+        )
+        latest = reader.latest()
+        assert latest is not None
+        assert latest.snapshot == snapshot
+    # The other peer's id is in the snapshot: readable in a plain file, hidden when encrypted.
+    assert (PEER.to_bytes() in Path(ref.path).read_bytes()) is not (encrypted or compressed)
