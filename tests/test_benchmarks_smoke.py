@@ -1,0 +1,31 @@
+"""The benchmarks run end to end with `--quick`: their correctness checks pass and they print
+every table, so they cannot rot between full runs."""
+
+import gc
+from pathlib import Path
+
+import pytest
+
+from benchmarks import store
+
+
+def test_the_quick_store_benchmark_runs_and_reports_every_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert store.main(["--quick", "--dir", str(tmp_path)]) == 0
+
+    out = capsys.readouterr().out
+    assert out.count("| N peers | operation | median ms | vs floor | file bytes |") == 2
+    assert "| N peers | cost of | median ms (paired difference) |" in out
+    rows_per_size = (
+        4
+        + len(store.SEAL_VARIANTS)
+        + len(store.SAVE_VARIANTS)
+        + len(store.COSTS)
+        + 1
+        + len(store.LOADED_VARIANTS)
+    )
+    for size in store.QUICK_SIZES:
+        assert out.count(f"\n| {size:,} | ") == rows_per_size
+    assert gc.get_freeze_count() == 0
+    assert list(tmp_path.iterdir()) == []  # the stores and their files are removed
