@@ -1,0 +1,87 @@
+"""What a host does to a `Node`, as data: operations to generate, replay and apply to several
+nodes alike (an original and its restored copy must answer each the same way)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from node_runtime.clock import ManualClock
+from node_runtime.component_errors import ComponentError
+from node_runtime.node import Node
+
+
+def _advance(node: Node, ns: int) -> None:
+    # Each node's own clock: an original and its restored copy each advance theirs.
+    if not isinstance(node.clock, ManualClock):
+        raise TypeError("advancing time needs a node on a ManualClock")
+    node.clock.advance(ns)
+
+
+_ACTIONS: dict[str, Callable[..., object]] = {
+    "add_address": lambda node, peer, address: node.add_peer_address(peer, address),
+    "retain": lambda node, peer: node.address_book.retain(peer.to_bytes()),
+    "release": lambda node, peer: node.address_book.release(peer.to_bytes()),
+    "block": lambda node, peer: node.governor.block(peer.to_bytes()),
+    "unblock": lambda node, peer: node.governor.unblock(peer.to_bytes()),
+    "set_allowlist": lambda node, allowed: node.governor.set_allowlist(
+        None if allowed is None else [peer.to_bytes() for peer in allowed]
+    ),
+    "dial_failed": lambda node, peer: node.record_dial_failure(peer),
+    "dial_succeeded": lambda node, peer: node.record_dial_success(peer),
+    "enqueue": lambda node, envelope: node.outbound.enqueue(envelope),
+    # The bytes alone: a restored copy pops the same envelope flagged `redelivered`.
+    "pop": lambda node: node.outbound.pop().envelope,
+    "mint_command_id": lambda node: node.command_ids.mint(),
+    "mint_exec_id": lambda node: node.exec_ids.mint(),
+    "count": lambda node, name: node.counters.increment(name),
+    "fire": lambda node, phase: node.lifecycle.fire(phase),
+    "drain_phases": lambda node: node.lifecycle.drain(),
+    "subscribe": lambda node, kind, site: node.bus.subscribe(kind, site),
+    "advance": _advance,
+}
+OPERATION_NAMES = tuple(_ACTIONS)
+"""Every operation kind, in the order `node_operations()` and `NodeMachine` list them."""
+
+
+def _known(_operation: Operation, _attribute: object, name: str) -> None:
+    if name not in _ACTIONS:
+        raise ValueError(f"unknown operation {name!r}; one of {', '.join(OPERATION_NAMES)}")
+
+
+@attrs.frozen(repr=False)
+class Operation:
+    """One call a host makes on a node: `Operation("dial_failed", (peer,))`.
+
+    The arguments are those of the node method it stands for (`PeerId`s, `Multiaddr`s, bytes,
+    names, nanoseconds for `advance`); `OPERATION_NAMES` lists the kinds.
+    """
+
+    name: str = attrs.field(validator=_known)
+    args: tuple[object, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"{self.name}({', '.join(map(repr, self.args))})"
+
+
+@attrs.frozen
+class Outcome:
+    """What an operation did: its return value, or the error type a component refused it with
+    (a refused operation changes nothing, so refusals are outcomes to compare, not failures)."""
+
+    value: object = None
+    refused: type[ComponentError] | None = None
+
+
+def apply_operation(node: Node, operation: Operation) -> Outcome:
+    """Apply `operation` to `node`. Errors other than a component's refusal propagate."""
+    try:
+        return Outcome(_ACTIONS[operation.name](node, *operation.args))
+    except ComponentError as error:
+        return Outcome(refused=type(error))
+
+
+def run_operations(node: Node, operations: Iterable[Operation]) -> list[Outcome]:
+    """Apply each operation in turn; their outcomes, in order."""
+    return [apply_operation(node, operation) for operation in operations]

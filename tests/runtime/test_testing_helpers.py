@@ -1,0 +1,280 @@
+"""`node_runtime.testing`, the helpers hosts test with: diffs name exactly the differing paths,
+replay brings saved files back as they were, `assert_restores_identically` catches a broken
+restore with a readable diff, the strategies generate states and operations a node accepts, and
+the pytest plugin is loaded."""
+
+from __future__ import annotations
+
+import doctest
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import node_runtime.testing
+import node_runtime.testing.strategies
+from node_runtime import (
+    DirectoryStore,
+    Identity,
+    ManualClock,
+    Multiaddr,
+    Node,
+    SignatureMissingError,
+    SignerMismatchError,
+    SystemClock,
+    TruncatedFileError,
+)
+from node_runtime.component_errors import QueueEmptyError
+from node_runtime.counters import Counters
+from node_runtime.testing import (
+    MISSING,
+    Difference,
+    Operation,
+    Outcome,
+    assert_restores_identically,
+    clock_at,
+    format_diff,
+    mark_redelivered,
+    replay_file,
+    run_operations,
+    snapshot_diff,
+)
+from node_runtime.testing.pytest_plugin import pytest_assertrepr_compare
+from node_runtime.testing.strategies import DEFAULT_PEERS, node_operations, node_snapshots
+from snapshot_schema import TransientSnapshot, encode
+
+S = 1_000_000_000
+KEY = bytes(range(32))
+
+
+def busy_node(identity: Identity, clock: ManualClock) -> Node:
+    node = Node(identity, clock=clock, rng=random.Random(1))
+    run_operations(
+        node,
+        [
+            Operation(
+                "add_address", (DEFAULT_PEERS[0], Multiaddr.from_string("/ip4/10.0.0.1/tcp/1"))
+            ),
+            Operation("retain", (DEFAULT_PEERS[0],)),
+            Operation("block", (DEFAULT_PEERS[1],)),
+            *[Operation("dial_failed", (peer,)) for peer in DEFAULT_PEERS[1:]],
+            Operation("enqueue", (b"envelope-1",)),
+            Operation("enqueue", (b"\xff" * 40,)),
+            Operation("mint_command_id"),
+            Operation("count", ("a",)),
+            Operation("fire", ("started",)),
+            Operation("subscribe", ("peer_connected", 7)),
+        ],
+    )
+    return node
+
+
+# snapshot_diff and format_diff.
+
+
+def test_a_diff_names_exactly_the_nested_field_that_differs(
+    node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    snapshot = busy_node(node_identity, manual_clock).snapshot()
+    table = list(snapshot.framework.backoff_table)
+    table[1] = attrs.evolve(table[1], attempts=table[1].attempts + 1)
+    changed = attrs.evolve(
+        snapshot, framework=attrs.evolve(snapshot.framework, backoff_table=table)
+    )
+    assert snapshot_diff(snapshot, changed) == [
+        Difference("$.framework.backoff_table[1].attempts", 1, 2)
+    ]
+    assert snapshot_diff(snapshot, snapshot) == []
+
+
+def test_a_diff_reports_missing_items_and_keys_and_shows_bytes_compactly(
+    node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    node = busy_node(node_identity, manual_clock)
+    before = node.snapshot()
+    node.outbound.pop()
+    node.counters.increment("b")
+    after = node.snapshot()
+    differences = snapshot_diff(before, after)
+    assert [d.path for d in differences] == [
+        "$.framework.counters.b",
+        "$.framework.pending_outbound[0].envelope_bytes",
+        "$.framework.pending_outbound[1]",
+    ]
+    assert differences[0].a is MISSING
+    assert differences[2].b is MISSING
+    text = format_diff(differences, labels=("before", "after"))
+    assert text.splitlines()[:4] == [
+        "3 differences:",
+        "  $.framework.counters.b",
+        "    before: <missing>",
+        "    after:  1",
+    ]
+    assert "<40 bytes ffffffffffffffffffffffffffffffff…>" in text
+    assert format_diff([]) == "no differences"
+
+
+# replay_file.
+
+
+def test_replay_of_a_stored_sealed_file_restores_the_saved_state(
+    node_identity: Identity, manual_clock: ManualClock, snapshot_store: DirectoryStore
+) -> None:
+    snapshot = busy_node(node_identity, manual_clock).snapshot()
+    ref = snapshot_store.save(snapshot)
+    replayed = replay_file(ref.path, node_identity)
+    assert replayed.snapshot() == mark_redelivered(snapshot)
+    assert not replayed.may_dial(DEFAULT_PEERS[1])  # blocked
+
+
+def test_replay_of_a_signed_encrypted_file_checks_the_signer(
+    tmp_path: Path, node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    snapshot = busy_node(node_identity, manual_clock).snapshot()
+    with DirectoryStore(tmp_path, signer=node_identity, encryption_key=KEY, compress=True) as store:
+        path = store.save(snapshot).path
+    replayed = replay_file(
+        path, node_identity, encryption_key=KEY, expected_signer=node_identity.peer_id
+    )
+    assert replayed.snapshot() == mark_redelivered(snapshot)
+    with pytest.raises(SignerMismatchError):
+        replay_file(path, node_identity, encryption_key=KEY, expected_signer=DEFAULT_PEERS[0])
+
+
+def test_replay_of_a_raw_encoded_file(
+    tmp_path: Path, node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    snapshot = busy_node(node_identity, manual_clock).snapshot()
+    path = tmp_path / "raw.msgpack"
+    path.write_bytes(encode(snapshot))
+    later = ManualClock(manual_clock.monotonic_ns(), manual_clock.wall_ns())
+    assert replay_file(path, node_identity, clock=later).snapshot() == mark_redelivered(snapshot)
+    with pytest.raises(SignatureMissingError):
+        replay_file(path, node_identity, expected_signer=node_identity.peer_id)
+
+
+def test_replay_reads_an_empty_or_torn_sealed_file_as_truncated(
+    tmp_path: Path, node_identity: Identity
+) -> None:
+    for data in (b"", b"\x89NSN"):
+        path = tmp_path / "torn.nsnap"
+        path.write_bytes(data)
+        with pytest.raises(TruncatedFileError):
+            replay_file(path, node_identity)
+
+
+# assert_restores_identically.
+
+
+def test_a_faithful_restore_passes_and_returns_the_restored_node(
+    node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    node = busy_node(node_identity, manual_clock)
+    restored = assert_restores_identically(node)
+    assert restored.clock.monotonic_ns() == manual_clock.monotonic_ns()
+    assert [entry.redelivered for entry in restored.outbound.items()] == [True, True]
+    assert run_operations(restored, [Operation("mint_command_id")]) == [Outcome(1)]
+
+
+def test_a_broken_restore_fails_with_the_diff_by_path(
+    monkeypatch: pytest.MonkeyPatch, node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    forgetful = Counters.from_state.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        Counters, "from_state", classmethod(lambda cls, items: forgetful(cls, list(items)[1:]))
+    )
+    with pytest.raises(AssertionError) as failure:
+        assert_restores_identically(busy_node(node_identity, manual_clock))
+    assert str(failure.value) == (
+        "the restored node differs from the original\n"
+        "1 difference:\n"
+        "  $.framework.counters.a\n"
+        "    original: 1\n"
+        "    restored: <missing>"
+    )
+
+
+def test_the_restoring_clock_must_read_the_snapshot_instant(
+    node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    node = busy_node(node_identity, manual_clock)
+    with pytest.raises(ValueError, match="not the snapshot's instant"):
+        assert_restores_identically(node, clock=ManualClock(0, manual_clock.wall_ns()))
+
+
+# Operations.
+
+
+def test_operations_report_refusals_as_outcomes_and_propagate_other_errors(
+    node_identity: Identity,
+) -> None:
+    node = Node(node_identity, clock=SystemClock())
+    assert run_operations(node, [Operation("pop"), Operation("count", ("a",))]) == [
+        Outcome(refused=QueueEmptyError),
+        Outcome(1),
+    ]
+    assert repr(Operation("count", ("a",))) == "count('a')"
+    with pytest.raises(TypeError, match="ManualClock"):
+        run_operations(node, [Operation("advance", (S,))])
+    with pytest.raises(ValueError, match="unknown operation"):
+        Operation("reboot")
+
+
+# The strategies, on our own node.
+
+IDENTITY = Identity.from_private_bytes(bytes([7]) * 32)
+
+
+@settings(max_examples=50)
+@given(st.lists(node_operations(), max_size=30))
+def test_any_operation_sequence_restores_identically(operations: list[Operation]) -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock, rng=random.Random(0))
+    run_operations(node, operations)
+    assert_restores_identically(node)
+
+
+@settings(max_examples=100)
+@given(node_snapshots(IDENTITY))
+def test_any_snapshot_a_node_could_take_restores_exactly(snapshot: TransientSnapshot) -> None:
+    restored = Node.restore(snapshot, IDENTITY, clock=clock_at(snapshot))
+    assert restored.snapshot() == mark_redelivered(snapshot)
+    assert_restores_identically(restored)
+
+
+# The package itself.
+
+
+def test_the_plugin_is_loaded_and_explains_unequal_snapshots(
+    request: pytest.FixtureRequest, node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    assert request.config.pluginmanager.hasplugin("nodesnap")
+    node = busy_node(node_identity, manual_clock)
+    before = node.snapshot()
+    node.command_ids.mint()
+    assert pytest_assertrepr_compare("==", before, node.snapshot()) == [
+        "snapshots differ",
+        "1 difference:",
+        "  $.framework.next_command_id",
+        "    left:  1",
+        "    right: 2",
+    ]
+    assert pytest_assertrepr_compare("==", before, 1) is None
+
+
+def test_the_helpers_import_without_hypothesis() -> None:
+    code = (
+        "import sys; sys.modules['hypothesis'] = None; "
+        "import node_runtime.testing, node_runtime.testing.pytest_plugin"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("module", [node_runtime.testing, node_runtime.testing.strategies])
+def test_docstring_examples_run(module: object) -> None:
+    assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
