@@ -14,7 +14,14 @@ every contender, so freeing them is timed too.
 Contenders:
 1. floor: `msgpack.packb`/`unpackb` of bare nested lists with our wire layout
    (`[spec_version, encode_body(snapshot)]`), unpacked with msgpack's defaults (lists);
-2. ours: `snapshot_schema.encode`/`decode` (full validation, records built);
+2. ours, two rows, one per way a `FrameworkSnapshot` comes to exist:
+   - "built by constructors": `encode` of the snapshot as built above, through the record
+     constructors; `encode` rebuilds every table row from the records;
+   - "via build_framework": `encode` of the same snapshot with its framework built by
+     `build_framework` from the same values (the very leaf objects the floor packs), as
+     `Node.snapshot()` builds it; `encode` packs the plain layout the record retains. Its
+     decode column is `snapshot_schema.decode` (full validation, records built), which builds
+     records the same way;
 3. msgspec: `Struct` mirrors (`array_like=True, frozen=True`, u32/u64/non-empty constraints),
    `msgspec.msgpack.Encoder().encode` / `Decoder(type).decode`: typed, validated decoding;
 4. cattrs: plain frozen attrs mirrors through `cattrs.preconf.msgpack.make_converter()`
@@ -57,6 +64,7 @@ from snapshot_schema import (
     PeerHealthSnapshot,
     PendingOutboundEntry,
     TransientSnapshot,
+    build_framework,
     decode,
     encode,
 )
@@ -250,6 +258,13 @@ def as_lists(value: object) -> object:
     return value
 
 
+def as_tuples(value: object) -> object:
+    """Every list and tuple in `value` as a tuple: the plain layout `build_framework` takes."""
+    if isinstance(value, list | tuple):
+        return tuple(as_tuples(item) for item in value)
+    return value
+
+
 # --- data --------------------------------------------------------------------------------------
 
 PEER_ID_PREFIX = b"\x00\x24\x08\x01\x12\x20"  # identity multihash of a protobuf Ed25519 key
@@ -323,7 +338,7 @@ def build_snapshot(peer_count: int, seed: int = SEED) -> TransientSnapshot:
 class Contender:
     name: str
     encode: Callable[[], bytes]
-    decode: Callable[[bytes], object]
+    decode: Callable[[bytes], object] | None  # None: not timed (another row has it)
     data: bytes
 
 
@@ -346,8 +361,21 @@ def contenders(snapshot: TransientSnapshot) -> list[Contender]:
     def ours_encode() -> bytes:
         return encode(snapshot)
 
+    via_build_framework = attrs.evolve(
+        snapshot, framework=build_framework(as_tuples(encode_body(snapshot)[5]))
+    )
+
+    def ours_via_build_framework_encode() -> bytes:
+        return encode(via_build_framework)
+
     ours = encode(snapshot)
     _require(decode(ours) == snapshot, "decode(encode(s)) == s")
+    _require(via_build_framework == snapshot, "build_framework builds the same record")
+    _require(
+        via_build_framework.framework._plain_layout is not None,
+        "a build_framework record keeps its layout for encode",
+    )
+    _require(ours_via_build_framework_encode() == ours, "both records encode identically")
     floor = floor_pack()
     _require(floor == ours, "the floor writes the same bytes as encode()")
     _require(_floor_unpack(floor) == bare, "msgpack round trip of the bare lists")
@@ -382,7 +410,8 @@ def contenders(snapshot: TransientSnapshot) -> list[Contender]:
 
     return [
         Contender("floor (msgpack lists)", floor_pack, _floor_unpack, floor),
-        Contender("ours", ours_encode, decode, ours),
+        Contender("ours, built by constructors", ours_encode, None, ours),
+        Contender("ours, via build_framework", ours_via_build_framework_encode, decode, ours),
         Contender("msgspec Struct", msgspec_encode, ms_decoder.decode, spec_bytes),
         Contender("cattrs + attrs", cattrs_encode, cattrs_decode, cattrs_bytes),
         Contender("pickle 5", pickle_encode, pickle.loads, pickled),
@@ -421,9 +450,9 @@ class Row:
     peers: int
     contender: str
     encode_ms: float
-    decode_ms: float
+    decode_ms: float | None  # None for a contender whose decode is not timed
     encode_ratio: float
-    decode_ratio: float
+    decode_ratio: float | None
     size: int
 
 
@@ -434,8 +463,13 @@ def run_rounds(entries: Sequence[Contender], rounds: int) -> dict[str, Samples]:
         shift = round_index % len(entries)
         for entry in [*entries[shift:], *entries[:shift]]:
             samples[entry.name].encode_ns.append(time_encode(entry.encode))
-            samples[entry.name].decode_ns.append(time_decode(entry.decode, entry.data))
+            if entry.decode is not None:
+                samples[entry.name].decode_ns.append(time_decode(entry.decode, entry.data))
     return samples
+
+
+def _median_ratio(times: Sequence[int], floor: Sequence[int]) -> float:
+    return statistics.median(mine / base for mine, base in zip(times, floor, strict=True))
 
 
 def summarize(
@@ -445,18 +479,15 @@ def summarize(
     rows = []
     for entry in entries:
         own = samples[entry.name]
+        decoded = bool(own.decode_ns)
         rows.append(
             Row(
                 peers=peers,
                 contender=entry.name,
                 encode_ms=statistics.median(own.encode_ns) / 1e6,
-                decode_ms=statistics.median(own.decode_ns) / 1e6,
-                encode_ratio=statistics.median(
-                    mine / base for mine, base in zip(own.encode_ns, floor.encode_ns, strict=True)
-                ),
-                decode_ratio=statistics.median(
-                    mine / base for mine, base in zip(own.decode_ns, floor.decode_ns, strict=True)
-                ),
+                decode_ms=statistics.median(own.decode_ns) / 1e6 if decoded else None,
+                encode_ratio=_median_ratio(own.encode_ns, floor.encode_ns),
+                decode_ratio=_median_ratio(own.decode_ns, floor.decode_ns) if decoded else None,
                 size=len(entry.data),
             )
         )
@@ -481,11 +512,15 @@ def markdown_table(rows: Sequence[Row]) -> str:
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
     lines.extend(
-        f"| {row.peers:,} | {row.contender} | {row.encode_ms:.2f} | {row.decode_ms:.2f} "
-        f"| {row.encode_ratio:.2f} | {row.decode_ratio:.2f} | {row.size:,} |"
+        f"| {row.peers:,} | {row.contender} | {row.encode_ms:.2f} | {_cell(row.decode_ms)} "
+        f"| {row.encode_ratio:.2f} | {_cell(row.decode_ratio)} | {row.size:,} |"
         for row in rows
     )
     return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 def machine_line() -> str:
@@ -586,8 +621,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "`gc.collect()` runs before each timed call, outside the timed region."
     )
     print(
-        "Note: `decode` (ours) pauses the collector internally while it builds records, so its "
-        "decode runs with gc off in both tables."
+        "Note: our `decode` and `encode` pause the collector internally while they build "
+        "records or rows, so they run with gc off in both tables. A node host's snapshots are "
+        "built by `build_framework` (`Node.snapshot()`, `decode`): the 'via build_framework' "
+        "encode is the one it gets."
     )
     for mode in GC_MODES:
         print()

@@ -9,7 +9,8 @@ fails the fast test is rebuilt through the constructor only to explain exactly w
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from itertools import starmap
 from typing import Any, NoReturn, TypeVar, cast
 
 import attrs
@@ -43,7 +44,7 @@ from snapshot_schema.framework_records import (
     PendingOutboundEntry,
 )
 from snapshot_schema.frozen_map import FrozenMap
-from snapshot_schema.multihash import is_multihash
+from snapshot_schema.multihash import SINGLE_BYTE_CODES, is_multihash
 from snapshot_schema.transient import TransientSnapshot
 from snapshot_schema.unchecked import unchecked_builder
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
@@ -154,8 +155,12 @@ class _PeerColumns:
         distinct = set(column)
         if len(distinct) != len(column):
             return False  # a peer appears twice
+        if self._valid.issuperset(column):  # in column order, like `_all_multihashes` below
+            return True
         unseen = distinct - self._valid
-        if not _all_multihashes(unseen):
+        # All new (the first table): test them in column order, which reads memory in order
+        # and runs about twice as fast as walking the set in hash order.
+        if not _all_multihashes(column if len(unseen) == len(column) else unseen):
             return False
         self._valid |= unseen
         return True
@@ -165,25 +170,24 @@ _first_byte = operator.itemgetter(0)
 _second_byte = operator.itemgetter(1)
 
 
-def _all_multihashes(peers: set[bytes]) -> bool:
-    """`is_multihash` for every peer, at C speed for the usual one-byte code and length.
+def _all_multihashes(peers: Collection[Any]) -> bool:
+    """`is_multihash` for every peer, its fast path a column at a time for 100k PeerIds.
 
-    Peers are grouped by `(code byte, length byte, size)`; each group is judged once, so 100k
-    identity or sha2-256 PeerIds cost a few passes of `map` instead of 100k Python calls.
+    That path holds for bytes whose first byte is a one-byte multihash code and whose second,
+    the digest length, is one byte and the size minus two: a few passes of `map` test it for
+    every peer at C speed instead of 100k Python calls.
     """
     if not peers:
         return True
-    if set(map(type, peers)) != {bytes} or min(map(len, peers)) < 2:
-        return all(map(is_multihash, peers))
-    shapes = set(
-        zip(map(_first_byte, peers), map(_second_byte, peers), map(len, peers), strict=True)
-    )
-    # With a one-byte code and length, validity depends on the shape alone.
-    if all(
-        code < 0x80 and length < 0x80 and is_multihash(bytes((code, length)) + bytes(size - 2))
-        for code, length, size in shapes
-    ):
-        return True
+    if set(map(type, peers)) == {bytes}:
+        sizes = set(map(len, peers))
+        if (
+            min(sizes) >= 2
+            and max(sizes) < 0x82  # the length byte, size - 2, is below 0x80: a one-byte varint
+            and set(map(operator.sub, map(len, peers), map(_second_byte, peers))) == {2}
+            and set(map(_first_byte, peers)) <= SINGLE_BYTE_CODES
+        ):
+            return True
     return all(map(is_multihash, peers))
 
 
@@ -234,15 +238,16 @@ def _fast_table(
         return ()
     arity = len(column_tests)
     if set(map(type, rows)) == {tuple} and set(map(len, rows)) == {arity}:
-        columns = tuple(zip(*rows, strict=True))
+        # A pass per column reads the rows in memory order: faster than `zip(*rows)`.
+        columns = tuple(tuple(map(operator.itemgetter(index), rows)) for index in range(arity))
         if all(test(column) for test, column in zip(column_tests, columns, strict=True)) and (
             row_test is None or row_test(columns)
         ):
-            twin = _TWINS[cls]
-            records = list(map(twin, *columns))
+            # From the rows, not the columns: reading each row whole is kinder to the cache.
+            records = tuple(starmap(_TWINS[cls], rows))
             for record in records:
                 record.__class__ = cls
-            return tuple(records)
+            return records
     _explain_table(rows, path, cls, arity)
 
 
@@ -301,7 +306,14 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
     The fast way for a producer holding large tables to build the record: rows are checked a
     column at a time instead of through each record's constructor. Raises
     `SnapshotDecodeError` with the path of the first invalid value.
+
+    The record keeps `raw` for `encode` to pack as is. That is sound because passing every check
+    below makes `raw` canonical and immutable: exact tuples all the way down (which msgpack
+    packs as arrays, like the encoder's lists), exact `bytes`/`str`/`int`/`bool` leaves (the
+    very objects the records hold), mappings and sets strictly ascending (as the encoder sorts
+    them), tables in the order the records keep.
     """
+    layout = _array(raw, path, 9)
     (
         counters,
         fired_phases,
@@ -312,7 +324,7 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
         peer_id,
         next_command_id,
         next_exec_id,
-    ) = _array(raw, path, 9)
+    ) = layout
     peers = _PeerColumns()
     framework = _FrameworkTwin(
         _pairs(counters, (*path, "counters"), check_name, _u64),
@@ -341,6 +353,7 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
         _u64(next_command_id, (*path, "next_command_id")),
         _u64(next_exec_id, (*path, "next_exec_id")),
         CURRENT_SNAPSHOT_SPEC_VERSION,
+        layout,
     )
     framework.__class__ = _Framework
     return framework  # type: ignore[no-any-return]

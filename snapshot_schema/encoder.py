@@ -6,6 +6,7 @@ sorted by key, so equal snapshots always give identical bytes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -20,6 +21,7 @@ from snapshot_schema.execution_records import (
     TimerMaturedIngress,
 )
 from snapshot_schema.framework_records import FrameworkSnapshot, PeerGovernorSnapshot
+from snapshot_schema.gc_pause import gc_paused
 from snapshot_schema.transient import TransientSnapshot
 
 _address_row = attrgetter("peer_id", "addresses", "ref_count")
@@ -39,7 +41,10 @@ def _governor(governor: PeerGovernorSnapshot) -> list[Any]:
     ]
 
 
-def _framework(framework: FrameworkSnapshot) -> list[Any]:
+def _framework(framework: FrameworkSnapshot) -> Sequence[Any]:
+    layout = framework._plain_layout  # set by `build_framework`: already canonical
+    if layout is not None:
+        return layout
     return [
         sorted(framework.counters.items()),
         framework.fired_phases,
@@ -99,4 +104,7 @@ def encode(snapshot: TransientSnapshot) -> bytes:
     """The canonical bytes of `snapshot`: `[spec_version, body]` as msgpack."""
     if type(snapshot) is not TransientSnapshot:
         raise TypeError(f"encode() takes a TransientSnapshot, not {type(snapshot).__name__}")
-    return pack([snapshot.framework.spec_version, encode_body(snapshot)])
+    # A snapshot built by the constructors has its rows rebuilt here, 100k acyclic tuples that
+    # collector passes would only rescan (see `gc_pause.py`).
+    with gc_paused():
+        return pack([snapshot.framework.spec_version, encode_body(snapshot)])

@@ -23,7 +23,8 @@ MAX_MULTIHASH_SIZE = 1024
 multihashes inline small public keys)."""
 
 _MAX_VARINT_BYTES = 9  # the unsigned-varint spec caps varints at 9 bytes (63 bits)
-_SINGLE_BYTE_CODES = frozenset(code for code in MULTIHASH_CODES if code < 0x80)
+SINGLE_BYTE_CODES: frozenset[int] = frozenset(code for code in MULTIHASH_CODES if code < 0x80)
+"""The codes whose varint is one byte: the byte itself."""
 
 
 def read_varint(data: bytes, offset: int) -> tuple[int, int] | None:
@@ -67,6 +68,6 @@ def is_multihash(data: object) -> bool:
     if type(data) is not bytes:
         return False
     # Every PeerId in practice (identity, sha2-256, …) has a one-byte code and a one-byte length.
-    if len(data) >= 2 and data[1] < 0x80 and data[0] in _SINGLE_BYTE_CODES:
+    if len(data) >= 2 and data[1] < 0x80 and data[0] in SINGLE_BYTE_CODES:
         return len(data) == data[1] + 2
     return multihash_problem(data) is None

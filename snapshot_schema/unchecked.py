@@ -19,6 +19,8 @@ T = TypeVar("T")
 
 def _twin(cls: type[Any]) -> type[Any]:
     names = [field.name for field in attrs.fields(cls)]
+    # Slots beyond the fields (a cached property's) come last; the twin takes them last too.
+    names += [slot for slot in getattr(cls, "__slots__", ()) if slot not in names]
     twin = attrs.make_class(
         f"_Unchecked{cls.__name__}", names, slots=True, weakref_slot=False, eq=False, repr=False
     )
@@ -30,7 +32,7 @@ def _twin(cls: type[Any]) -> type[Any]:
 
 
 def unchecked_builder(cls: type[T]) -> tuple[Callable[..., Any], type[T]]:
-    """`(twin, cls)`: build with `obj = twin(*fields); obj.__class__ = cls`.
+    """`(twin, cls)`: build with `obj = twin(*fields, *extra_slots); obj.__class__ = cls`.
 
     Only for values already checked to satisfy `cls`'s rules; the result is indistinguishable
     from `cls(*fields)`.

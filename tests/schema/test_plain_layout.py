@@ -1,0 +1,133 @@
+"""A `FrameworkSnapshot` from `build_framework` (so from `decode` and `Node.snapshot()`) keeps
+its validated plain layout, and `encode` packs that instead of rebuilding the rows: the bytes
+must be exactly those of the equal record built by the constructors, and the retained layout
+must never show in equality, hashing, repr, pickles, copies or `evolve`d records."""
+
+import copy
+import pickle
+from typing import Any
+
+import attrs
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from snapshot_schema import (
+    ClockReading,
+    FrameworkSnapshot,
+    TransientSnapshot,
+    build_framework,
+    decode,
+    encode,
+)
+from snapshot_schema.body_builder import _all_multihashes
+from snapshot_schema.encoder import encode_body
+from snapshot_schema.multihash import is_multihash
+from snapshot_schema.strategies import framework_snapshots, peer_ids, transient_snapshots
+
+
+def as_tuples(value: object) -> object:
+    """Every list in `value` as a tuple: the plain layout `build_framework` takes."""
+    if isinstance(value, list | tuple):
+        return tuple(as_tuples(item) for item in value)
+    return value
+
+
+def rebuilt(framework: FrameworkSnapshot) -> FrameworkSnapshot:
+    """`framework` built again by `build_framework` from the same values."""
+    body = encode_body(TransientSnapshot(taken_at=ClockReading(0, 0), framework=framework))
+    return build_framework(as_tuples(body[5]))
+
+
+def via_build_framework(snapshot: TransientSnapshot) -> TransientSnapshot:
+    return attrs.evolve(snapshot, framework=rebuilt(snapshot.framework))
+
+
+@settings(max_examples=200)
+@given(transient_snapshots())
+def test_a_build_framework_record_encodes_like_the_constructor_built_one(
+    value: TransientSnapshot,
+) -> None:
+    fast = via_build_framework(value)
+    assert value.framework._plain_layout is None
+    assert fast.framework._plain_layout is not None
+    assert fast == value
+    assert hash(fast) == hash(value)
+    # The same values through the constructor (FrozenMap reprs keep insertion order).
+    assert repr(fast.framework) == repr(attrs.evolve(fast.framework))
+    assert encode(fast) == encode(value)
+
+
+@settings(max_examples=100)
+@given(transient_snapshots())
+def test_decode_keeps_the_layout_and_re_encodes_the_same_bytes(value: TransientSnapshot) -> None:
+    data = encode(value)
+    decoded = decode(data)
+    assert decoded.framework._plain_layout is not None
+    assert encode(decoded) == data
+
+
+def _copies(framework: FrameworkSnapshot) -> list[Any]:
+    return [
+        pickle.loads(pickle.dumps(framework)),
+        copy.copy(framework),
+        copy.deepcopy(framework),
+    ]
+
+
+@settings(max_examples=50)
+@given(framework_snapshots())
+def test_pickles_and_copies_leave_the_layout_out(framework: FrameworkSnapshot) -> None:
+    built = rebuilt(framework)
+    assert built._plain_layout is not None
+    by_constructor = attrs.evolve(built)  # the same values (FrozenMaps in the same order)
+    assert by_constructor._plain_layout is None
+    assert pickle.dumps(built) == pickle.dumps(by_constructor)
+    for duplicate in _copies(built):
+        assert duplicate == framework
+        assert duplicate._plain_layout is None
+
+
+@settings(max_examples=50)
+@given(transient_snapshots(), st.integers(0, 2**64 - 1))
+def test_an_evolved_record_encodes_its_new_values(value: TransientSnapshot, exec_id: int) -> None:
+    fast = via_build_framework(value)
+    changed = attrs.evolve(fast, framework=attrs.evolve(fast.framework, next_exec_id=exec_id))
+    assert changed.framework._plain_layout is None
+    expected = attrs.evolve(value, framework=attrs.evolve(value.framework, next_exec_id=exec_id))
+    assert encode(changed) == encode(expected)
+
+
+def test_integers_written_in_a_longer_form_re_encode_canonically() -> None:
+    value = TransientSnapshot(
+        taken_at=ClockReading(1, 2),
+        framework=rebuilt(FrameworkSnapshot(peer_id_bytes=bytes(2), next_exec_id=0x12345678)),
+    )
+    canonical = encode(value)
+    short = bytes.fromhex("ce12345678")  # uint 32
+    assert canonical.count(short) == 1
+    padded = canonical.replace(short, bytes.fromhex("cf0000000012345678"))  # uint 64
+    decoded = decode(padded)
+    assert decoded == value
+    assert encode(decoded) == canonical
+
+
+# Peer ids around every edge of the column-wise multihash test: size 2 and 0x81/0x82, length
+# bytes at and past 0x80, unknown and multi-byte codes.
+shaped_peers = st.one_of(
+    peer_ids(),
+    st.builds(
+        lambda code, length, size: bytes([code, length]) + bytes(max(size - 2, 0)),
+        st.sampled_from([0x00, 0x12, 0x13, 0x7F, 0x80, 0xB2]),
+        st.sampled_from([0, 1, 32, 0x7E, 0x7F, 0x80, 0x81]),
+        st.sampled_from([2, 3, 34, 0x80, 0x81, 0x82, 0x83]),
+    ),
+    st.binary(max_size=3),
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(shaped_peers, max_size=5))
+def test_the_column_wise_multihash_test_agrees_with_is_multihash(peers: list[bytes]) -> None:
+    expected = all(map(is_multihash, peers))
+    assert _all_multihashes(tuple(peers)) == expected
+    assert _all_multihashes(set(peers)) == expected
