@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import pickle
-import platform
 import random
 import shlex
 import statistics
@@ -46,7 +44,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from typing import Annotated, cast
 
 import attrs
@@ -54,6 +51,7 @@ import msgpack
 import msgspec
 from cattrs.preconf.msgpack import make_converter
 
+from benchmarks.harness import benchmark_parser, machine_line, parse_benchmark_args, progress
 from snapshot_schema import (
     AddressBookEntrySnapshot,
     BackoffEntry,
@@ -523,55 +521,16 @@ def _cell(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def machine_line() -> str:
-    versions = ", ".join(
-        f"{package} {version(package)}" for package in ("msgpack", "msgspec", "cattrs", "attrs")
-    )
-    return (
-        f"{platform.platform()}; {platform.python_implementation()} {platform.python_version()}; "
-        f"{os.cpu_count()} CPUs; {versions}"
-    )
-
-
-def parse_sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers: {text!r}") from None
-    if not sizes or min(sizes) < 100:
-        raise argparse.ArgumentTypeError("sizes must be integers of at least 100")
-    return sizes
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.codec",
-        description="Benchmark the snapshot codec against msgpack, msgspec, cattrs and pickle.",
+    parser = benchmark_parser(
+        "python -m benchmarks.codec",
+        "Benchmark the snapshot codec against msgpack, msgspec, cattrs and pickle.",
+        sizes=DEFAULT_SIZES,
+        quick_sizes=QUICK_SIZES,
+        rounds=DEFAULT_ROUNDS,
+        quick_rounds=QUICK_ROUNDS,
     )
-    parser.add_argument(
-        "--sizes",
-        type=parse_sizes,
-        default=None,
-        help="comma-separated peer counts (default 1000,10000,100000; --quick: 1000,10000)",
-    )
-    parser.add_argument(
-        "--rounds", type=int, default=None, help="rounds per size and gc mode (default 7)"
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="a short run: sizes 1000,10000 and 3 rounds"
-    )
-    args = parser.parse_args(argv)
-    if args.sizes is None:
-        args.sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
-    if args.rounds is None:
-        args.rounds = QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
-    return args
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    return parse_benchmark_args(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -585,14 +544,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for peers in sizes:
             gc.enable()
-            _progress(f"N={peers:,}: building the snapshot and checking round trips")
+            progress(f"N={peers:,}: building the snapshot and checking round trips")
             entries = contenders(build_snapshot(peers))
             # The fixtures (snapshot, mirrors, encoded bytes) move to the permanent generation:
             # collections then scan what each codec allocates, not the benchmark's own data.
             gc.collect()
             gc.freeze()
             for mode in GC_MODES:
-                _progress(f"N={peers:,}: {rounds} rounds with gc {mode}")
+                progress(f"N={peers:,}: {rounds} rounds with gc {mode}")
                 set_gc_mode(mode, thresholds)
                 rows[mode].extend(summarize(peers, entries, run_rounds(entries, rounds)))
             gc.unfreeze()
@@ -607,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"Command: `{shlex.join(sys.orig_argv)}`")
     print()
-    print(f"Machine: {machine_line()}")
+    print(f"Machine: {machine_line('msgpack', 'msgspec', 'cattrs', 'attrs')}")
     print()
     print(
         f"Sizes {', '.join(f'{peers:,}' for peers in sizes)} peers; {rounds} interleaved rounds "

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
 import random
 import shlex
 import statistics
@@ -36,7 +34,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 
 import msgpack
 
@@ -48,9 +45,9 @@ from benchmarks.codec import (
     _addresses,
     _peer_ids,
     as_lists,
-    parse_sizes,
     set_gc_mode,
 )
+from benchmarks.harness import benchmark_parser, machine_line, parse_benchmark_args, progress
 from node_runtime import (
     AddressBook,
     BackoffState,
@@ -265,42 +262,16 @@ def verdict(rows: Mapping[str, Sequence[Row]]) -> str:
     return f"Target snapshot()+encode() ≤ {TARGET_RATIO:g}x the floor: " + "; ".join(parts) + "."
 
 
-def machine_line() -> str:
-    return (
-        f"{platform.platform()}; {platform.python_implementation()} {platform.python_version()}; "
-        f"{os.cpu_count()} CPUs; msgpack {version('msgpack')}"
-    )
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.node",
-        description="Benchmark Node.snapshot() and Node.restore() against bare msgpack.",
+    parser = benchmark_parser(
+        "python -m benchmarks.node",
+        "Benchmark Node.snapshot() and Node.restore() against bare msgpack.",
+        sizes=DEFAULT_SIZES,
+        quick_sizes=QUICK_SIZES,
+        rounds=DEFAULT_ROUNDS,
+        quick_rounds=QUICK_ROUNDS,
     )
-    parser.add_argument(
-        "--sizes",
-        type=parse_sizes,
-        default=None,
-        help="comma-separated peer counts (default 1000,10000,100000; --quick: 100,1000)",
-    )
-    parser.add_argument(
-        "--rounds", type=int, default=None, help="rounds per size and gc mode (default 7)"
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="a smoke test: sizes 100,1000 and 2 rounds"
-    )
-    args = parser.parse_args(argv)
-    if args.sizes is None:
-        args.sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
-    if args.rounds is None:
-        args.rounds = QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
-    return args
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    return parse_benchmark_args(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -314,14 +285,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for peers in sizes:
             gc.enable()
-            _progress(f"N={peers:,}: building the node and checking round trips")
+            progress(f"N={peers:,}: building the node and checking round trips")
             entries = operations(build_node(peers))
             # The node and its fixtures move to the permanent generation: collections then scan
             # what each operation allocates, not the benchmark's own data.
             gc.collect()
             gc.freeze()
             for mode in GC_MODES:
-                _progress(f"N={peers:,}: {rounds} rounds with gc {mode}")
+                progress(f"N={peers:,}: {rounds} rounds with gc {mode}")
                 set_gc_mode(mode, thresholds)
                 rows[mode].append(summarize(peers, run_rounds(entries, rounds)))
             gc.unfreeze()
@@ -336,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"Command: `{shlex.join(sys.orig_argv)}`")
     print()
-    print(f"Machine: {machine_line()}")
+    print(f"Machine: {machine_line('msgpack')}")
     print()
     print(
         f"Sizes {', '.join(f'{peers:,}' for peers in sizes)} peers; {rounds} interleaved rounds "

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -35,12 +34,12 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 import attrs
 
-from benchmarks.codec import build_snapshot, parse_sizes
+from benchmarks.codec import build_snapshot
+from benchmarks.harness import benchmark_parser, machine_line, parse_benchmark_args, progress
 from node_runtime.directory_store import DirectoryStore
 from node_runtime.identity import Identity
 from node_runtime.sealed_file import read_header, seal
@@ -368,28 +367,20 @@ def cpu_pressure() -> str:
     return f"{fields.get('avg60', '?')}% (avg60)"
 
 
-def machine_line(workdir: Path) -> str:
+def store_machine_line(workdir: Path) -> str:
     return (
-        f"{platform.platform()}; {platform.python_implementation()} {platform.python_version()}; "
-        f"{os.cpu_count()} CPUs; cryptography {version('cryptography')}, "
-        f"msgpack {version('msgpack')}; files in {workdir} ({filesystem_of(workdir)})"
+        f"{machine_line('cryptography', 'msgpack')}; files in {workdir} ({filesystem_of(workdir)})"
     )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.store",
-        description="Benchmark DirectoryStore save and latest() against bare durable file I/O.",
-    )
-    parser.add_argument(
-        "--sizes",
-        type=parse_sizes,
-        default=None,
-        help="comma-separated peer counts (default 1000,10000,100000; --quick: 1000,10000)",
-    )
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per size (default 7)")
-    parser.add_argument(
-        "--quick", action="store_true", help="a short run: sizes 1000,10000 and 3 rounds"
+    parser = benchmark_parser(
+        "python -m benchmarks.store",
+        "Benchmark DirectoryStore save and latest() against bare durable file I/O.",
+        sizes=DEFAULT_SIZES,
+        quick_sizes=QUICK_SIZES,
+        rounds=DEFAULT_ROUNDS,
+        quick_rounds=QUICK_ROUNDS,
     )
     parser.add_argument(
         "--dir",
@@ -397,22 +388,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="where to create the stores (default: a temporary directory); the disk measured",
     )
-    args = parser.parse_args(argv)
-    if args.sizes is None:
-        args.sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
-    if args.rounds is None:
-        args.rounds = QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
-    return args
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    return parse_benchmark_args(parser, argv)
 
 
 def measure(peers: int, rounds: int, workdir: Path) -> tuple[list[Row], list[Row], list[Cost]]:
-    _progress(f"N={peers:,}: building the snapshot, checking every variant round-trips")
+    progress(f"N={peers:,}: building the snapshot, checking every variant round-trips")
     fixture = open_fixture(signable(build_snapshot(peers)), workdir)
     try:
         saves = save_contenders(fixture)
@@ -422,7 +402,7 @@ def measure(peers: int, rounds: int, workdir: Path) -> tuple[list[Row], list[Row
         gc.collect()
         gc.freeze()
         try:
-            _progress(f"N={peers:,}: {rounds} rounds")
+            progress(f"N={peers:,}: {rounds} rounds")
             samples = run_rounds((saves, loads), rounds)
         finally:
             gc.unfreeze()
@@ -452,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             save_rows.extend(saved)
             load_rows.extend(loaded)
             cost_rows.extend(cost)
-        machine = machine_line(Path(root))
+        machine = store_machine_line(Path(root))
 
     print("# Durable storage benchmark")
     print()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import store
+from benchmarks import codec, store
 
 
 def test_the_quick_store_benchmark_runs_and_reports_every_table(
@@ -29,3 +29,14 @@ def test_the_quick_store_benchmark_runs_and_reports_every_table(
         assert out.count(f"\n| {size:,} | ") == rows_per_size
     assert gc.get_freeze_count() == 0
     assert list(tmp_path.iterdir()) == []  # the stores and their files are removed
+
+
+def test_the_codec_benchmark_runs_a_small_size_and_checks_its_contenders(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # One small size and one round: the round-trip checks of every contender run before timing.
+    assert codec.main(["--sizes", "100", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| 100 | floor (msgpack lists) |" in out
+    assert out.count("| 100 | ") >= 2 * 5  # every contender, gc off and on
+    assert gc.get_freeze_count() == 0
