@@ -28,6 +28,7 @@ from node_runtime.component_errors import (
     QueueFullError,
     RefCountOverflowError,
     RefCountUnderflowError,
+    RestoreValueError,
 )
 from node_runtime.counters import Counters
 from node_runtime.directory_store import DEFAULT_KEEP_LAST, DirectoryStore
@@ -136,6 +137,7 @@ __all__ = [
     "Rebase",
     "RefCountOverflowError",
     "RefCountUnderflowError",
+    "RestoreValueError",
     "SealedFileError",
     "SealedHeader",
     "SealedSnapshot",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from snapshot_schema.errors import PathElement, render_path
+from snapshot_schema.errors import PathElement, SnapshotValueError, render_path
 
 
 class ComponentError(Exception):
@@ -26,6 +26,21 @@ class ComponentValueError(ComponentError, ValueError):
         super().__init__(f"{reason} - at `{render_path(self.path)}`")
 
     def __reduce__(self) -> tuple[type[ComponentValueError], tuple[str, tuple[PathElement, ...]]]:
+        return (type(self), (self.reason, self.path))
+
+
+class RestoreValueError(ComponentValueError, SnapshotValueError):
+    """A snapshot holding state a component refuses, raised by `Node.restore`: an address that
+    is not a valid multiaddr, more addresses per peer than the book keeps, more queued envelopes
+    than `max_outbound`. Also a `SnapshotError`, so restoring untrusted bytes fails with the
+    same family of errors as decoding them; `path` is relative to the component's entries."""
+
+    def __init__(self, reason: str, path: Sequence[PathElement] = ()) -> None:
+        # Both bases set `reason` and `path` the same way; chaining through both `__init__`s
+        # would hand the second one the rendered message as its `reason`.
+        SnapshotValueError.__init__(self, reason, path)
+
+    def __reduce__(self) -> tuple[type[RestoreValueError], tuple[str, tuple[PathElement, ...]]]:
         return (type(self), (self.reason, self.path))
 
 

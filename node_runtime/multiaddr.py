@@ -174,7 +174,7 @@ def _onion_codec(
             raise _Refused(f"expected {host_chars} base32 characters, ':' and a port")
         try:
             decoded = base64.b32decode(host, casefold=True)
-        except binascii.Error as error:
+        except (binascii.Error, ValueError) as error:  # ValueError: non-ASCII text
             raise _Refused(f"host is not base32: {error}") from None
         if len(decoded) != host_bytes:  # b32decode takes '=' padding within the host
             raise _Refused(f"host is not {host_chars} unpadded base32 characters")

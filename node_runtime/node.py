@@ -13,6 +13,7 @@ import random
 from node_runtime.address_book import AddressBook
 from node_runtime.backoff import BackoffPolicy, BackoffState, BackoffTable
 from node_runtime.clock import Clock, SystemClock
+from node_runtime.component_errors import ComponentValueError, RestoreValueError
 from node_runtime.counters import Counters
 from node_runtime.errors import PeerIdMismatchError
 from node_runtime.execution import InFlightExecution
@@ -212,43 +213,51 @@ class Node:
         now = ClockReading(node.clock.monotonic_ns(), node.clock.wall_ns())
         rebase = Rebase(snapshot.taken_at, now, node.rng, restart_stagger_ns)
         governor = framework.peer_governor
-        node.address_book = AddressBook.from_state(
-            (entry.peer_id, entry.addresses, entry.ref_count) for entry in framework.address_book
-        )
-        node.governor = PeerGovernor.from_state(
-            threshold,
-            governor.blocklist,
-            governor.allowlist,
-            (
+        try:
+            node.address_book = AddressBook.from_state(
+                (entry.peer_id, entry.addresses, entry.ref_count)
+                for entry in framework.address_book
+            )
+            node.governor = PeerGovernor.from_state(
+                threshold,
+                governor.blocklist,
+                governor.allowlist,
                 (
-                    h.peer_id,
-                    PeerHealth(h.consecutive_failures, rebase.past_time(h.last_event_ns), h.down),
-                )
-                for h in governor.health
-            ),
-        )
-        node.backoff = BackoffTable.from_state(
-            node.backoff.policy,
-            node.rng,
-            (
+                    (
+                        h.peer_id,
+                        PeerHealth(
+                            h.consecutive_failures, rebase.past_time(h.last_event_ns), h.down
+                        ),
+                    )
+                    for h in governor.health
+                ),
+            )
+            node.backoff = BackoffTable.from_state(
+                node.backoff.policy,
+                node.rng,
                 (
-                    entry.peer_id,
-                    BackoffState(
-                        entry.attempts,
-                        rebase.past_time(entry.last_attempt_ns),
-                        rebase.deadline(entry.next_retry_ns),
-                    ),
-                )
-                for entry in framework.backoff_table
-            ),
-        )
-        node.outbound = OutboundQueue.from_state(
-            (entry.envelope_bytes for entry in framework.pending_outbound), max_outbound
-        )
-        node.counters = Counters.from_state(framework.counters.items())
-        node.lifecycle = LifecycleQueue.from_state(framework.fired_phases)
-        node.bus = TypedBus.from_state(snapshot.bus.event_subscriptions.items())
-        node.command_ids = IdAllocator(framework.next_command_id)
-        node.exec_ids = IdAllocator(framework.next_exec_id)
+                    (
+                        entry.peer_id,
+                        BackoffState(
+                            entry.attempts,
+                            rebase.past_time(entry.last_attempt_ns),
+                            rebase.deadline(entry.next_retry_ns),
+                        ),
+                    )
+                    for entry in framework.backoff_table
+                ),
+            )
+            node.outbound = OutboundQueue.from_state(
+                (entry.envelope_bytes for entry in framework.pending_outbound), max_outbound
+            )
+            node.counters = Counters.from_state(framework.counters.items())
+            node.lifecycle = LifecycleQueue.from_state(framework.fired_phases)
+            node.bus = TypedBus.from_state(snapshot.bus.event_subscriptions.items())
+            node.command_ids = IdAllocator(framework.next_command_id)
+            node.exec_ids = IdAllocator(framework.next_exec_id)
+        except ComponentValueError as error:
+            # State `decode` accepts but a component refuses (an address that is no multiaddr,
+            # too many queued envelopes): a refused snapshot, so a `SnapshotError` too.
+            raise RestoreValueError(error.reason, error.path) from error
         node.execution = InFlightExecution.of(snapshot, rebase)
         return node
