@@ -1,0 +1,144 @@
+"""How the commands show things: PeerIds and multiaddrs as text, times as ISO-8601 UTC, and a
+snapshot as JSON (bytes as hex, keys in record field order, so the output is stable)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import attrs
+
+from node_runtime.errors import InvalidMultiaddrError, InvalidPeerIdError
+from node_runtime.multiaddr import Multiaddr
+from node_runtime.peer_id import PeerId
+from node_runtime.sealed_file import Flags, SealedHeader
+from snapshot_schema import (
+    INGRESS_TYPES,
+    AddressBookEntrySnapshot,
+    BackoffEntry,
+    FrameworkSnapshot,
+    PeerGovernorSnapshot,
+    PeerHealthSnapshot,
+)
+
+_NS = 1_000_000_000
+
+JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+def peer_text(peer: bytes) -> str:
+    """A PeerId's text; hex for bytes that are a multihash but no PeerId this build knows."""
+    try:
+        return str(PeerId.from_bytes(peer))
+    except InvalidPeerIdError:
+        return peer.hex()
+
+
+def address_text(address: bytes) -> str:
+    """A multiaddr's text (it starts with `/`); hex when the bytes do not parse as one."""
+    try:
+        return str(Multiaddr.from_bytes(address))
+    except InvalidMultiaddrError:
+        return address.hex()
+
+
+def iso_utc(wall_ns: int) -> str:
+    """Nanoseconds since the epoch as ISO-8601 UTC, to the nanosecond."""
+    seconds, fraction = divmod(wall_ns, _NS)
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{fraction:09d}Z"
+
+
+def seconds(ns: int) -> str:
+    """A duration in seconds, to the millisecond."""
+    return f"{ns / _NS:.3f} s"
+
+
+def flag_names(flags: Flags) -> list[str]:
+    return [flag.name.lower() for flag in Flags if flag in flags and flag.name is not None]
+
+
+def flags_text(flags: Flags) -> str:
+    return ",".join(flag_names(flags)) or "plain"
+
+
+def header_summary(header: SealedHeader) -> str:
+    """One line: what `validate` and `store verify` print for a file that verifies."""
+    return (
+        f"generation {header.generation}, spec {header.spec_version}, "
+        f"peer {header.peer_id}, {flags_text(header.flags)}"
+    )
+
+
+def header_json(header: SealedHeader) -> dict[str, JsonValue]:
+    return {
+        "container_version": header.container_version,
+        "spec_version": header.spec_version,
+        "peer_id": str(header.peer_id),
+        "generation": header.generation,
+        "created_wall_ns": header.created_wall_ns,
+        "created": iso_utc(header.created_wall_ns),
+        "flags": list[JsonValue](flag_names(header.flags)),
+        "header_length": header.header_length,
+        "body_length": header.body_length,
+        "encoded_length": header.encoded_length,
+        "file_length": header.file_length,
+        "key_id": None if header.key_id is None else header.key_id.hex(),
+        "nonce": None if header.nonce is None else header.nonce.hex(),
+    }
+
+
+def _peers(value: object) -> JsonValue:
+    if value is None:
+        return None
+    assert isinstance(value, bytes | frozenset)  # the fields below hold one peer or a set
+    if isinstance(value, bytes):
+        return peer_text(value)
+    return [peer_text(peer) for peer in sorted(value)]
+
+
+def _addresses(value: object) -> JsonValue:
+    assert isinstance(value, tuple)
+    return [address_text(address) for address in value]
+
+
+# Fields whose bytes are PeerIds or multiaddrs, shown as text; every other byte string as hex.
+_FIELD_VIEWS = {
+    (AddressBookEntrySnapshot, "peer_id"): _peers,
+    (AddressBookEntrySnapshot, "addresses"): _addresses,
+    (PeerHealthSnapshot, "peer_id"): _peers,
+    (BackoffEntry, "peer_id"): _peers,
+    (PeerGovernorSnapshot, "blocklist"): _peers,
+    (PeerGovernorSnapshot, "allowlist"): _peers,
+    (FrameworkSnapshot, "peer_id_bytes"): _peers,
+}
+
+
+def to_json(value: object) -> JsonValue:
+    """Any snapshot value as JSON: records as objects (ingress events also name their `kind`),
+    mappings with text or integer keys as objects, other mappings as `[key, value]` pairs, sets
+    sorted."""
+    record = type(value)
+    if attrs.has(record):
+        out: dict[str, JsonValue] = {"kind": record.__name__} if record in INGRESS_TYPES else {}
+        for field in attrs.fields(record):
+            view = _FIELD_VIEWS.get((record, field.name), to_json)
+            out[field.name] = view(getattr(value, field.name))
+        return out
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple):
+        return [to_json(item) for item in value]
+    if isinstance(value, frozenset):
+        return sorted((to_json(item) for item in value), key=json.dumps)
+    if isinstance(value, Mapping):
+        if all(type(key) in (str, int) for key in value):
+            return {str(key): to_json(item) for key, item in value.items()}
+        return [[to_json(key), to_json(item)] for key, item in value.items()]
+    assert value is None or isinstance(value, bool | int | str)  # the scalars records hold
+    return value
+
+
+def dump_json(value: JsonValue) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)

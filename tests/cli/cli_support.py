@@ -1,0 +1,134 @@
+"""Fixture files for the CLI tests, and running `nodesnap` as a user would (a subprocess)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import attrs
+import msgpack
+
+from node_runtime import DirectoryStore, Identity, ManualClock, Multiaddr, Node, seal
+from snapshot_schema import TransientSnapshot, encode
+
+S = 1_000_000_000
+IDENTITY = Identity.from_private_bytes(bytes([7]) * 32)
+OTHER = Identity.from_private_bytes(bytes([8]) * 32)
+KEY = bytes(range(32))
+PEERS = [Identity.from_private_bytes(bytes([index]) * 32).peer_id for index in range(1, 5)]
+
+
+@attrs.frozen
+class Files:
+    """Paths of the fixture files (all absolute)."""
+
+    root: Path
+    identity: Path  # IDENTITY's key file
+    other_identity: Path  # OTHER's key file
+    key: Path  # KEY as 64 hex digits
+    a: Path  # snapshot A: signed, compressed, generation 1
+    b: Path  # snapshot B, 5 s later: signed, encrypted, generation 2
+    raw: Path  # snapshot A, encoded, no container
+    plain: Path  # snapshot A sealed with no options, generation 1
+    store: Path  # a DirectoryStore holding A (generation 1) and B (generation 2), signed
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+
+def snapshots() -> tuple[TransientSnapshot, TransientSnapshot]:
+    """A: two peers with addresses, two envelopes queued. B, 5 s later: dials failed (one peer
+    backing off, one down), a peer blocked, an envelope sent and another queued, an address
+    added, a command id minted."""
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock)
+    node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001"))
+    node.add_peer_address(PEERS[1], Multiaddr.from_string("/ip4/10.0.0.2/tcp/4001"))
+    node.outbound.enqueue(b"hello")
+    node.outbound.enqueue(b"world")
+    a = node.snapshot()
+    clock.advance(5 * S)
+    node.record_dial_failure(PEERS[1])
+    for _ in range(3):
+        node.record_dial_failure(PEERS[2])
+    node.governor.block(PEERS[3].to_bytes())
+    node.outbound.pop()
+    node.outbound.enqueue(b"again")
+    node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.9/udp/4001/quic-v1"))
+    node.command_ids.mint()
+    return a, node.snapshot()
+
+
+def build_files(root: Path) -> Files:
+    a, b = snapshots()
+    files = Files(
+        root=root,
+        identity=root / "node.pem",
+        other_identity=root / "other.pem",
+        key=root / "key.hex",
+        a=root / "a.nsnap",
+        b=root / "b.nsnap",
+        raw=root / "a.snapshot",
+        plain=root / "plain.nsnap",
+        store=root / "store",
+    )
+    IDENTITY.save(files.identity)
+    OTHER.save(files.other_identity)
+    files.key.write_text(KEY.hex() + "\n")
+    files.a.write_bytes(seal(a, generation=1, signer=IDENTITY, compress=True))
+    files.b.write_bytes(seal(b, generation=2, signer=IDENTITY, encryption_key=KEY))
+    files.raw.write_bytes(encode(a))
+    files.plain.write_bytes(seal(a, generation=1))
+    with DirectoryStore(files.store, signer=IDENTITY, fsync=False) as store:
+        store.save(a)
+        store.save(b)
+    return files
+
+
+def with_digest(data: bytes | bytearray) -> bytes:
+    """`data` with its trailing SHA-256 recomputed: an edit the integrity check cannot see."""
+    out = bytearray(data)
+    out[-32:] = hashlib.sha256(out[:-32]).digest()
+    return bytes(out)
+
+
+def newer_container(files: Files) -> bytes:
+    """An intact sealed file from a build with container version 2."""
+    data = bytearray(files.plain.read_bytes())
+    data[8:10] = (2).to_bytes(2, "big")
+    return with_digest(data)
+
+
+def newer_spec(files: Files) -> bytes:
+    """A raw snapshot stamped with spec version 2."""
+    _version, body = msgpack.unpackb(files.raw.read_bytes())
+    packed: bytes = msgpack.packb([2, body], use_bin_type=True)
+    return packed
+
+
+def nodesnap(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m node_runtime ARGS` and check it never shows a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "node_runtime", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=60,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def assert_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
+    """Exit `code`, nothing on stdout, and one line on stderr: what is wrong — what to do."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("nodesnap: error: ")
+    assert " — " in lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

@@ -1,0 +1,371 @@
+"""What each command prints when all is well. Mostly in-process (`main(argv)`), for speed; a few
+through a real process, to prove the console script and `python -m node_runtime` work."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import attrs
+import pytest
+from cli_support import IDENTITY, KEY, OTHER, PEERS, Files, S, build_files, nodesnap, snapshots
+
+from node_runtime import DirectoryStore, Identity, ManualClock, Node, PeerId, read_header, unseal
+from node_runtime.cli.exit_codes import ExitCode
+from node_runtime.cli.main import COMMANDS, main
+from snapshot_schema import ClockReading, TypedBusSnapshot, decode, encode
+
+NODE = str(IDENTITY.peer_id)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Files:
+    return build_files(tmp_path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, list[str]]:
+    """`main(args)`: the exit code and stdout's lines; stderr must stay empty."""
+    code = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    return code, captured.out.splitlines()
+
+
+def fields(lines: list[str]) -> dict[str, str]:
+    """`inspect`'s `name  value` lines as a mapping."""
+    return {line[:14].strip(): line[14:] for line in lines if not line.startswith(" ")}
+
+
+def test_inspect_shows_the_header_and_a_summary(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = run(capsys, "inspect", files.a)
+    assert code == ExitCode.OK
+    shown = fields(lines)
+    assert shown["format"] == "sealed, container version 1"
+    assert shown["peer"] == NODE
+    assert shown["generation"] == "1"
+    assert shown["created"] == "2025-11-24T16:00:00.000000000Z"
+    assert shown["flags"] == "signed,compressed"
+    assert shown["verified"] == "integrity, signature, decodes"
+    assert "  address book  2 peers, 2 addresses" in lines
+    assert "  outbound      2 envelopes (10 bytes, 0 redelivered)" in lines
+
+
+def test_inspect_an_encrypted_file_without_its_key_shows_the_verified_header(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = run(capsys, "inspect", files.b)
+    assert code == ExitCode.OK
+    shown = fields(lines)
+    assert shown["flags"] == "signed,encrypted"
+    assert shown["verified"] == "integrity, signature"
+    assert shown["state"] == "encrypted: pass --key-file to show it"
+    code, lines = run(capsys, "inspect", files.b, "--key-file", files.key)
+    assert fields(lines)["verified"] == "integrity, signature, decrypted"
+    assert "  backoff       2 peers, 2 still waiting" in lines
+
+
+def test_inspect_a_raw_snapshot(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines = run(capsys, "inspect", files.raw)
+    assert code == ExitCode.OK
+    assert fields(lines)["format"].startswith("raw encoded snapshot")
+    assert fields(lines)["verified"] == "decodes"
+
+
+def test_inspect_json_is_the_full_content_with_text_for_peers_and_addresses(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["inspect", "--json", str(files.b), "--key-file", str(files.key)])
+    document = json.loads(capsys.readouterr().out)
+    assert code == ExitCode.OK
+    assert list(document) == ["file", "size", "format", "header", "verified", "snapshot"]
+    assert document["header"]["generation"] == 2
+    assert document["header"]["flags"] == ["signed", "encrypted"]
+    framework = document["snapshot"]["framework"]
+    assert framework["peer_id_bytes"] == NODE
+    assert framework["counters"] == {"dials_failed": 4}
+    book = {entry["peer_id"]: entry["addresses"] for entry in framework["address_book"]}
+    assert book[str(PEERS[0])] == ["/ip4/10.0.0.1/tcp/4001", "/ip4/10.0.0.9/udp/4001/quic-v1"]
+    assert framework["peer_governor"]["blocklist"] == [str(PEERS[3])]
+    assert [entry["envelope_bytes"] for entry in framework["pending_outbound"]] == [
+        b"world".hex(),
+        b"again".hex(),
+    ]
+    # Without the key: the header, and no state.
+    main(["inspect", "--json", str(files.b)])
+    assert json.loads(capsys.readouterr().out)["snapshot"] is None
+
+
+def test_validate_prints_one_ok_line_per_file(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = run(
+        capsys, "validate", files.a, files.b, files.plain, "--key-file", files.key, "--peer", NODE
+    )
+    assert code == ExitCode.UNTRUSTED  # the plain file is not signed, and --peer demands it
+    assert lines == [
+        f"OK {files.a} generation 1, spec 1, peer {NODE}, signed,compressed",
+        f"OK {files.b} generation 2, spec 1, peer {NODE}, signed,encrypted",
+        f"UNTRUSTED {files.plain}: the file is not signed and a signature is required",
+    ]
+    code, lines = run(capsys, "validate", files.raw, files.plain)
+    assert code == ExitCode.OK
+    assert lines == [
+        f"OK {files.raw} raw snapshot, spec 1, unsigned",
+        f"OK {files.plain} generation 1, spec 1, peer {NODE}, plain",
+    ]
+
+
+def test_validate_ranks_file_problems_above_reader_problems(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torn = files.path("torn.nsnap")
+    torn.write_bytes(files.a.read_bytes()[:50])
+    assert run(capsys, "validate", files.b, files.raw)[0] == ExitCode.KEY
+    assert run(capsys, "validate", files.b, torn)[0] == ExitCode.DAMAGED
+
+
+def test_diff_reports_changes_by_component(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = run(capsys, "diff", files.a, files.b, "--key-file", files.key)
+    assert code == ExitCode.OK
+    # The third failure's delay is jittered: only that it is a delay is known.
+    lines = [
+        re.sub(r"attempts 3, retry in [0-9.]+ s", "attempts 3, retry in …", line) for line in lines
+    ]
+    assert lines == [
+        f"a: {files.a} (generation 1, taken 2025-11-24T16:00:00.000000000Z)",
+        f"b: {files.b} (generation 2, taken 2025-11-24T16:00:05.000000000Z)",
+        "time:",
+        "  b taken 5.000 s after a",
+        "address book:",
+        f"  ~ peer {PEERS[0]} +/ip4/10.0.0.9/udp/4001/quic-v1",
+        "counters:",
+        "  dials_failed 0 -> 4 (+4)",
+        "policy:",
+        f"  + blocked {PEERS[3]}",
+        "health:",
+        f"  + {PEERS[1]} failures 1, up",
+        f"  + {PEERS[2]} failures 3, down",
+        "backoff:",
+        f"  + {PEERS[1]} attempts 1, retry in 10.000 s",
+        f"  + {PEERS[2]} attempts 3, retry in …",
+        "outbound:",
+        "  + queued <5 bytes 616761696e>",
+        "  - sent <5 bytes 68656c6c6f>",
+        "ids:",
+        "  next command id 0 -> 1",
+    ]
+
+
+def test_diff_covers_policy_lifecycle_bus_and_the_node_itself(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = snapshots()[0]
+    dropped = PeerId.from_bytes(a.framework.address_book[1].peer_id)
+    framework = attrs.evolve(
+        a.framework,
+        peer_governor=attrs.evolve(a.framework.peer_governor, allowlist=[PEERS[0].to_bytes()]),
+        fired_phases=("started",),
+        address_book=a.framework.address_book[:1],
+        peer_id_bytes=OTHER.peer_id.to_bytes(),
+    )
+    edited = attrs.evolve(
+        a, framework=framework, bus=TypedBusSnapshot({"ping": (3,)}), taken_at=ClockReading(1, 2)
+    )
+    files.path("edited.snapshot").write_bytes(encode(edited))
+    code, lines = run(capsys, "diff", files.raw, files.path("edited.snapshot"))
+    assert code == ExitCode.OK
+    assert lines[2:] == [
+        "time:",
+        "  b taken 1764000000.000 s before a",
+        "node:",
+        f"  peer {NODE} -> {OTHER.peer_id}",
+        "address book:",
+        f"  - peer {dropped}",
+        "policy:",
+        "  allowlist open -> of 1 peers",
+        "lifecycle:",
+        "  pending phases none -> started",
+        "bus and execution:",
+        "  $.bus.event_subscriptions.ping: <missing> != (3,)",
+    ]
+
+
+def test_diff_of_a_snapshot_with_itself(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines = run(capsys, "diff", files.a, files.raw)
+    assert code == ExitCode.OK
+    assert lines[-1] == "no differences"
+
+
+def test_replay_says_what_the_node_would_do_next(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("replay", files.b, "--identity", files.identity, "--key-file", files.key)
+    code, lines = run(capsys, *args)
+    assert code == ExitCode.OK
+    assert (
+        lines[0]
+        == f"restored {NODE} as at 2025-11-24T16:00:05.000000000Z (0.000 s after the snapshot)"
+    )
+    assert lines[1:6] == [
+        "ready to dial: 1 peers",
+        f"  {PEERS[0]} (2 addresses)",
+        "backing off: 1 peers",
+        f"  {PEERS[1]} retry in 10.000 s (failed attempts: 1)",
+        "held back by policy: 2 peers",
+    ]
+    assert sorted(lines[6:8]) == sorted([f"  {PEERS[3]} (blocked)", f"  {PEERS[2]} (down)"])
+    assert "outbound: 2 envelopes queued, 2 flagged for redelivery" in lines
+    # After an hour down the backoff deadline has passed: the retry is staggered instead.
+    code, lines = run(capsys, *args, "--downtime", "3600", "--limit", "1")
+    assert lines[0].endswith("(3600.000 s after the snapshot)")
+    assert lines[4].startswith(f"  {PEERS[1]} retry in ")
+    assert lines[5] == "held back by policy: 2 peers"
+    assert lines[7] == "  … and 1 more (--limit 0 lists all)"
+
+
+def test_migrate_rewrites_keeping_the_container_options(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = files.path("migrated.nsnap")
+    args: list[str | Path] = [
+        "migrate",
+        files.b,
+        "--to",
+        "1",
+        "--out",
+        out,
+        "--key-file",
+        files.key,
+    ]
+    code, lines = run(capsys, *args, "--identity", files.identity)
+    assert code == ExitCode.OK
+    assert lines == [
+        f"migrated {files.b} from spec version 1 to 1: {out} ({out.stat().st_size} bytes)"
+    ]
+    sealed = unseal(out.read_bytes(), encryption_key=KEY, expected_signer=IDENTITY.peer_id)
+    assert sealed.header.generation == 2
+    assert sealed.header.flags == read_header(files.b.read_bytes()).flags
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    # An existing output is replaced only with --force; a raw file stays raw, in place too.
+    assert run(capsys, *args, "--identity", files.identity, "--force")[0] == ExitCode.OK
+    before = files.raw.read_bytes()
+    assert run(capsys, "migrate", files.raw, "--to", "1", "--in-place")[0] == ExitCode.OK
+    assert decode(files.raw.read_bytes()) == decode(before)
+
+
+def test_keygen_writes_a_private_key_file_and_prints_its_peer_id(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = files.path("new.pem")
+    code, lines = run(capsys, "keygen", "--out", out)
+    assert code == ExitCode.OK
+    assert lines == [str(Identity.load(out).peer_id)]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    code, replaced = run(capsys, "keygen", "--out", out, "--force")
+    assert replaced != lines
+    assert replaced == [str(Identity.load(out).peer_id)]
+
+
+def test_store_ls(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
+    sizes = [path.stat().st_size for path in sorted(files.store.glob("*.nsnap"))]
+    (files.store / f"{3:020d}.nsnap").write_bytes(b"\x89NSN")
+    code, lines = run(capsys, "store", "ls", files.store)
+    assert code == ExitCode.OK
+    assert lines == [
+        f"1  2025-11-24T16:00:00.000000000Z  {sizes[0]}  signed",
+        f"2  2025-11-24T16:00:05.000000000Z  {sizes[1]}  signed",
+        "3  -  4  DAMAGED: file of 4 bytes ends inside the magic",
+    ]
+    main(["store", "ls", "--json", str(files.store)])
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["generation"] for row in rows] == [1, 2, 3]
+    assert rows[1]["header"]["peer_id"] == NODE
+    assert rows[2]["header"] is None
+    assert rows[2]["problem"].startswith("DAMAGED: ")
+
+
+def test_store_verify(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines = run(capsys, "store", "verify", files.store, "--peer", NODE)
+    assert code == ExitCode.OK
+    assert [line.split(" ")[0] for line in lines] == ["OK", "OK"]
+    assert lines[1].endswith(f"generation 2, spec 1, peer {NODE}, signed")
+
+
+def test_store_prune(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
+    with DirectoryStore(files.store, signer=IDENTITY, fsync=False) as store:
+        store.save(store.load(1).snapshot)  # generation 3
+    size = (files.store / f"{1:020d}.nsnap").stat().st_size
+    code, lines = run(capsys, "store", "prune", files.store, "--keep-last", "2")
+    assert code == ExitCode.OK
+    assert lines == [f"removed generation 1 ({size} bytes)", "kept 2 snapshots, removed 1"]
+    code, lines = run(capsys, "store", "prune", files.store, "--max-bytes", "0")
+    assert lines[-1] == "kept 1 snapshots, removed 1"
+    assert sorted(path.name for path in files.store.glob("*.nsnap")) == [f"{3:020d}.nsnap"]
+
+
+def test_every_command_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    names = [module.__name__.rsplit(".", 1)[1] for module in COMMANDS]
+    for name in names:
+        with pytest.raises(SystemExit) as exited:
+            main([name, "--help"])
+        assert exited.value.code == 0
+        assert "exit codes:" in capsys.readouterr().out
+
+
+def test_the_console_script_and_python_m_run_the_cli(files: Files) -> None:
+    script = Path(sys.executable).parent / "nodesnap"
+    version = subprocess.run(
+        [script, "--version"], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert version.stdout.startswith("nodesnap ")
+    result = nodesnap("inspect", "--json", files.a)
+    assert result.returncode == ExitCode.OK
+    assert json.loads(result.stdout)["header"]["peer_id"] == NODE
+    result = nodesnap("--help")
+    assert result.returncode == ExitCode.OK
+    assert "7  the store is locked by another writer" in result.stdout
+    assert os.fspath(files.a) not in result.stdout
+
+
+def test_prune_sets_damaged_files_aside_and_says_so(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    newest = files.store / f"{2:020d}.nsnap"
+    newest.write_bytes(newest.read_bytes()[:-1])
+    code = main(["store", "prune", str(files.store), "--keep-last", "1"])
+    captured = capsys.readouterr()
+    assert code == ExitCode.OK
+    assert captured.out == "kept 1 snapshots, removed 0\n"
+    assert captured.err.startswith(f"nodesnap: warning: moved {newest} to ")
+    code, lines = run(capsys, "store", "verify", files.store)
+    assert code == ExitCode.OK
+    assert lines[-1] == f"1 files in {files.store / 'quarantine'} (set aside earlier, not checked)"
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path: Path) -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock)
+    for index in range(200):
+        node.outbound.enqueue(index.to_bytes(2, "big") * 500)
+    big = tmp_path / "big.snapshot"
+    big.write_bytes(encode(node.snapshot()))  # about 400 kB of JSON: more than a pipe holds
+    with subprocess.Popen(
+        [sys.executable, "-m", "node_runtime", "inspect", "--json", str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert process.stdout.read(1) == b"{"
+        process.stdout.close()
+        assert process.wait(timeout=60) == 128 + 13
+        assert process.stderr.read() == b""
