@@ -33,7 +33,7 @@ class RestoreValueError(ComponentValueError, SnapshotValueError):
     """A snapshot holding state a component refuses, raised by `Node.restore`: an address that
     is not a valid multiaddr, more addresses per peer than the book keeps, more queued envelopes
     than `max_outbound`. Also a `SnapshotError`, so restoring untrusted bytes fails with the
-    same family of errors as decoding them; `path` is relative to the component's entries."""
+    same family of errors as decoding them; `path` locates the value from the snapshot root."""
 
     def __init__(self, reason: str, path: Sequence[PathElement] = ()) -> None:
         # Both bases set `reason` and `path` the same way; chaining through both `__init__`s

@@ -30,6 +30,7 @@ from snapshot_schema import (
     CURRENT_SNAPSHOT_SPEC_VERSION,
     ClockReading,
     IncompatibleSnapshotVersion,
+    PathElement,
     TransientSnapshot,
     TypedBusSnapshot,
     build_framework,
@@ -213,11 +214,13 @@ class Node:
         now = ClockReading(node.clock.monotonic_ns(), node.clock.wall_ns())
         rebase = Rebase(snapshot.taken_at, now, node.rng, restart_stagger_ns)
         governor = framework.peer_governor
+        where: tuple[PathElement, ...] = ("framework", "address_book")
         try:
             node.address_book = AddressBook.from_state(
                 (entry.peer_id, entry.addresses, entry.ref_count)
                 for entry in framework.address_book
             )
+            where = ("framework", "peer_governor")
             node.governor = PeerGovernor.from_state(
                 threshold,
                 governor.blocklist,
@@ -232,6 +235,7 @@ class Node:
                     for h in governor.health
                 ),
             )
+            where = ("framework", "backoff_table")
             node.backoff = BackoffTable.from_state(
                 node.backoff.policy,
                 node.rng,
@@ -247,17 +251,38 @@ class Node:
                     for entry in framework.backoff_table
                 ),
             )
+            where = ("framework", "pending_outbound")
             node.outbound = OutboundQueue.from_state(
                 (entry.envelope_bytes for entry in framework.pending_outbound), max_outbound
             )
+            where = ("framework", "counters")
             node.counters = Counters.from_state(framework.counters.items())
+            where = ("framework", "fired_phases")
             node.lifecycle = LifecycleQueue.from_state(framework.fired_phases)
+            where = ("bus", "event_subscriptions")
             node.bus = TypedBus.from_state(snapshot.bus.event_subscriptions.items())
             node.command_ids = IdAllocator(framework.next_command_id)
             node.exec_ids = IdAllocator(framework.next_exec_id)
         except ComponentValueError as error:
             # State `decode` accepts but a component refuses (an address that is no multiaddr,
             # too many queued envelopes): a refused snapshot, so a `SnapshotError` too.
-            raise RestoreValueError(error.reason, error.path) from error
+            raise RestoreValueError(error.reason, _in_snapshot(where, error.path)) from error
         node.execution = InFlightExecution.of(snapshot, rebase)
         return node
+
+
+# A component names its own fields; the snapshot names them as in `docs/FORMAT.md`.
+_FIELD_NAMES = {"peer": "peer_id", "name": "key", "kind": "key", "site_ids": "value"}
+_ENTRY_LISTS = {"entries", "items", "pending"}
+
+
+def _in_snapshot(
+    where: tuple[PathElement, ...], path: tuple[PathElement, ...]
+) -> tuple[PathElement, ...]:
+    """The path of a value a component refused, from the snapshot root: `("entries", 3,
+    "addresses", 1)` of the address book is `$.framework.address_book[3].addresses[1]`."""
+    inner = path[1:] if path and path[0] in _ENTRY_LISTS else path
+    return (
+        *where,
+        *(_FIELD_NAMES.get(step, step) if isinstance(step, str) else step for step in inner),
+    )

@@ -123,7 +123,9 @@ def test_a_snapshot_a_component_refuses_is_refused_with_a_snapshot_error() -> No
         Node.restore(rebound, IDENTITY)
     assert isinstance(caught.value, SnapshotError)
     assert isinstance(caught.value, ComponentValueError)  # what callers caught before
-    assert caught.value.path[:1] == ("entries",)
+    # Located from the snapshot root, as decode errors are.
+    assert caught.value.path[:3] == ("framework", "address_book", 0)
+    assert caught.value.path[3] == "addresses"
 
 
 def test_non_ascii_onion_hosts_are_refused_as_invalid_multiaddrs() -> None:

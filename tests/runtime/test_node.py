@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pytest
 
 from node_runtime.clock import ManualClock
-from node_runtime.component_errors import ComponentValueError
+from node_runtime.component_errors import ComponentValueError, RestoreValueError
 from node_runtime.errors import PeerIdMismatchError
 from node_runtime.identity import Identity
 from node_runtime.multiaddr import Multiaddr
@@ -165,3 +165,12 @@ def test_every_kind_of_change_moves_the_revision() -> None:
     node.snapshot()
     node.may_dial(PEERS[0])
     assert node.revision == before  # reading changes nothing
+
+
+def test_a_refused_restore_names_the_value_from_the_snapshot_root() -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    snapshot = busy_node(clock).snapshot()  # two queued envelopes
+    with pytest.raises(RestoreValueError) as caught:
+        Node.restore(snapshot, IDENTITY, clock=clock, max_outbound=1)
+    assert caught.value.path == ("framework", "pending_outbound", 1)
+    assert "$.framework.pending_outbound[1]" in str(caught.value)
