@@ -202,13 +202,17 @@ class DirectoryStore:
         return SnapshotRef(generation, os.fspath(path), size, header.created_wall_ns)
 
     def list(self) -> list[SnapshotRef]:
-        """Every stored snapshot whose header reads, oldest first. Not verified: `load` does."""
+        """Every stored snapshot whose header this build reads, oldest first. Not verified:
+        `load` does. A file from a newer build is left out, with a warning, not an error: one
+        such file must not hide the others."""
         refs = []
         for generation, path in reversed(self._stored()):
             try:
                 refs.append(self._ref(generation, path))
             except (FileNotFoundError, DamagedFileError):
                 continue
+            except UnsupportedContainerError as error:
+                LOG.warning("leaving out %s: %s", path, error)
         return refs
 
     # Loading.

@@ -295,6 +295,7 @@ def test_an_intact_file_from_a_newer_build_is_raised_and_left_in_place(tmp_path:
         assert (tmp_path / file_name(2)).read_bytes() == newer
         assert quarantined(tmp_path) == []
         assert store.load(1).snapshot == make_snapshot(1)
+        assert [ref.generation for ref in store.list()] == [1]  # listed around, not failed
 
 
 def test_an_unreadable_newer_file_does_not_fail_a_save(tmp_path: Path) -> None:
