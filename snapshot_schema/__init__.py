@@ -11,7 +11,7 @@ spec-version gate. Pure data: no clocks, files or sockets.
     True
 """
 
-from snapshot_schema.body_builder import build_framework
+from snapshot_schema.body_builder import build_framework, build_framework_trusted
 from snapshot_schema.decoder import DEFAULT_MAX_SNAPSHOT_SIZE, decode, spec_version_of
 from snapshot_schema.encoder import encode
 from snapshot_schema.errors import (
@@ -82,6 +82,7 @@ __all__ = [
     "TypedBusSnapshot",
     "Upgrade",
     "build_framework",
+    "build_framework_trusted",
     "decode",
     "encode",
     "is_multihash",
