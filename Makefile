@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) examples/restart_demo.py
+	$(VENV)/bin/nodesnap demo
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

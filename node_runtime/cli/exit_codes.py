@@ -61,7 +61,7 @@ _SEVERITY = (
 EPILOG = """\
 exit codes:
   0  success
-  1  usage error (bad arguments; an output exists and --force was not given)
+  1  usage error (bad arguments; an output exists and --force was not given); a demo check failed
   2  a file or directory is missing, unreadable or unwritable
   3  damaged: torn, truncated, altered, or not a snapshot
   4  untrusted: signature missing, invalid or by another node; decryption failed

@@ -15,13 +15,12 @@ from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from node_runtime.cli import diff, inspect, keygen, migrate, replay, store, validate
+from node_runtime.cli import demo, diff, inspect, keygen, migrate, replay, store, validate
 from node_runtime.cli.exit_codes import EPILOG, CliError, ExitCode, classify
 from snapshot_schema import CURRENT_SNAPSHOT_SPEC_VERSION, SnapshotError
 
-# In the order `--help` lists them. The networked `demo` command plugs in here: a module with
-# the same `register(commands)` function, added to this tuple.
-COMMANDS = (inspect, validate, diff, replay, migrate, keygen, store)
+# In the order `--help` lists them: the networked demo first, the README's first command.
+COMMANDS = (demo, inspect, validate, diff, replay, migrate, keygen, store)
 
 _BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 
@@ -53,8 +52,8 @@ def _installed_version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nodesnap",
-        description="Inspect, verify, compare, replay and migrate nodesnap snapshot files, "
-        "and manage snapshot stores and node identities.",
+        description="Run the networked restart demo; inspect, verify, compare, replay and "
+        "migrate nodesnap snapshot files; manage snapshot stores and node identities.",
         epilog=EPILOG,
         formatter_class=_HelpFormatter,
     )

@@ -1,0 +1,124 @@
+"""`nodesnap demo`: a real run passes every check and leaves its data; a failed check fails it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from node_runtime.demo.report import exit_status, judge, render
+from node_runtime.demo.scenario import Measurements
+
+CHECKS = 6
+S = 1_000_000_000
+
+
+def demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "node_runtime", "demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_demo_passes_every_check_and_leaves_the_stores(tmp_path: Path) -> None:
+    directory = tmp_path / "demo"
+    # Four nodes, then the default three in the same directory: a demo's data is replaced.
+    for nodes, names in (("4", ["victim", "blocked", "receiver", "peer4"]), ("3", None)):
+        run = demo("--dir", str(directory), "--nodes", nodes)
+        assert run.returncode == 0, run.stdout + run.stderr
+        lines = run.stdout.splitlines()
+        verdicts = [line for line in lines if line.startswith(("OK  ", "FAIL"))]
+        assert len(verdicts) == CHECKS, run.stdout
+        assert all(line.startswith("OK  ") for line in verdicts), run.stdout
+        assert f"{CHECKS}/{CHECKS} checks passed" in run.stdout
+        assert f"data: {directory}" in run.stdout
+        for name in names or ["victim", "blocked", "receiver"]:
+            assert (directory / name / "identity.key").is_file()
+            assert list((directory / name / "store").glob("*.nsnap")), name
+            assert f"{directory / name / 'store'}" in run.stdout
+    assert not (directory / "peer4").exists()
+    assert (directory / "report.txt").read_text() == run.stdout
+
+
+def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    run = demo("--dir", str(tmp_path))
+    assert run.returncode == 1
+    assert "was not made by `nodesnap demo`" in run.stderr
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def passing() -> Measurements:
+    """Measurements as a good run makes them (times in ns, the kill at 100 s)."""
+    me, receiver = "12D3KooWvictim", "12D3KooWreceiver"
+    expected = frozenset({(me, receiver, 10), (me, receiver, 11), (receiver, me, 5)})
+    return Measurements(
+        directory=Path("/data"),
+        stores=(("victim", Path("/data/victim/store")), ("blocked", Path("/data/b/store"))),
+        seconds=3.5,
+        peer_before=me,
+        peer_after=me,
+        kill_status=-9,
+        killed_at_ns=100 * S,
+        confirmed_generation=3,
+        restored_generation=3,
+        ids_before=(("command", (0, 1, 2)), ("exec", (0, 1)), ("envelope seq", (10, 11))),
+        ids_after=(("command", (3, 4)), ("exec", (2,)), ("envelope seq", (12,))),
+        blocked_in_restored_policy=True,
+        refusals_after_restart=2,
+        sent_by_blocked_after_block=3,
+        delivered_from_blocked_after_block=0,
+        backoff_deadline_ns=102 * S,
+        dials_before_kill=(99 * S,),
+        dials_after_restart=(102 * S + 1,),
+        pending=(10, 11),
+        pending_delivered_after_restart=(10, 11),
+        expected=expected,
+        delivered=tuple(sorted(expected)),
+        duplicates_dropped=1,
+    )
+
+
+def test_a_passing_run_exits_zero() -> None:
+    checks = judge(passing())
+    assert [check.passed for check in checks] == [True] * CHECKS
+    assert exit_status(checks) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "failing"),
+    [
+        ({"peer_after": "12D3KooWother"}, "same PeerId"),
+        ({"restored_generation": None}, "same PeerId"),
+        ({"ids_after": (("command", (2, 3)), ("exec", (2,)), ("envelope seq", (12,)))}, "no ID"),
+        ({"ids_after": (("command", (3,)), ("exec", ()), ("envelope seq", (12,)))}, "no ID"),
+        ({"blocked_in_restored_policy": False}, "blocked peer"),
+        ({"refusals_after_restart": 0}, "blocked peer"),
+        ({"delivered_from_blocked_after_block": 1}, "blocked peer"),
+        ({"dials_after_restart": (102 * S - 1,)}, "backoff"),
+        ({"dials_after_restart": ()}, "backoff"),
+        ({"backoff_deadline_ns": None}, "backoff"),
+        ({"pending_delivered_after_restart": (10,)}, "pending"),
+        ({"pending": (), "pending_delivered_after_restart": ()}, "pending"),
+        ({"delivered": passing().delivered[1:]}, "delivered exactly once"),
+        ({"delivered": (*passing().delivered, passing().delivered[0])}, "delivered exactly once"),
+    ],
+)
+def test_a_failed_check_is_reported_and_exits_one(change: dict[str, Any], failing: str) -> None:
+    measured = passing()
+    checks = judge(attrs.evolve(measured, **change))
+    assert [check.name for check in checks if not check.passed] == [
+        check.name for check in checks if check.name.startswith(failing)
+    ]
+    assert len([check for check in checks if not check.passed]) == 1
+    assert exit_status(checks) == 1
+    lines = render(measured, checks)
+    assert sum(line.startswith("FAIL") for line in lines) == 1
+    assert f"{CHECKS - 1}/{CHECKS} checks passed" in "\n".join(lines)
