@@ -51,7 +51,13 @@ import msgpack
 import msgspec
 from cattrs.preconf.msgpack import make_converter
 
-from benchmarks.harness import benchmark_parser, machine_line, parse_benchmark_args, progress
+from benchmarks.harness import (
+    GC_MODES,
+    benchmark_parser,
+    machine_line,
+    measure_per_gc_mode,
+    parse_benchmark_args,
+)
 from snapshot_schema import (
     AddressBookEntrySnapshot,
     BackoffEntry,
@@ -74,7 +80,6 @@ QUICK_SIZES = (1_000, 10_000)
 QUICK_ROUNDS = 3
 SEED = 20_240_601
 ENVELOPE_SIZE = 64
-GC_MODES = ("disabled", "enabled")
 
 # --- msgspec mirrors: typed, validated decoding ----------------------------------------------
 
@@ -492,14 +497,6 @@ def summarize(
     return rows
 
 
-def set_gc_mode(mode: str, thresholds: tuple[int, int, int]) -> None:
-    if mode == "enabled":
-        gc.set_threshold(*thresholds)
-        gc.enable()
-    else:
-        gc.disable()
-
-
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -538,29 +535,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes: tuple[int, ...] = args.sizes
     rounds: int = args.rounds
     thresholds = gc.get_threshold()
-    was_enabled = gc.isenabled()
     started = time.perf_counter()
-    rows: dict[str, list[Row]] = {mode: [] for mode in GC_MODES}
-    try:
-        for peers in sizes:
-            gc.enable()
-            progress(f"N={peers:,}: building the snapshot and checking round trips")
-            entries = contenders(build_snapshot(peers))
-            # The fixtures (snapshot, mirrors, encoded bytes) move to the permanent generation:
-            # collections then scan what each codec allocates, not the benchmark's own data.
-            gc.collect()
-            gc.freeze()
-            for mode in GC_MODES:
-                progress(f"N={peers:,}: {rounds} rounds with gc {mode}")
-                set_gc_mode(mode, thresholds)
-                rows[mode].extend(summarize(peers, entries, run_rounds(entries, rounds)))
-            gc.unfreeze()
-            del entries
-    finally:
-        gc.set_threshold(*thresholds)
-        if was_enabled:
-            gc.enable()
-        gc.unfreeze()
+    rows = measure_per_gc_mode(
+        sizes,
+        rounds,
+        lambda peers: contenders(build_snapshot(peers)),
+        lambda peers, entries: summarize(peers, entries, run_rounds(entries, rounds)),
+        "the snapshot",
+    )
 
     print("# Snapshot codec benchmark")
     print()

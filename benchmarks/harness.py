@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
+from typing import TypeVar
+
+Fixture = TypeVar("Fixture")
+Row = TypeVar("Row")
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -74,3 +79,49 @@ def machine_line(*packages: str) -> str:
         f"{platform.platform()}; {platform.python_implementation()} {platform.python_version()}; "
         f"{os.cpu_count()} CPUs; {versions}"
     )
+
+
+GC_MODES = ("disabled", "enabled")
+
+
+def _set_gc_mode(mode: str, thresholds: tuple[int, int, int]) -> None:
+    if mode == "enabled":
+        gc.set_threshold(*thresholds)
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def measure_per_gc_mode(
+    sizes: Sequence[int],
+    rounds: int,
+    prepare: Callable[[int], Fixture],
+    measure: Callable[[int, Fixture], list[Row]],
+    what: str,
+) -> dict[str, list[Row]]:
+    """For each size: `prepare` the fixture (gc on), then `measure` it once per gc mode. The
+    collector's configuration is restored afterwards, whatever happens."""
+    thresholds = gc.get_threshold()
+    was_enabled = gc.isenabled()
+    rows: dict[str, list[Row]] = {mode: [] for mode in GC_MODES}
+    try:
+        for peers in sizes:
+            gc.enable()
+            progress(f"N={peers:,}: building {what} and checking round trips")
+            fixture = prepare(peers)
+            # The fixture moves to the permanent generation: collections then scan what each
+            # operation allocates, not the benchmark's own data.
+            gc.collect()
+            gc.freeze()
+            for mode in GC_MODES:
+                progress(f"N={peers:,}: {rounds} rounds with gc {mode}")
+                _set_gc_mode(mode, thresholds)
+                rows[mode].extend(measure(peers, fixture))
+            gc.unfreeze()
+            del fixture
+    finally:
+        gc.set_threshold(*thresholds)
+        if was_enabled:
+            gc.enable()
+        gc.unfreeze()
+    return rows

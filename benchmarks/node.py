@@ -40,14 +40,18 @@ import msgpack
 from benchmarks.codec import (
     DEFAULT_ROUNDS,
     ENVELOPE_SIZE,
-    GC_MODES,
     SEED,
     _addresses,
     _peer_ids,
     as_lists,
-    set_gc_mode,
 )
-from benchmarks.harness import benchmark_parser, machine_line, parse_benchmark_args, progress
+from benchmarks.harness import (
+    GC_MODES,
+    benchmark_parser,
+    machine_line,
+    measure_per_gc_mode,
+    parse_benchmark_args,
+)
 from node_runtime import (
     AddressBook,
     BackoffState,
@@ -279,29 +283,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes: tuple[int, ...] = args.sizes
     rounds: int = args.rounds
     thresholds = gc.get_threshold()
-    was_enabled = gc.isenabled()
     started = time.perf_counter()
-    rows: dict[str, list[Row]] = {mode: [] for mode in GC_MODES}
-    try:
-        for peers in sizes:
-            gc.enable()
-            progress(f"N={peers:,}: building the node and checking round trips")
-            entries = operations(build_node(peers))
-            # The node and its fixtures move to the permanent generation: collections then scan
-            # what each operation allocates, not the benchmark's own data.
-            gc.collect()
-            gc.freeze()
-            for mode in GC_MODES:
-                progress(f"N={peers:,}: {rounds} rounds with gc {mode}")
-                set_gc_mode(mode, thresholds)
-                rows[mode].append(summarize(peers, run_rounds(entries, rounds)))
-            gc.unfreeze()
-            del entries
-    finally:
-        gc.set_threshold(*thresholds)
-        if was_enabled:
-            gc.enable()
-        gc.unfreeze()
+    rows = measure_per_gc_mode(
+        sizes,
+        rounds,
+        lambda peers: operations(build_node(peers)),
+        lambda peers, entries: [summarize(peers, run_rounds(entries, rounds))],
+        "the node",
+    )
 
     print("# Node snapshot and restore benchmark")
     print()
