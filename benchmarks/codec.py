@@ -73,6 +73,7 @@ from snapshot_schema import (
     encode,
 )
 from snapshot_schema.encoder import encode_body
+from snapshot_schema.record_table import RecordTable
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 DEFAULT_ROUNDS = 7
@@ -247,7 +248,7 @@ def mirror(value: object, mirrors: Mapping[type, type]) -> object:
     if cls is not None:
         names = _mirror_fields(cls)
         return cls(**{name: mirror(getattr(value, name), mirrors) for name in names})
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | RecordTable):
         return tuple(mirror(item, mirrors) for item in value)
     if isinstance(value, FrozenMap):
         return {key: mirror(item, mirrors) for key, item in value.items()}

@@ -221,44 +221,39 @@ class Node:
         governor = framework.peer_governor
         where: tuple[PathElement, ...] = ("framework", "address_book")
         try:
-            node.address_book = AddressBook.from_state(
-                (entry.peer_id, entry.addresses, entry.ref_count)
-                for entry in framework.address_book
-            )
+            # The tables' rows, read directly: no record object is built for them.
+            node.address_book = AddressBook.from_state(framework.address_book.rows)
             where = ("framework", "peer_governor")
             node.governor = PeerGovernor.from_state(
                 threshold,
                 governor.blocklist,
                 governor.allowlist,
                 (
-                    (
-                        h.peer_id,
-                        PeerHealth(
-                            h.consecutive_failures, rebase.past_time(h.last_event_ns), h.down
-                        ),
-                    )
-                    for h in governor.health
+                    (peer, PeerHealth(failures, rebase.past_time(last_event_ns), down))
+                    for peer, failures, last_event_ns, down in governor.health.rows
                 ),
             )
             where = ("framework", "backoff_table")
+            backoff_rows = framework.backoff_table.rows
             node.backoff = BackoffTable.from_state(
                 node.backoff.policy,
                 node.rng,
                 (
                     (
-                        entry.peer_id,
+                        peer,
                         BackoffState(
-                            entry.attempts,
-                            rebase.past_time(entry.last_attempt_ns),
-                            rebase.deadline(entry.next_retry_ns),
+                            attempts,
+                            rebase.past_time(last_attempt_ns),
+                            rebase.deadline(next_retry_ns),
                         ),
                     )
-                    for entry in framework.backoff_table
+                    for peer, attempts, last_attempt_ns, next_retry_ns in backoff_rows
                 ),
             )
             where = ("framework", "pending_outbound")
             node.outbound = OutboundQueue.from_state(
-                (entry.envelope_bytes for entry in framework.pending_outbound), max_outbound
+                (envelope for envelope, _redelivered in framework.pending_outbound.rows),
+                max_outbound,
             )
             where = ("framework", "counters")
             node.counters = Counters.from_state(framework.counters.items())

@@ -47,6 +47,7 @@ from snapshot_schema.framework_records import (
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.migrations import MIGRATIONS, MigrationRegistry, Upgrade
 from snapshot_schema.multihash import is_multihash, multihash_problem
+from snapshot_schema.record_table import RecordTable
 from snapshot_schema.transient import TransientSnapshot
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
 
@@ -74,6 +75,7 @@ __all__ = [
     "PendingAsyncSnapshot",
     "PendingCompletionSnapshot",
     "PendingOutboundEntry",
+    "RecordTable",
     "SnapshotDecodeError",
     "SnapshotError",
     "SnapshotValueError",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Collection
-from itertools import starmap
 from typing import Any, NoReturn, TypeVar, cast
 
 import attrs
@@ -45,6 +44,7 @@ from snapshot_schema.framework_records import (
 )
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.multihash import SINGLE_BYTE_CODES, is_multihash
+from snapshot_schema.record_table import RecordTable
 from snapshot_schema.transient import TransientSnapshot
 from snapshot_schema.unchecked import unchecked_builder
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
@@ -232,10 +232,10 @@ def _fast_table(
     cls: type[T],
     column_tests: tuple[ColumnTest, ...],
     row_test: Callable[[tuple[Column, ...]], bool] | None = None,
-) -> tuple[T, ...]:
+) -> RecordTable[T]:
     rows = _array(raw, path)
     if not rows:
-        return ()
+        return RecordTable.trusted(cls, ())
     arity = len(column_tests)
     if set(map(type, rows)) == {tuple} and set(map(len, rows)) == {arity}:
         # A pass per column reads the rows in memory order: faster than `zip(*rows)`.
@@ -243,18 +243,11 @@ def _fast_table(
         if all(test(column) for test, column in zip(column_tests, columns, strict=True)) and (
             row_test is None or row_test(columns)
         ):
-            # From the rows, not the columns: reading each row whole is kinder to the cache.
-            records = tuple(starmap(_TWINS[cls], rows))
-            for record in records:
-                record.__class__ = cls
-            return records
+            # The table keeps the validated rows; records are built only when asked for.
+            return RecordTable.trusted(cls, rows)
     _explain_table(rows, path, cls, arity)
 
 
-_TWINS: dict[type[Any], Callable[..., Any]] = {
-    cls: unchecked_builder(cls)[0]
-    for cls in (AddressBookEntrySnapshot, PeerHealthSnapshot, BackoffEntry, PendingOutboundEntry)
-}
 _U32S = _uints(U32_MAX)
 _U64S = _uints(U64_MAX)
 
@@ -359,13 +352,6 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
     return framework  # type: ignore[no-any-return]
 
 
-def _trusted_records(rows: tuple[tuple[Any, ...], ...], cls: type[T]) -> tuple[T, ...]:
-    records = tuple(starmap(_TWINS[cls], rows))
-    for record in records:
-        record.__class__ = cls
-    return records
-
-
 def build_framework_trusted(layout: tuple[Any, ...]) -> FrameworkSnapshot:
     """A `FrameworkSnapshot` from a plain layout that is valid *by construction*, unchecked.
 
@@ -391,17 +377,17 @@ def build_framework_trusted(layout: tuple[Any, ...]) -> FrameworkSnapshot:
     governor = _GovernorTwin(
         frozenset(blocklist),
         None if allowlist is None else frozenset(allowlist),
-        _trusted_records(health, PeerHealthSnapshot),
+        RecordTable.trusted(PeerHealthSnapshot, health),
         failure_threshold,
     )
     governor.__class__ = _Governor
     framework = _FrameworkTwin(
         FrozenMap(counters),
         fired_phases,
-        _trusted_records(address_book, AddressBookEntrySnapshot),
+        RecordTable.trusted(AddressBookEntrySnapshot, address_book),
         governor,
-        _trusted_records(backoff_table, BackoffEntry),
-        _trusted_records(pending_outbound, PendingOutboundEntry),
+        RecordTable.trusted(BackoffEntry, backoff_table),
+        RecordTable.trusted(PendingOutboundEntry, pending_outbound),
         peer_id,
         next_command_id,
         next_exec_id,

@@ -24,10 +24,6 @@ from snapshot_schema.framework_records import FrameworkSnapshot, PeerGovernorSna
 from snapshot_schema.gc_pause import gc_paused
 from snapshot_schema.transient import TransientSnapshot
 
-_address_row = attrgetter("peer_id", "addresses", "ref_count")
-_health_row = attrgetter("peer_id", "consecutive_failures", "last_event_ns", "down")
-_backoff_row = attrgetter("peer_id", "attempts", "last_attempt_ns", "next_retry_ns")
-_outbound_row = attrgetter("envelope_bytes", "redelivered")
 _pending_async_row = attrgetter("op_ref", "exec_id", "output_sites", "deadline_ns")
 
 
@@ -36,7 +32,7 @@ def _governor(governor: PeerGovernorSnapshot) -> list[Any]:
     return [
         sorted(governor.blocklist),
         None if allowlist is None else sorted(allowlist),
-        list(map(_health_row, governor.health)),
+        governor.health.rows,
         governor.failure_threshold,
     ]
 
@@ -48,10 +44,10 @@ def _framework(framework: FrameworkSnapshot) -> Sequence[Any]:
     return [
         sorted(framework.counters.items()),
         framework.fired_phases,
-        list(map(_address_row, framework.address_book)),
+        framework.address_book.rows,
         _governor(framework.peer_governor),
-        list(map(_backoff_row, framework.backoff_table)),
-        list(map(_outbound_row, framework.pending_outbound)),
+        framework.backoff_table.rows,
+        framework.pending_outbound.rows,
         framework.peer_id_bytes,
         framework.next_command_id,
         framework.next_exec_id,
@@ -104,7 +100,7 @@ def encode(snapshot: TransientSnapshot) -> bytes:
     """The canonical bytes of `snapshot`: `[spec_version, body]` as msgpack."""
     if type(snapshot) is not TransientSnapshot:
         raise TypeError(f"encode() takes a TransientSnapshot, not {type(snapshot).__name__}")
-    # A snapshot built by the constructors has its rows rebuilt here, 100k acyclic tuples that
-    # collector passes would only rescan (see `gc_pause.py`).
+    # Large tables pack as the rows their `RecordTable`s hold; what is rebuilt here (sorted
+    # maps and sets) is acyclic, so collector passes would only rescan it (see `gc_pause.py`).
     with gc_paused():
         return pack([snapshot.framework.spec_version, encode_body(snapshot)])

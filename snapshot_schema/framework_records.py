@@ -30,6 +30,7 @@ from snapshot_schema.checks import (
 )
 from snapshot_schema.errors import SnapshotValueError
 from snapshot_schema.frozen_map import FrozenMap
+from snapshot_schema.record_table import RecordTable
 from snapshot_schema.reprs import bytes_repr, seq_repr, set_repr
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
 
@@ -80,8 +81,32 @@ class PeerHealthSnapshot:
         check_bool(self.down, ("down",))
 
 
-def _check_health(value: object, path: tuple[str | int, ...]) -> None:
-    check_instance(value, PeerHealthSnapshot, path)
+def _set_table(record: object, name: str, cls: type[Any], *, keyed: bool) -> None:
+    """Check the table field `name` of `record` and store it as a `RecordTable`.
+
+    A tuple must hold records of exactly `cls` (and, when `keyed`, no peer twice); a
+    `RecordTable` of `cls` holds valid rows already, so only its keys are checked.
+    """
+    value = getattr(record, name)
+    if type(value) is RecordTable:
+        if value.record_class is not cls:
+            raise SnapshotValueError(
+                f"expected a table of `{cls.__name__}`, got one of `{value.record_class.__name__}`",
+                (name,),
+            )
+        if keyed:
+            rows = value.rows
+            if len(set(map(_first, rows))) != len(rows):
+                check_unique(rows, _first, (name,), "peer")
+        return
+    check_tuple(value, lambda item, path: check_instance(item, cls, path), (name,))
+    if keyed:
+        check_unique(value, _peer_of, (name,), "peer")
+    object.__setattr__(record, name, RecordTable.of(cls, value))
+
+
+def _first(row: tuple[bytes, ...]) -> bytes:
+    return row[0]
 
 
 @attrs.frozen(weakref_slot=False)
@@ -94,7 +119,7 @@ class PeerGovernorSnapshot:
     allowlist: frozenset[bytes] | None = attrs.field(
         default=None, converter=as_optional_frozenset, repr=set_repr
     )
-    health: tuple[PeerHealthSnapshot, ...] = attrs.field(
+    health: RecordTable[PeerHealthSnapshot] = attrs.field(
         default=(), converter=as_tuple, repr=seq_repr
     )
     failure_threshold: int = 3
@@ -103,8 +128,7 @@ class PeerGovernorSnapshot:
         check_frozenset(self.blocklist, check_multihash, ("blocklist",))
         if self.allowlist is not None:
             check_frozenset(self.allowlist, check_multihash, ("allowlist",))
-        check_tuple(self.health, _check_health, ("health",))
-        check_unique(self.health, _peer_of, ("health",), "peer")
+        _set_table(self, "health", PeerHealthSnapshot, keyed=True)
         check_u32(self.failure_threshold, ("failure_threshold",))
         if self.failure_threshold == 0:
             raise SnapshotValueError(
@@ -150,18 +174,6 @@ def _peer_of(entry: AddressBookEntrySnapshot | PeerHealthSnapshot | BackoffEntry
     return entry.peer_id
 
 
-def _check_address_entry(value: object, path: tuple[str | int, ...]) -> None:
-    check_instance(value, AddressBookEntrySnapshot, path)
-
-
-def _check_backoff_entry(value: object, path: tuple[str | int, ...]) -> None:
-    check_instance(value, BackoffEntry, path)
-
-
-def _check_outbound_entry(value: object, path: tuple[str | int, ...]) -> None:
-    check_instance(value, PendingOutboundEntry, path)
-
-
 @attrs.frozen(kw_only=True, weakref_slot=False)
 class FrameworkSnapshot:
     """The framework state a restored node must not lose.
@@ -172,14 +184,14 @@ class FrameworkSnapshot:
 
     counters: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=as_frozen_map)
     fired_phases: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
-    address_book: tuple[AddressBookEntrySnapshot, ...] = attrs.field(
+    address_book: RecordTable[AddressBookEntrySnapshot] = attrs.field(
         default=(), converter=as_tuple, repr=seq_repr
     )
     peer_governor: PeerGovernorSnapshot = attrs.field(factory=PeerGovernorSnapshot)
-    backoff_table: tuple[BackoffEntry, ...] = attrs.field(
+    backoff_table: RecordTable[BackoffEntry] = attrs.field(
         default=(), converter=as_tuple, repr=seq_repr
     )
-    pending_outbound: tuple[PendingOutboundEntry, ...] = attrs.field(
+    pending_outbound: RecordTable[PendingOutboundEntry] = attrs.field(
         default=(), converter=as_tuple, repr=seq_repr
     )
     peer_id_bytes: bytes = attrs.field(repr=bytes_repr)
@@ -202,12 +214,10 @@ class FrameworkSnapshot:
     def __attrs_post_init__(self) -> None:
         check_map(self.counters, check_name, check_u64, ("counters",))
         check_tuple(self.fired_phases, check_name, ("fired_phases",))
-        check_tuple(self.address_book, _check_address_entry, ("address_book",))
-        check_unique(self.address_book, _peer_of, ("address_book",), "peer")
+        _set_table(self, "address_book", AddressBookEntrySnapshot, keyed=True)
         check_instance(self.peer_governor, PeerGovernorSnapshot, ("peer_governor",))
-        check_tuple(self.backoff_table, _check_backoff_entry, ("backoff_table",))
-        check_unique(self.backoff_table, _peer_of, ("backoff_table",), "peer")
-        check_tuple(self.pending_outbound, _check_outbound_entry, ("pending_outbound",))
+        _set_table(self, "backoff_table", BackoffEntry, keyed=True)
+        _set_table(self, "pending_outbound", PendingOutboundEntry, keyed=False)
         check_multihash(self.peer_id_bytes, ("peer_id_bytes",))
         check_u64(self.next_command_id, ("next_command_id",))
         check_u64(self.next_exec_id, ("next_exec_id",))

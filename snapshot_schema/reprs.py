@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from snapshot_schema.record_table import RecordTable
+
 _BYTES_SHOWN = 16
 _ITEMS_SHOWN = 4
 
@@ -16,8 +18,8 @@ def bytes_repr(value: object) -> str:
 
 
 def seq_repr(value: object) -> str:
-    """A tuple shown in full when short, else its first items and how many there are."""
-    if not isinstance(value, tuple):
+    """A tuple (or table) shown in full when short, else its first items and how many there are."""
+    if not isinstance(value, tuple | RecordTable):
         return repr(value)
     items = [bytes_repr(item) for item in value[:_ITEMS_SHOWN]]
     if len(value) > _ITEMS_SHOWN:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Sequence
 from typing import TypeVar
 
 from node_runtime.cli.exit_codes import ExitCode
@@ -118,7 +119,7 @@ def _set_changes(what: str, a: frozenset[bytes], b: frozenset[bytes]) -> list[st
 
 
 def _keyed(
-    a_rows: tuple[Row, ...], b_rows: tuple[Row, ...]
+    a_rows: Sequence[Row], b_rows: Sequence[Row]
 ) -> tuple[list[Row], list[tuple[Row, Row]], list[Row]]:
     """Rows only in b (added), in both but different (changed), only in a (removed)."""
     a = {row.peer_id: row for row in a_rows}
@@ -130,7 +131,7 @@ def _keyed(
 
 
 def _address_book(
-    a_rows: tuple[AddressBookEntrySnapshot, ...], b_rows: tuple[AddressBookEntrySnapshot, ...]
+    a_rows: Sequence[AddressBookEntrySnapshot], b_rows: Sequence[AddressBookEntrySnapshot]
 ) -> list[str]:
     added, changed, removed = _keyed(a_rows, b_rows)
     lines = [
@@ -161,7 +162,7 @@ def _counters(a: dict[str, int], b: dict[str, int]) -> list[str]:
 
 
 def _health(
-    a_rows: tuple[PeerHealthSnapshot, ...], b_rows: tuple[PeerHealthSnapshot, ...]
+    a_rows: Sequence[PeerHealthSnapshot], b_rows: Sequence[PeerHealthSnapshot]
 ) -> list[str]:
     added, changed, removed = _keyed(a_rows, b_rows)
 

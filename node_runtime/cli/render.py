@@ -20,6 +20,7 @@ from snapshot_schema import (
     FrameworkSnapshot,
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
+    RecordTable,
 )
 
 _NS = 1_000_000_000
@@ -128,7 +129,7 @@ def to_json(value: object) -> JsonValue:
         return out
     if isinstance(value, bytes):
         return value.hex()
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | RecordTable):
         return [to_json(item) for item in value]
     if isinstance(value, frozenset):
         return sorted((to_json(item) for item in value), key=json.dumps)

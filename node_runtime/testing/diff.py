@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from snapshot_schema import PathElement, TransientSnapshot, render_path
+from snapshot_schema.record_table import RecordTable
 from snapshot_schema.reprs import bytes_repr, seq_repr, set_repr
 
 
@@ -37,7 +38,7 @@ def show(value: object) -> str:
     """A compact repr: large byte strings and tables are abbreviated, as records show them."""
     if isinstance(value, bytes):
         return bytes_repr(value)
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | RecordTable):
         return seq_repr(value)
     if isinstance(value, frozenset):
         return set_repr(value)
@@ -47,8 +48,9 @@ def show(value: object) -> str:
 def snapshot_diff(a: TransientSnapshot, b: TransientSnapshot) -> list[Difference]:
     """Every leaf where `a` and `b` differ, in field order; empty when they are equal.
 
-    Records are compared field by field, tuples item by item, mappings key by key (a key is a
-    path step as in `SnapshotValueError` paths); anything else, sets included, is one leaf.
+    Records are compared field by field, tuples and record tables item by item, mappings key by
+    key (a key is a path step as in `SnapshotValueError` paths); anything else, sets included, is
+    one leaf.
     """
     differences: list[Difference] = []
     _compare(a, b, (), differences)
@@ -62,7 +64,7 @@ def _compare(a: object, b: object, path: tuple[PathElement, ...], out: list[Diff
     if record is type(b) and attrs.has(record):
         for field in attrs.fields(record):
             _compare(getattr(a, field.name), getattr(b, field.name), (*path, field.name), out)
-    elif isinstance(a, tuple) and isinstance(b, tuple):
+    elif isinstance(a, tuple | RecordTable) and isinstance(b, tuple | RecordTable):
         for index in range(max(len(a), len(b))):
             _compare(_item(a, index), _item(b, index), (*path, index), out)
     elif isinstance(a, Mapping) and isinstance(b, Mapping):
@@ -73,7 +75,7 @@ def _compare(a: object, b: object, path: tuple[PathElement, ...], out: list[Diff
         out.append(Difference(render_path(path), a, b))
 
 
-def _item(items: tuple[object, ...], index: int) -> object:
+def _item(items: Sequence[object], index: int) -> object:
     return items[index] if index < len(items) else MISSING
 
 

@@ -1,5 +1,6 @@
 """The decoder's columnar table checks accept exactly the rows the record constructors accept."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from hypothesis import given, settings
@@ -79,7 +80,7 @@ def test_fast_table_and_constructors_agree(cls: type, data: st.DataObject) -> No
     row_strategy, column_tests, row_test = TABLES[cls]
     rows = data.draw(st.lists(row_strategy, max_size=4))
     try:
-        built: tuple[Any, ...] = _fast_table(
+        built: Sequence[Any] = _fast_table(
             tuple(rows), ("t",), cls, column_tests(_PeerColumns()), row_test
         )
     except SnapshotDecodeError:

@@ -16,6 +16,7 @@ from snapshot_schema import (
     PeerHealthSnapshot,
     PendingAsyncSnapshot,
     PendingOutboundEntry,
+    RecordTable,
     SnapshotValueError,
     TransientSnapshot,
     TypedBusSnapshot,
@@ -54,7 +55,8 @@ def test_lists_dicts_and_sets_are_frozen_on_construction() -> None:
     )
     assert type(snapshot.counters) is FrozenMap
     assert snapshot.fired_phases == ("start",)
-    assert type(snapshot.address_book) is tuple
+    assert type(snapshot.address_book) is RecordTable
+    assert snapshot.address_book == (AddressBookEntrySnapshot(PEER, (b"\x01",), 1),)
     assert PeerGovernorSnapshot(blocklist={PEER}).blocklist == frozenset({PEER})
 
 
