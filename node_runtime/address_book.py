@@ -30,9 +30,10 @@ bound; 32 is well above what libp2p peers advertise (a handful per transport).""
 
 
 class _Entry:
+    # `addresses` is a tuple, replaced on change: snapshots share it instead of copying it.
     __slots__ = ("addresses", "ref_count")
 
-    def __init__(self, addresses: list[bytes], ref_count: int) -> None:
+    def __init__(self, addresses: tuple[bytes, ...], ref_count: int) -> None:
         self.addresses = addresses
         self.ref_count = ref_count
 
@@ -65,7 +66,7 @@ class AddressBook(ChangeCounter):
             check_peer_key(peer, "entries", index, "peer")
             if peer in kept_entries or peer in dropped:
                 raise ComponentValueError("peer listed twice", ("entries", index, "peer"))
-            kept = list(addresses)
+            kept = tuple(addresses)
             # Before any per-address work, so an oversized list costs nothing to refuse.
             if len(kept) > limit:
                 raise ComponentValueError(
@@ -85,7 +86,7 @@ class AddressBook(ChangeCounter):
         """`(peer, addresses, ref_count)` sorted by peer, so equal books snapshot identically."""
         for peer in sorted(self._entries):
             entry = self._entries[peer]
-            yield peer, tuple(entry.addresses), entry.ref_count
+            yield peer, entry.addresses, entry.ref_count
 
     def __contains__(self, peer: object) -> bool:
         return peer in self._entries
@@ -114,9 +115,9 @@ class AddressBook(ChangeCounter):
             raise AddressLimitError(f"peer already has {self._max_addresses} addresses")
         self._changed()
         if entry is None:
-            self._entries[peer] = _Entry([encoded], 0)
+            self._entries[peer] = _Entry((encoded,), 0)
         else:
-            entry.addresses.append(encoded)
+            entry.addresses = (*entry.addresses, encoded)
         return True
 
     def remove_address(self, peer: PeerKey, address: Multiaddr) -> bool:
@@ -126,7 +127,7 @@ class AddressBook(ChangeCounter):
         if entry is None or encoded not in entry.addresses:
             return False
         self._changed()
-        entry.addresses.remove(encoded)
+        entry.addresses = tuple(kept for kept in entry.addresses if kept != encoded)
         self._forget_if_unused(peer, entry)
         return True
 
@@ -137,7 +138,7 @@ class AddressBook(ChangeCounter):
             raise RefCountOverflowError("reference count is at its maximum")
         self._changed()
         if entry is None:
-            entry = self._entries[peer] = _Entry([], 0)
+            entry = self._entries[peer] = _Entry((), 0)
         entry.ref_count += 1
         return entry.ref_count
 
@@ -160,7 +161,7 @@ class AddressBook(ChangeCounter):
             del self._entries[peer]
 
 
-def _refuse_addresses(addresses: list[bytes], index: int) -> NoReturn:
+def _refuse_addresses(addresses: tuple[bytes, ...], index: int) -> NoReturn:
     """Raise for the first address of entry `index` that is invalid or a repeat."""
     seen: set[bytes] = set()
     for position, address in enumerate(addresses):
