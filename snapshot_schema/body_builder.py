@@ -2,8 +2,9 @@
 
 Small records are built through their constructors, whose checks name the field; errors are
 relocated under the path of the value in the body. The per-peer tables can hold 100k rows, so
-they are validated inline in one loop each and built unchecked (see `unchecked.py`); a row that
-fails the fast test is rebuilt through the constructor only to explain exactly what is wrong.
+they are validated a column at a time and kept as their rows in a `RecordTable`, which builds a
+record only when one is asked for (see `record_table.py`); a table that fails the fast test is
+walked through the constructors only to explain exactly what is wrong.
 """
 
 from __future__ import annotations

@@ -179,7 +179,9 @@ class FrameworkSnapshot:
     """The framework state a restored node must not lose.
 
     Keyed tables (`address_book`, `peer_governor.health`, `backoff_table`) hold at most one row
-    per peer; their order is kept as given (`Node.snapshot()` sorts them by peer id).
+    per peer; their order is kept as given (`Node.snapshot()` sorts them by peer id). The tables
+    are given as tuples (or lists) of records, or as `RecordTable`s, and are always held as
+    `RecordTable`s: sequences that keep the rows and build records on demand.
     """
 
     counters: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=as_frozen_map)

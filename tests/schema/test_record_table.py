@@ -1,0 +1,48 @@
+"""`RecordTable`: the per-peer tables hold rows and build records on demand, behaving as an
+immutable sequence of records equal to the tuple of those records."""
+
+import pickle
+
+import pytest
+
+from snapshot_schema import BackoffEntry, FrameworkSnapshot, RecordTable, SnapshotValueError
+
+PEER = bytes.fromhex("0024080112") + bytes(33)
+OTHER = bytes.fromhex("1220") + bytes(range(32))
+RECORDS = (BackoffEntry(PEER, 1, 2, 3), BackoffEntry(OTHER, 4, 5, 6))
+
+
+def test_a_table_is_a_sequence_of_its_records() -> None:
+    table = RecordTable.of(BackoffEntry, RECORDS)
+    lazy = RecordTable.trusted(BackoffEntry, ((PEER, 1, 2, 3), (OTHER, 4, 5, 6)))
+    for each in (table, lazy):
+        assert len(each) == 2
+        assert each[1] == RECORDS[1]
+        assert each[-1] == RECORDS[1]
+        assert list(each) == list(RECORDS)
+        assert each[:1] == RECORDS[:1]
+        assert type(each[:1]) is RecordTable
+        assert RECORDS[0] in each
+        assert BackoffEntry(PEER, 1, 2, 4) not in each
+        assert each == RECORDS
+        assert each.rows == ((PEER, 1, 2, 3), (OTHER, 4, 5, 6))
+        assert hash(each) == hash(RECORDS)
+        assert pickle.loads(pickle.dumps(each)) == each
+    assert table == lazy
+    assert lazy != RECORDS[:1]
+    assert lazy != list(RECORDS)
+    with pytest.raises(TypeError):
+        RecordTable.of(BackoffEntry, (1,))
+
+
+def test_the_constructor_holds_tables_and_checks_tables_it_is_given() -> None:
+    framework = FrameworkSnapshot(peer_id_bytes=PEER, backoff_table=RECORDS)
+    assert type(framework.backoff_table) is RecordTable
+    again = FrameworkSnapshot(peer_id_bytes=PEER, backoff_table=framework.backoff_table)
+    assert again == framework
+    assert hash(again) == hash(framework)
+    twice = RecordTable.trusted(BackoffEntry, ((PEER, 1, 2, 3), (PEER, 4, 5, 6)))
+    with pytest.raises(SnapshotValueError, match="duplicate peer"):
+        FrameworkSnapshot(peer_id_bytes=PEER, backoff_table=twice)
+    with pytest.raises(SnapshotValueError, match="got one of `BackoffEntry`"):
+        FrameworkSnapshot(peer_id_bytes=PEER, address_book=framework.backoff_table)
