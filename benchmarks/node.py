@@ -43,6 +43,7 @@ from benchmarks.codec import (
     SEED,
     _addresses,
     _peer_ids,
+    _require,
     as_lists,
 )
 from benchmarks.harness import (
@@ -124,11 +125,6 @@ def build_node(peer_count: int, seed: int = SEED) -> Node:
 class Operation:
     name: str
     run: Callable[[], object]
-
-
-def _require(condition: bool, what: str) -> None:
-    if not condition:
-        raise RuntimeError(f"correctness check failed: {what}")
 
 
 def _same_state(restored: TransientSnapshot, original: TransientSnapshot) -> bool:

@@ -99,6 +99,10 @@ COSTS = (  # (what, variant, baseline): the paired difference reported as that c
 
 
 # --- the floors -------------------------------------------------------------------------------
+# Deliberately NOT `durable_io.write_atomically`: the floor is the yardstick `save` is measured
+# against, so it must not share `save`'s code. Built on the same function, an extra fsync or copy
+# slipped into it would inflate floor and save alike and the ratio would hide it. Kept to the
+# bare syscalls (fixed temporary name, no O_EXCL, no clean-up on failure).
 
 
 def _write_all(descriptor: int, data: bytes) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from fuzz._fixtures import parse_text_or_binary
 from node_runtime import Multiaddr
-from snapshot_schema import SnapshotError
 
 
 def _check_valid(address: Multiaddr) -> None:
@@ -25,18 +25,9 @@ def _check_valid(address: Multiaddr) -> None:
 
 
 def check(data: bytes) -> None:
-    if not data:
-        return
-    payload = data[1:]
-    try:
-        if data[0] & 1:
-            address = Multiaddr.from_string(payload.decode("utf-8", "surrogateescape"))
-        else:
-            address = Multiaddr.from_bytes(payload)
-            assert address.to_bytes() == payload, "accepted bytes are not the canonical form"
-    except SnapshotError:
-        return
-    _check_valid(address)
+    address = parse_text_or_binary(data, Multiaddr.from_string, Multiaddr.from_bytes)
+    if address is not None:
+        _check_valid(address)
 
 
 def main(argv: Sequence[str] = sys.argv) -> None:

@@ -118,8 +118,8 @@ class Checkpointer:
         self._cooldown = cooldown
         self._timer = timer
         self._saved_revision: int | None = None
-        self._last_snapshot_at = -math.inf
-        self._urgent = True  # the first save happens at once
+        self._last_snapshot_at = -math.inf  # so the first save is due at once
+        self._urgent = False
         self._closed = False
         self._writer = _Writer(store)
         node.governor.add_policy_listener(self.request_save)
@@ -188,9 +188,12 @@ class Checkpointer:
     def close(self, timeout: float | None = None) -> SnapshotRef | None:
         """Final save if the node changed, wait for the writer, stop it. A clean shutdown's
         courtesy only: a killed process loses at most what `interval` bounds."""
+        self._take_final()
+        return self._finish(timeout)
+
+    def _take_final(self) -> None:
         if not self._closed and self._dirty():
             self._take(self._timer())
-        return self._finish(timeout)
 
     def _finish(self, timeout: float | None) -> SnapshotRef | None:
         if self._closed:
@@ -209,6 +212,5 @@ class Checkpointer:
 
     async def aclose(self, timeout: float | None = None) -> SnapshotRef | None:
         """`close` for asyncio hosts: the final snapshot on the loop, the waiting off it."""
-        if not self._closed and self._dirty():
-            self._take(self._timer())
+        self._take_final()
         return await asyncio.to_thread(self._finish, timeout)

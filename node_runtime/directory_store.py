@@ -66,6 +66,16 @@ def _read_header(file: BinaryIO) -> SealedHeader:
         raise
 
 
+def _created_wall_ns(path: Path) -> int:
+    """The creation time a file's header states, unverified; 0 when it has no readable header
+    (retention removes such a file all the same: it only needs the time to report it)."""
+    try:
+        with path.open("rb") as file:
+            return read_header(file.read(MAX_HEADER_BYTES)).created_wall_ns
+    except (OSError, DamagedFileError, UnsupportedContainerError):
+        return 0
+
+
 def _file_name(generation: int) -> str:
     return f"{generation:020d}{SUFFIX}"
 
@@ -217,25 +227,23 @@ class DirectoryStore:
 
     # Loading.
 
-    def _read(self, path: Path) -> bytes:
-        with path.open("rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            header = _read_header(file)
-            # Sizes first: a damaged length field must not make us read gigabytes.
-            if size < header.file_length:
-                raise TruncatedFileError(f"{size} bytes; its header says {header.file_length}")
-            if size > header.file_length:
-                raise CorruptFileError(f"{size - header.file_length} bytes trail the file")
-            if header.encoded_length > self._max_snapshot_size:
-                raise SnapshotDecodeError(
-                    f"snapshot of {header.encoded_length} bytes exceeds the "
-                    f"{self._max_snapshot_size}-byte limit"
-                )
-            file.seek(0)
-            return file.read()
+    def _read_rest(self, file: BinaryIO, header: SealedHeader) -> bytes:
+        """The whole file whose `header` was just read from `file`."""
+        size = os.fstat(file.fileno()).st_size
+        # Sizes first: a damaged length field must not make us read gigabytes.
+        if size < header.file_length:
+            raise TruncatedFileError(f"{size} bytes; its header says {header.file_length}")
+        if size > header.file_length:
+            raise CorruptFileError(f"{size - header.file_length} bytes trail the file")
+        if header.encoded_length > self._max_snapshot_size:
+            raise SnapshotDecodeError(
+                f"snapshot of {header.encoded_length} bytes exceeds the "
+                f"{self._max_snapshot_size}-byte limit"
+            )
+        file.seek(0)
+        return file.read()
 
-    def _load(self, generation: int, path: Path) -> StoredSnapshot:
-        data = self._read(path)
+    def _verify(self, generation: int, path: Path, data: bytes) -> StoredSnapshot:
         sealed = unseal(
             data,
             encryption_key=self._encryption_key,
@@ -246,6 +254,11 @@ class DirectoryStore:
             raise CorruptFileError(f"file name says generation {generation}, its header another")
         ref = SnapshotRef(generation, os.fspath(path), len(data), sealed.header.created_wall_ns)
         return StoredSnapshot(ref, sealed.header, sealed.snapshot)
+
+    def _load(self, generation: int, path: Path) -> StoredSnapshot:
+        with path.open("rb") as file:
+            data = self._read_rest(file, _read_header(file))
+        return self._verify(generation, path, data)
 
     def load(self, ref: SnapshotRef | int) -> StoredSnapshot:
         """The snapshot of that generation, verified. Raises the file's error if it does not
@@ -262,9 +275,13 @@ class DirectoryStore:
     def _newest_valid(self, wall_ns: int | None) -> StoredSnapshot | None:
         for generation, path in self._stored():
             try:
-                if wall_ns is not None and self._ref(generation, path).created_wall_ns > wall_ns:
-                    continue
-                return self._load(generation, path)
+                # One open per file: the header decides whether `at` needs the rest.
+                with path.open("rb") as file:
+                    header = _read_header(file)
+                    if wall_ns is not None and header.created_wall_ns > wall_ns:
+                        continue
+                    data = self._read_rest(file, header)
+                return self._verify(generation, path, data)
             except FileNotFoundError:
                 continue  # pruned by a writer while we looked
             except (DamagedFileError, UntrustedFileError, SnapshotDecodeError) as error:
@@ -365,22 +382,22 @@ class DirectoryStore:
         removed: builtins.list[SnapshotRef] = []
         for generation, path in self._stored():
             try:
-                ref = self._ref(generation, path)
+                size = path.stat().st_size  # kept files need no more than their size
             except FileNotFoundError:
                 continue
-            except (DamagedFileError, UnsupportedContainerError):
-                ref = SnapshotRef(generation, os.fspath(path), path.stat().st_size, 0)
             if generation != keep:
                 full = full or (
                     (self.keep_last is not None and kept_count >= self.keep_last)
-                    or (self.max_bytes is not None and kept_bytes + ref.size > self.max_bytes)
+                    or (self.max_bytes is not None and kept_bytes + size > self.max_bytes)
                 )
                 if full:
+                    removed.append(
+                        SnapshotRef(generation, os.fspath(path), size, _created_wall_ns(path))
+                    )
                     path.unlink(missing_ok=True)
-                    removed.append(ref)
                     continue
             kept_count += 1
-            kept_bytes += ref.size
+            kept_bytes += size
         if removed and self._fsync:
             fsync_directory(self.path)
         return removed

@@ -28,24 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from multiformats import multibase
+from multiformats import multibase, varint
 
 from node_runtime.errors import InvalidMultiaddrError, InvalidPeerIdError
-from node_runtime.peer_id import PeerId
+from node_runtime.peer_id import CanonicalBytes, PeerId
 from snapshot_schema.multihash import is_multihash, multihash_problem, read_varint
 
 
 class _Refused(Exception):
     """A value codec's reason to refuse; turned into `InvalidMultiaddrError` with context."""
-
-
-def _encode_varint(number: int) -> bytes:
-    out = bytearray()
-    while number >= 0x80:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
 
 
 # Value codecs: `parse` turns text into value bytes (raising `_Refused`), `render` turns valid
@@ -242,7 +233,7 @@ _PROTOCOLS: Final = (
 )
 _BY_CODE: Final = {protocol.code: protocol for protocol in _PROTOCOLS}
 _BY_NAME: Final = {protocol.name: protocol for protocol in _PROTOCOLS} | {"ipfs": _BY_CODE[0x01A5]}
-_PREFIX: Final = {protocol.code: _encode_varint(protocol.code) for protocol in _PROTOCOLS}
+_PREFIX: Final = {protocol.code: varint.encode(protocol.code) for protocol in _PROTOCOLS}
 
 PROTOCOL_NAMES: Final = frozenset(protocol.name for protocol in _PROTOCOLS)
 """The protocols this codec knows (canonical names; `ipfs` is also read as `p2p`)."""
@@ -345,7 +336,7 @@ def _encode_text(text: str) -> bytes:
                 f"invalid /{name} value {value_text!r} in multiaddr {text!r}: {error}"
             ) from None
         if protocol.size == _VARIABLE:
-            out += _encode_varint(len(value))
+            out += varint.encode(len(value))
         out += value
     return bytes(out)
 
@@ -359,11 +350,10 @@ def is_multiaddr(data: bytes) -> bool:
     return True
 
 
-class Multiaddr:
+class Multiaddr(CanonicalBytes):
     """A network address: immutable, hashable, equal when the canonical bytes are equal."""
 
-    __slots__ = ("_bytes",)
-    _bytes: bytes
+    __slots__ = ()
 
     def __init__(self, data: bytes) -> None:
         """A Multiaddr from its binary form; `InvalidMultiaddrError` if malformed."""
@@ -402,21 +392,3 @@ class Multiaddr:
 
     def __repr__(self) -> str:
         return f"Multiaddr({str(self)!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Multiaddr):
-            return self._bytes == other._bytes
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._bytes)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"Multiaddr is immutable; cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Multiaddr is immutable; cannot delete {name!r}")
-
-    def __reduce__(self) -> tuple[type[Multiaddr], tuple[bytes]]:
-        # The default slot-state pickling would go through the refused __setattr__.
-        return (type(self), (self._bytes,))

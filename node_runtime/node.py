@@ -28,9 +28,7 @@ from node_runtime.peer_id import PeerId
 from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS, Rebase
 from node_runtime.typed_bus import TypedBus
 from snapshot_schema import (
-    CURRENT_SNAPSHOT_SPEC_VERSION,
     ClockReading,
-    IncompatibleSnapshotVersion,
     PathElement,
     TransientSnapshot,
     TypedBusSnapshot,
@@ -189,15 +187,15 @@ class Node:
     ) -> Node:
         """A node in the state `snapshot` captured, owned by `identity`.
 
-        Refuses a snapshot of another spec version (`IncompatibleSnapshotVersion`) and one taken
-        by another node (`PeerIdMismatchError`). Deadlines are rebased onto `clock` (see
-        `rebase.py`); envelopes still queued come back flagged `redelivered`, because they may
-        have been sent just before the snapshot: the host decides whether to resend them.
+        Refuses a snapshot taken by another node (`PeerIdMismatchError`). Deadlines are rebased
+        onto `clock` (see `rebase.py`); envelopes still queued come back flagged `redelivered`,
+        because they may have been sent just before the snapshot: the host decides whether to
+        resend them.
         `failure_threshold` replaces the saved one (health is then judged by the new threshold).
         """
         framework = snapshot.framework
-        if framework.spec_version != CURRENT_SNAPSHOT_SPEC_VERSION:
-            raise IncompatibleSnapshotVersion(framework.spec_version, CURRENT_SNAPSHOT_SPEC_VERSION)
+        # No spec-version check: a `FrameworkSnapshot` refuses any version but the current one
+        # when built, and `decode` migrates or refuses older bytes before building it.
         if framework.peer_id_bytes != identity.peer_id.to_bytes():
             raise PeerIdMismatchError(
                 f"snapshot belongs to {PeerId.from_bytes(framework.peer_id_bytes)}, "

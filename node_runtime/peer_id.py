@@ -42,6 +42,8 @@ _B58_PAIRS: Final = tuple(high + low for high in _B58_ALPHABET for low in _B58_A
 _MAX_TEXT_SIZE: Final = 2 * MAX_MULTIHASH_SIZE
 
 
+# Own base58btc codec: `multiformats.multibase`'s takes ~650 µs to encode an Ed25519 PeerId and
+# ~60 µs to decode one, against ~6 µs and ~9 µs here.
 def _b58encode(data: bytes) -> str:
     number = int.from_bytes(data, "big")
     pairs = []
@@ -82,11 +84,36 @@ def _multihash_from_cid(text: str) -> bytes:
     return cid[codec[1] :]
 
 
-class PeerId:
-    """The identity of a libp2p node: a multihash, immutable, hashable, ordered by its bytes."""
+class CanonicalBytes:
+    """A value held as its one canonical binary form: immutable, hashable, equal (within its own
+    type) when the bytes are equal. `PeerId` and `Multiaddr` share this."""
 
     __slots__ = ("_bytes",)
     _bytes: bytes
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, type(self)):
+            return self._bytes == other._bytes
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._bytes)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[type[CanonicalBytes], tuple[bytes]]:
+        # The default slot-state pickling would go through the refused __setattr__.
+        return (type(self), (self._bytes,))
+
+
+class PeerId(CanonicalBytes):
+    """The identity of a libp2p node: a multihash, immutable, hashable, ordered by its bytes."""
+
+    __slots__ = ()
 
     def __init__(self, multihash: bytes) -> None:
         """A PeerId from its canonical multihash bytes; `InvalidPeerIdError` if malformed."""
@@ -161,14 +188,6 @@ class PeerId:
     def __repr__(self) -> str:
         return f"PeerId({str(self)!r})"
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, PeerId):
-            return self._bytes == other._bytes
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._bytes)
-
     def __lt__(self, other: PeerId) -> bool:
         if isinstance(other, PeerId):
             return self._bytes < other._bytes
@@ -188,13 +207,3 @@ class PeerId:
         if isinstance(other, PeerId):
             return self._bytes >= other._bytes
         return NotImplemented
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"PeerId is immutable; cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"PeerId is immutable; cannot delete {name!r}")
-
-    def __reduce__(self) -> tuple[type[PeerId], tuple[bytes]]:
-        # The default slot-state pickling would go through the refused __setattr__.
-        return (type(self), (self._bytes,))

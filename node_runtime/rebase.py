@@ -42,11 +42,18 @@ class Rebase:
     now: ClockReading
     rng: random.Random = attrs.field(eq=False)
     stagger_ns: int = attrs.field(default=DEFAULT_RESTART_STAGGER_NS)
+    # How far every past time moves back: its age on the old clock plus the downtime. Derived
+    # once here, since restore maps hundreds of thousands of times with it.
+    _past_shift: int = attrs.field(init=False, eq=False, repr=False)
 
     @stagger_ns.validator
     def _check_stagger(self, _attribute: object, value: int) -> None:
         if not 0 <= value <= U64_MAX:
             raise ValueError(f"stagger_ns must be 0..2**64-1, got {value}")
+
+    @_past_shift.default
+    def _shift_past_times(self) -> int:
+        return self.taken_at.monotonic_ns + self.downtime_ns - self.now.monotonic_ns
 
     @property
     def downtime_ns(self) -> int:
@@ -67,5 +74,4 @@ class Rebase:
 
     def past_time(self, time_ns: int) -> int:
         """An event time (at or before the snapshot) on the new clock, keeping its age."""
-        age = self.taken_at.monotonic_ns - time_ns + self.downtime_ns
-        return max(0, self.now.monotonic_ns - age)
+        return max(0, time_ns - self._past_shift)

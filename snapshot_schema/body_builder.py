@@ -72,7 +72,7 @@ def _array(raw: object, path: Path, length: int | None = None) -> tuple[Any, ...
     return raw
 
 
-def _checked(check: Callable[[Any, Path], None], value: T, path: Path) -> T:
+def _checked(check: Callable[[Any, Path], object], value: T, path: Path) -> T:
     """`value`, once `check` passes; its complaint as a decode error otherwise."""
     try:
         check(value, path)
@@ -91,7 +91,7 @@ def _construct(cls: Callable[..., T], fields: tuple[Any, ...], path: Path) -> T:
 def _pairs(
     raw: object,
     path: Path,
-    key_check: Callable[[Any, Path], None],
+    key_check: Callable[[Any, Path], object],
     build_value: Callable[[Any, Path], Any],
 ) -> FrozenMap[Any, Any]:
     """A mapping written as `[key, value]` pairs in strictly ascending key order."""
@@ -120,9 +120,9 @@ def _sorted_peer_set(raw: object, path: Path) -> frozenset[bytes]:
     return frozenset(peers)
 
 
-_GovernorTwin, _Governor = unchecked_builder(PeerGovernorSnapshot)
-_FrameworkTwin, _Framework = unchecked_builder(FrameworkSnapshot)
-_TransientTwin, _Transient = unchecked_builder(TransientSnapshot)
+_new_governor = unchecked_builder(PeerGovernorSnapshot)
+_new_framework = unchecked_builder(FrameworkSnapshot)
+_new_transient = unchecked_builder(TransientSnapshot)
 
 
 def _addresses_valid(addresses: object) -> bool:
@@ -260,14 +260,12 @@ def _governor(raw: object, path: Path, peers: _PeerColumns) -> PeerGovernorSnaps
         raise SnapshotDecodeError(
             "expected a failure threshold of at least 1", (*path, "failure_threshold")
         )
-    governor = _GovernorTwin(
+    return _new_governor(
         _sorted_peer_set(blocklist, (*path, "blocklist")),
         None if allowlist is None else _sorted_peer_set(allowlist, (*path, "allowlist")),
         _fast_table(health, (*path, "health"), PeerHealthSnapshot, (peers, _U32S, _U64S, _bools)),
         threshold,
     )
-    governor.__class__ = _Governor
-    return governor  # type: ignore[no-any-return]
 
 
 def _names(raw: object, path: Path) -> tuple[str, ...]:
@@ -281,10 +279,6 @@ def _u64(value: object, path: Path) -> int:
     return _checked(check_u64, value, path)  # type: ignore[return-value]
 
 
-def _u64_key(value: object, path: Path) -> None:
-    check_u64(value, path)
-
-
 def _subscribers(raw: object, path: Path) -> tuple[int, ...]:
     sites = _array(raw, path)
     for index, site in enumerate(sites):
@@ -294,6 +288,11 @@ def _subscribers(raw: object, path: Path) -> tuple[int, ...]:
     return sites
 
 
+def _framework(*fields: object) -> FrameworkSnapshot:
+    """The record from its fields in declared order, all valid, stamped the current version."""
+    return _new_framework(*fields, CURRENT_SNAPSHOT_SPEC_VERSION)
+
+
 def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapshot:
     """A `FrameworkSnapshot` from its plain layout (docs/FORMAT.md §3), fully validated.
 
@@ -301,13 +300,11 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
     column at a time instead of through each record's constructor. Raises
     `SnapshotDecodeError` with the path of the first invalid value.
 
-    The record keeps `raw` for `encode` to pack as is. That is sound because passing every check
-    below makes `raw` canonical and immutable: exact tuples all the way down (which msgpack
-    packs as arrays, like the encoder's lists), exact `bytes`/`str`/`int`/`bool` leaves (the
-    very objects the records hold), mappings and sets strictly ascending (as the encoder sorts
-    them), tables in the order the records keep.
+    The tables keep the given rows for `encode` to pack as they are. That is sound because
+    passing every check below makes them canonical and immutable: exact tuples (which msgpack
+    packs as arrays, like the encoder's lists) of exact `bytes`/`str`/`int`/`bool` leaves, in
+    the order the records keep.
     """
-    layout = _array(raw, path, 9)
     (
         counters,
         fired_phases,
@@ -318,9 +315,9 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
         peer_id,
         next_command_id,
         next_exec_id,
-    ) = layout
+    ) = _array(raw, path, 9)
     peers = _PeerColumns()
-    framework = _FrameworkTwin(
+    return _framework(
         _pairs(counters, (*path, "counters"), check_name, _u64),
         _names(fired_phases, (*path, "fired_phases")),
         _fast_table(
@@ -346,11 +343,7 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
         _checked(check_multihash, peer_id, (*path, "peer_id_bytes")),
         _u64(next_command_id, (*path, "next_command_id")),
         _u64(next_exec_id, (*path, "next_exec_id")),
-        CURRENT_SNAPSHOT_SPEC_VERSION,
-        layout,
     )
-    framework.__class__ = _Framework
-    return framework  # type: ignore[no-any-return]
 
 
 def build_framework_trusted(layout: tuple[Any, ...]) -> FrameworkSnapshot:
@@ -375,37 +368,27 @@ def build_framework_trusted(layout: tuple[Any, ...]) -> FrameworkSnapshot:
         next_command_id,
         next_exec_id,
     ) = layout
-    governor = _GovernorTwin(
-        frozenset(blocklist),
-        None if allowlist is None else frozenset(allowlist),
-        RecordTable.trusted(PeerHealthSnapshot, health),
-        failure_threshold,
-    )
-    governor.__class__ = _Governor
-    framework = _FrameworkTwin(
+    return _framework(
         FrozenMap(counters),
         fired_phases,
         RecordTable.trusted(AddressBookEntrySnapshot, address_book),
-        governor,
+        _new_governor(
+            frozenset(blocklist),
+            None if allowlist is None else frozenset(allowlist),
+            RecordTable.trusted(PeerHealthSnapshot, health),
+            failure_threshold,
+        ),
         RecordTable.trusted(BackoffEntry, backoff_table),
         RecordTable.trusted(PendingOutboundEntry, pending_outbound),
         peer_id,
         next_command_id,
         next_exec_id,
-        CURRENT_SNAPSHOT_SPEC_VERSION,
-        layout,
     )
-    framework.__class__ = _Framework
-    return framework  # type: ignore[no-any-return]
 
 
 def _site_exec(raw: object, path: Path) -> tuple[int, int]:
     site, exec_id = _array(raw, path, 2)
     return _u64(site, (*path, 0)), _u64(exec_id, (*path, 1))
-
-
-def _site_exec_key(raw: object, path: Path) -> None:
-    _site_exec(raw, path)
 
 
 def _slot_value(raw: object, path: Path) -> bytes | None:
@@ -449,10 +432,6 @@ def _completion(raw: object, path: Path) -> PendingCompletionSnapshot:
     return _construct(PendingCompletionSnapshot, _array(raw, path, 2), path)
 
 
-def _u32_key(value: object, path: Path) -> None:
-    check_u32(value, path)
-
-
 def _table(raw: object, path: Path, build: Callable[[Any, Path], T]) -> tuple[T, ...]:
     return tuple(build(row, (*path, index)) for index, row in enumerate(_array(raw, path)))
 
@@ -471,17 +450,15 @@ def build_snapshot(body: object) -> TransientSnapshot:
         wire_states,
         pending_completions,
     ) = _array(body, (), 10)
-    snapshot = _TransientTwin(
+    return _new_transient(
         _construct(ClockReading, _array(taken_at, ("taken_at",), 2), ("taken_at",)),
         _table(frontier, ("frontier",), _site_exec),
-        _pairs(slot_table, ("slot_table",), _site_exec_key, _slot_value),
-        _pairs(pending_async, ("pending_async",), _u64_key, _pending_async),
-        _pairs(execution_state, ("execution_state",), _u64_key, _execution_state),
+        _pairs(slot_table, ("slot_table",), _site_exec, _slot_value),
+        _pairs(pending_async, ("pending_async",), check_u64, _pending_async),
+        _pairs(execution_state, ("execution_state",), check_u64, _execution_state),
         build_framework(framework),
         _bus(bus, ("bus",)),
         _table(ingress, ("ingress",), _ingress_event),
-        _pairs(wire_states, ("wire_states",), _u32_key, _wire_state),
+        _pairs(wire_states, ("wire_states",), check_u32, _wire_state),
         _table(pending_completions, ("pending_completions",), _completion),
     )
-    snapshot.__class__ = _Transient
-    return snapshot  # type: ignore[no-any-return]

@@ -6,7 +6,6 @@ sorted by key, so equal snapshots always give identical bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -37,10 +36,7 @@ def _governor(governor: PeerGovernorSnapshot) -> list[Any]:
     ]
 
 
-def _framework(framework: FrameworkSnapshot) -> Sequence[Any]:
-    layout = framework._plain_layout  # set by `build_framework`: already canonical
-    if layout is not None:
-        return layout
+def _framework(framework: FrameworkSnapshot) -> list[Any]:
     return [
         sorted(framework.counters.items()),
         framework.fired_phases,

@@ -6,7 +6,6 @@ checks what the types promise and raises `SnapshotValueError` naming the field.
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
 import attrs
@@ -200,18 +199,6 @@ class FrameworkSnapshot:
     next_command_id: int = 0
     next_exec_id: int = 0
     spec_version: int = CURRENT_SNAPSHOT_SPEC_VERSION
-
-    @cached_property
-    def _plain_layout(self) -> tuple[Any, ...] | None:
-        """The validated plain layout `build_framework` built this record from, else `None`.
-
-        It is exactly the array `encode` writes for this record (docs/FORMAT.md §3), so
-        `encode` packs it as is instead of rebuilding 100k rows from the records; the record
-        is immutable, so the two cannot drift apart. It costs the row tuples' memory, about a
-        quarter of a decoded snapshot's. A cached property gets its own slot outside the attrs
-        fields: equality, hashing, repr, `evolve` and pickles ignore it.
-        """
-        return None
 
     def __attrs_post_init__(self) -> None:
         check_map(self.counters, check_name, check_u64, ("counters",))

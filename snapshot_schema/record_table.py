@@ -25,15 +25,15 @@ R = TypeVar("R")
 
 Row = tuple[Any, ...]
 
-_TWINS: dict[type[Any], Callable[..., Any]] = {}
+_BUILDERS: dict[type[Any], Callable[..., Any]] = {}
 _ROW_GETTERS: dict[type[Any], Callable[[Any], Row]] = {}
 
 
-def _twin(cls: type[Any]) -> Callable[..., Any]:
-    twin = _TWINS.get(cls)
-    if twin is None:
-        twin = _TWINS[cls] = unchecked_builder(cls)[0]
-    return twin
+def _builder(cls: type[R]) -> Callable[..., R]:
+    builder = _BUILDERS.get(cls)
+    if builder is None:
+        builder = _BUILDERS[cls] = unchecked_builder(cls)
+    return builder
 
 
 def row_getter(cls: type[Any]) -> Callable[[Any], Row]:
@@ -48,12 +48,6 @@ def row_getter(cls: type[Any]) -> Callable[[Any], Row]:
             getter = attrgetter(*names)
         _ROW_GETTERS[cls] = getter
     return getter
-
-
-def _built(cls: type[R], rows: Iterable[Row]) -> Iterator[R]:
-    for record in starmap(_twin(cls), rows):
-        record.__class__ = cls
-        yield record
 
 
 class RecordTable(Sequence[R], Generic[R]):
@@ -129,14 +123,12 @@ class RecordTable(Sequence[R], Generic[R]):
             )
         if self._records is not None:
             return self._records[index]
-        record = _twin(self._cls)(*self._rows[index])
-        record.__class__ = self._cls
-        return record  # type: ignore[no-any-return]
+        return _builder(self._cls)(*self._rows[index])
 
     def __iter__(self) -> Iterator[R]:
         if self._records is not None:
             return iter(self._records)
-        return _built(self._cls, self._rows)
+        return starmap(_builder(self._cls), self._rows)
 
     def __contains__(self, value: object) -> bool:
         if type(value) is not self._cls:

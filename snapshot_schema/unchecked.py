@@ -10,17 +10,15 @@ switch only between classes with identical slots; `unchecked_builder` verifies i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import attrs
 
 T = TypeVar("T")
 
 
-def _twin(cls: type[Any]) -> type[Any]:
+def _twin(cls: type[Any]) -> Callable[..., Any]:
     names = [field.name for field in attrs.fields(cls)]
-    # Slots beyond the fields (a cached property's) come last; the twin takes them last too.
-    names += [slot for slot in getattr(cls, "__slots__", ()) if slot not in names]
     twin = attrs.make_class(
         f"_Unchecked{cls.__name__}", names, slots=True, weakref_slot=False, eq=False, repr=False
     )
@@ -28,13 +26,20 @@ def _twin(cls: type[Any]) -> type[Any]:
         raise TypeError(f"{cls.__name__} has a slot layout its unchecked twin cannot share")
     probe = twin(*([None] * len(names)))
     probe.__class__ = cls  # raises TypeError now, at import, if the layouts are incompatible
-    return cast(type[Any], twin)
+    return twin
 
 
-def unchecked_builder(cls: type[T]) -> tuple[Callable[..., Any], type[T]]:
-    """`(twin, cls)`: build with `obj = twin(*fields, *extra_slots); obj.__class__ = cls`.
+def unchecked_builder(cls: type[T]) -> Callable[..., T]:
+    """A function from `cls`'s fields, in declared order, to a `cls` record, checking nothing.
 
     Only for values already checked to satisfy `cls`'s rules; the result is indistinguishable
     from `cls(*fields)`.
     """
-    return _twin(cls), cls
+    twin = _twin(cls)
+
+    def build(*fields: object) -> T:
+        record = twin(*fields)
+        record.__class__ = cls
+        return record  # type: ignore[no-any-return]
+
+    return build

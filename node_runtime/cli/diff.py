@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from node_runtime.cli.exit_codes import ExitCode
@@ -161,34 +161,46 @@ def _counters(a: dict[str, int], b: dict[str, int]) -> list[str]:
     return lines
 
 
-def _health(
-    a_rows: Sequence[PeerHealthSnapshot], b_rows: Sequence[PeerHealthSnapshot]
+def _table(
+    a_rows: Sequence[Row],
+    b_rows: Sequence[Row],
+    old_state: Callable[[Row], str],
+    new_state: Callable[[Row], str],
+    gone: str,
 ) -> list[str]:
+    """A peer-keyed table's changes, each row shown by `old_state` in a, `new_state` in b."""
     added, changed, removed = _keyed(a_rows, b_rows)
-
-    def state(row: PeerHealthSnapshot) -> str:
-        return f"failures {row.consecutive_failures}, {'down' if row.down else 'up'}"
-
     return (
-        [f"+ {peer_text(row.peer_id)} {state(row)}" for row in added]
-        + [f"~ {peer_text(new.peer_id)} {state(old)} -> {state(new)}" for old, new in changed]
-        + [f"- {peer_text(row.peer_id)} no longer tracked" for row in removed]
+        [f"+ {peer_text(row.peer_id)} {new_state(row)}" for row in added]
+        + [
+            f"~ {peer_text(new.peer_id)} {old_state(old)} -> {new_state(new)}"
+            for old, new in changed
+        ]
+        + [f"- {peer_text(row.peer_id)} {gone}" for row in removed]
     )
 
 
+def _health(
+    a_rows: Sequence[PeerHealthSnapshot], b_rows: Sequence[PeerHealthSnapshot]
+) -> list[str]:
+    def state(row: PeerHealthSnapshot) -> str:
+        return f"failures {row.consecutive_failures}, {'down' if row.down else 'up'}"
+
+    return _table(a_rows, b_rows, state, state, "no longer tracked")
+
+
 def _backoff(a: TransientSnapshot, b: TransientSnapshot) -> list[str]:
-    added, changed, removed = _keyed(a.framework.backoff_table, b.framework.backoff_table)
+    def state(snapshot: TransientSnapshot) -> Callable[[BackoffEntry], str]:
+        def show(row: BackoffEntry) -> str:
+            # Relative to the snapshot's own instant: monotonic times mean nothing on their own.
+            wait = row.next_retry_ns - snapshot.taken_at.monotonic_ns
+            retry = f"retry in {seconds(wait)}" if wait > 0 else "retry due"
+            return f"attempts {row.attempts}, {retry}"
 
-    def state(row: BackoffEntry, snapshot: TransientSnapshot) -> str:
-        # Relative to the snapshot's own instant: monotonic times mean nothing on their own.
-        wait = row.next_retry_ns - snapshot.taken_at.monotonic_ns
-        retry = f"retry in {seconds(wait)}" if wait > 0 else "retry due"
-        return f"attempts {row.attempts}, {retry}"
+        return show
 
-    return (
-        [f"+ {peer_text(row.peer_id)} {state(row, b)}" for row in added]
-        + [f"~ {peer_text(new.peer_id)} {state(old, a)} -> {state(new, b)}" for old, new in changed]
-        + [f"- {peer_text(row.peer_id)} cleared" for row in removed]
+    return _table(
+        a.framework.backoff_table, b.framework.backoff_table, state(a), state(b), "cleared"
     )
 
 

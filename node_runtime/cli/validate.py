@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 
 def check_file(path: str, key: bytes | None, peer: PeerId | None) -> tuple[str, ExitCode]:
-    """The report line for one file and its exit code (shared with `store verify`)."""
+    """The report line for one file and its exit code."""
     try:
         loaded = read_snapshot_file(path, key=key, peer=peer)
     except CliError as error:

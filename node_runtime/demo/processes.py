@@ -123,9 +123,12 @@ class NodeProcess:
         """A clean stop (the node's final save); killed if it does not stop in time."""
         if not self.running:
             return
+        seen = len(self.events)  # a life stopped earlier reported `stopped` too
         self.command(cmd="stop")
         try:
-            await self.wait_for(lambda e: e["event"] == "stopped", f"{self.name} stopped", timeout)
+            await self.wait_for(
+                lambda e: e["event"] == "stopped", f"{self.name} stopped", timeout, since=seen
+            )
         finally:
             await self.abort()
 

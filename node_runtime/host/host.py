@@ -149,7 +149,6 @@ class Host:
         self._links: dict[PeerId, _Link] = {}
         self._connections: dict[asyncio.StreamWriter, PeerId] = {}
         self._acked: dict[PeerId, int] = {}
-        self._compaction_due = False
         self._kick = asyncio.Event()
         self._progress = asyncio.Event()
 
@@ -192,15 +191,15 @@ class Host:
         does not fit a frame and `QueueFullError` when `node.outbound` is full."""
         if peer == self.node.peer_id:
             raise ValueError("a host does not send to itself")
-        size = 2 + len(peer.to_bytes()) + 8 + len(payload)
-        if size > self._max_frame_size:
-            raise FrameTooLargeError(
-                f"envelope of {size} bytes exceeds the frame limit of {self._max_frame_size}"
-            )
         counters = self.node.counters
         last = counters.get(SEQ_COUNTER)
         seq = max(last + 1, self.node.clock.wall_ns())
-        self.node.outbound.enqueue(Envelope(peer, seq, payload).encode())
+        data = Envelope(peer, seq, payload).encode()
+        if len(data) > self._max_frame_size:
+            raise FrameTooLargeError(
+                f"envelope of {len(data)} bytes exceeds the frame limit of {self._max_frame_size}"
+            )
+        self.node.outbound.enqueue(data)
         counters.increment(SEQ_COUNTER, seq - last)
         self._kick.set()
         self._changed(durable=True)
@@ -272,38 +271,35 @@ class Host:
     def _unacked(self, envelope: Envelope | None) -> bool:
         return envelope is not None and envelope.seq > self._acked.get(envelope.destination, 0)
 
-    def _compact(self) -> None:
-        """Drop acknowledged and unsendable envelopes from `node.outbound`, keeping the order."""
-        self._compaction_due = False
-        kept = []
+    def _compact(self) -> list[Envelope]:
+        """Drop acknowledged and unsendable envelopes from `node.outbound`, keeping the order;
+        the unacknowledged ones, which stay."""
+        kept: list[Envelope] = []
+        kept_data: list[bytes] = []
         unsendable = 0
         for envelope, data in self._queued():
             if envelope is None:
                 unsendable += 1
             elif self._unacked(envelope):
-                kept.append(data)
-        if len(kept) == len(self.node.outbound):
-            return
-        if unsendable:
-            self.node.counters.increment("host:outbound_dropped", unsendable)
-        self.node.outbound.drain()
-        for data in kept:
-            self.node.outbound.enqueue(data)
-        self._changed()
+                kept.append(envelope)
+                kept_data.append(data)
+        if len(kept) < len(self.node.outbound):
+            if unsendable:
+                self.node.counters.increment("host:outbound_dropped", unsendable)
+            self.node.outbound.drain()
+            for data in kept_data:
+                self.node.outbound.enqueue(data)
+            self._changed()
+        return kept
 
     async def _schedule(self) -> None:
         """Start a link for every destination that has unacknowledged envelopes and may be
         dialed; sleep until kicked or until the earliest backoff among the others expires."""
         while not self._stopped:
             self._kick.clear()
-            if self._compaction_due:
-                self._compact()
             destinations: dict[PeerId, None] = {}
-            for envelope, _ in self._queued():
-                if envelope is None:
-                    self._compaction_due = True
-                elif self._unacked(envelope):
-                    destinations[envelope.destination] = None
+            for envelope in self._compact():
+                destinations[envelope.destination] = None
             next_retry: int | None = None
             for peer in destinations:
                 link = self._links.get(peer)
@@ -395,8 +391,7 @@ class Host:
                 if seq > self._acked.get(peer, 0):
                     self._acked[peer] = seq
                     link.acked = True
-                    self._compaction_due = True
-                    self._kick.set()
+                    self._kick.set()  # the scheduler drops what is acknowledged
                     self._changed()
         except (FrameError, EnvelopeError) as error:
             LOG.warning("malformed frame from %s, closing: %s", peer, error)

@@ -134,6 +134,8 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
      ExitCode.USAGE, ("input file", "--in-place")),
     ("prune without a limit", lambda f: ["store", "prune", f.store], ExitCode.USAGE,
      ("--keep-last",)),
+    ("demo with too many nodes", lambda f: ["demo", "--dir", f.path("demo"), "--nodes", "9"],
+     ExitCode.USAGE, ("--nodes 9 is over 8",)),
 ]  # fmt: skip
 
 
@@ -212,3 +214,10 @@ def test_store_verify_reports_damage_and_moves_nothing(tmp_path: Path) -> None:
     assert [line.split(" ")[0] for line in result.stdout.splitlines()] == ["OK", "DAMAGED"]
     assert newest.exists()
     assert not (files.store / "quarantine").exists()
+
+
+def test_store_verify_of_an_empty_store_says_so(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = nodesnap("store", "verify", tmp_path / "empty")
+    assert result.returncode == ExitCode.OK
+    assert result.stdout == f"no snapshots in {tmp_path / 'empty'}\n"

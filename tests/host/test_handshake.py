@@ -146,3 +146,27 @@ def test_own_or_hashed_peer_id_is_refused(claimed: PeerId) -> None:
 
     listener, _ = asyncio.run(asyncio.wait_for(_pair(client), 5))
     assert isinstance(listener, HandshakeError)
+
+
+@pytest.mark.parametrize(
+    ("second", "reason"),
+    [
+        (encode_auth(bytes(63)), "of kind 0x02"),  # a signature one byte short
+        (bytes([0x03, 0x00]), "of kind 0x02"),  # a VERDICT where AUTH goes
+        (bytes(300), "bad handshake frame"),  # over the handshake's frame limit
+        (None, "connection closed"),
+    ],
+    ids=["short-auth", "wrong-kind", "oversize", "closed"],
+)
+def test_a_malformed_or_missing_auth_fails_the_handshake(second: bytes | None, reason: str) -> None:
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await write_frame(writer, Hello.fresh(DIALER.peer_id).encode())
+        if second is None:
+            writer.write_eof()  # half-closed: the listener can still write, reads an end
+        else:
+            await write_frame(writer, second)
+        await reader.read()
+
+    listener, _ = asyncio.run(asyncio.wait_for(_pair(client), 5))
+    assert isinstance(listener, HandshakeError)
+    assert reason in str(listener)

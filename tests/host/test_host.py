@@ -19,6 +19,7 @@ from node_runtime.host import (
     Message,
     PeerRefusedError,
     Role,
+    accept_handshake,
     dial_handshake,
     encode_auth,
     encode_frame,
@@ -358,5 +359,32 @@ def test_unsendable_queue_entries_are_dropped_and_counted() -> None:
             assert (await b.inbox.get()).payload == b"fine"
             await a.wait_for(lambda: len(node_a.outbound) == 0)
             assert counter(a, "host:outbound_dropped") == 2
+
+    run(main)
+
+
+def test_a_malformed_ack_closes_the_link_and_counts_as_a_failed_dial() -> None:
+    async def main() -> None:
+        received: list[bytes] = []
+
+        async def fake_receiver(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await accept_handshake(reader, writer, B, lambda _: True)
+            frame = await read_frame(reader)
+            assert frame is not None
+            received.append(frame)
+            writer.write(encode_frame(b"\x99 not an ack"))
+            await reader.read()
+            writer.close()
+
+        server = await asyncio.start_server(fake_receiver, "127.0.0.1", 0)
+        async with server, hosts(Node(A)) as (a,):
+            port = server.sockets[0].getsockname()[1]
+            a.add_peer_address(B.peer_id, Multiaddr.from_string(f"/ip4/127.0.0.1/tcp/{port}"))
+            seq = a.send(B.peer_id, b"unacknowledged")
+            await a.wait_for(lambda: counter(a, "dials_failed") == 1)
+            assert counter(a, "host:malformed_frames") == 1
+            assert received == [Envelope(B.peer_id, seq, b"unacknowledged").encode()]
+            assert len(a.node.outbound) == 1  # kept: nothing acknowledged it
+            assert not a.node.may_dial(B.peer_id)  # backing off
 
     run(main)

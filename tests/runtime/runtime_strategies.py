@@ -11,10 +11,21 @@ from hypothesis import strategies as st
 from node_runtime.backoff import BackoffPolicy, BackoffState
 from node_runtime.peer_governor import PeerHealth
 from node_runtime.peer_key import PeerKey
-from snapshot_schema.checks import U32_MAX, U64_MAX
+from snapshot_schema.checks import U64_MAX
+from snapshot_schema.strategies import u32s, u64s
 
-u32s = st.integers(0, U32_MAX)
-u64s = st.integers(0, U64_MAX)
+__all__ = [
+    "backoff_policies",
+    "backoff_states",
+    "envelopes",
+    "names",
+    "peer_healths",
+    "peer_keys",
+    "times_ns",
+    "u32s",  # the schema's, re-exported
+    "u64s",
+]
+
 times_ns = u64s
 """Monotonic instants: any u64, so the saturating edges near 2**64-1 get exercised."""
 

@@ -238,9 +238,8 @@ def test_a_burst_of_blocks_writes_at_most_twice(
 
 
 def test_close_saves_when_dirty_and_the_store_restores_the_node(
-    node: Node, store: DirectoryStore, timer: FakeTimer
+    node: Node, store: DirectoryStore, timer: FakeTimer, checkpointer: Checkpointer
 ) -> None:
-    checkpointer = Checkpointer(node, store, interval=INTERVAL, cooldown=COOLDOWN, timer=timer)
     assert checkpointer.poll()
     checkpointer.flush(WAIT)
     node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001"))
@@ -263,9 +262,8 @@ def test_close_saves_when_dirty_and_the_store_restores_the_node(
 
 
 def test_close_writes_nothing_when_clean(
-    node: Node, store: DirectoryStore, timer: FakeTimer
+    node: Node, store: DirectoryStore, timer: FakeTimer, checkpointer: Checkpointer
 ) -> None:
-    checkpointer = Checkpointer(node, store, interval=INTERVAL, cooldown=COOLDOWN, timer=timer)
     assert checkpointer.poll()
     checkpointer.flush(WAIT)
     timer.advance(INTERVAL)

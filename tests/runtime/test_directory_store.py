@@ -28,6 +28,7 @@ from node_runtime import (
     Node,
     SnapshotNotFoundError,
     SnapshotRef,
+    StoredSnapshot,
     StoreError,
     StoreLockedError,
     StoreWriteError,
@@ -74,6 +75,13 @@ def temporaries(path: Path) -> list[str]:
 def quarantined(path: Path) -> list[str]:
     directory = path / QUARANTINE
     return sorted(os.listdir(directory)) if directory.is_dir() else []
+
+
+def latest_of(store: DirectoryStore) -> StoredSnapshot:
+    """`store.latest()`, which must find a snapshot."""
+    found = store.latest()
+    assert found is not None
+    return found
 
 
 # Basics.
@@ -317,9 +325,7 @@ def test_a_file_whose_name_and_header_disagree_is_set_aside(tmp_path: Path) -> N
         store.save(make_snapshot(1))
         # A valid sealed file of generation 7 under the name of generation 2.
         (tmp_path / file_name(2)).write_bytes(seal(make_snapshot(2), generation=7))
-        latest = store.latest()
-        assert latest is not None
-        assert latest.ref.generation == 1
+        assert latest_of(store).ref.generation == 1
         assert quarantined(tmp_path) == [file_name(2)]
 
 
@@ -328,9 +334,7 @@ def test_a_second_quarantine_of_the_same_name_keeps_both(tmp_path: Path) -> None
         store.save(make_snapshot(1))
         for attempt in range(2):
             (tmp_path / file_name(2)).write_bytes(b"junk %d" % attempt)
-            latest = store.latest()
-            assert latest is not None
-            assert latest.ref.generation == 1
+            assert latest_of(store).ref.generation == 1
         assert quarantined(tmp_path) == [file_name(2), file_name(2) + ".1"]
         assert (tmp_path / QUARANTINE / file_name(2)).read_bytes() == b"junk 0"
     with DirectoryStore(tmp_path, fsync=False) as store:
@@ -372,13 +376,9 @@ def test_an_expected_signer_store_sets_aside_another_nodes_file(tmp_path: Path) 
     other_node = Node(OTHER, clock=ManualClock(S, WALL0 + 5 * S))
     (tmp_path / file_name(2)).write_bytes(seal(other_node.snapshot(), generation=2, signer=OTHER))
     with DirectoryStore(tmp_path, expected_signer=IDENTITY.peer_id, read_only=True) as reader:
-        latest = reader.latest()
-        assert latest is not None
-        assert latest.ref.generation == 1
+        assert latest_of(reader).ref.generation == 1
     with DirectoryStore(tmp_path, expected_signer=IDENTITY.peer_id) as store:
-        latest = store.latest()
-        assert latest is not None
-        assert latest.ref.generation == 1
+        assert latest_of(store).ref.generation == 1
         assert quarantined(tmp_path) == [file_name(2)]
 
 
@@ -416,9 +416,7 @@ def test_read_only_store_beside_a_writer(tmp_path: Path, caplog: pytest.LogCaptu
         assert latest.snapshot == make_snapshot(2)
         newest = tmp_path / file_name(2)
         newest.write_bytes(newest.read_bytes()[:-5])
-        latest = reader.latest()
-        assert latest is not None
-        assert latest.ref.generation == 1
+        assert latest_of(reader).ref.generation == 1
         assert newest.exists()  # skipped, not moved
         assert quarantined(tmp_path) == []
         assert "skipping" in caplog.text
@@ -538,6 +536,23 @@ def test_a_failed_save_leaves_the_store_intact(
         assert temporaries(tmp_path) == []
 
 
+def test_a_failed_retention_does_not_fail_the_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    with DirectoryStore(tmp_path, keep_last=1) as store:
+        store.save(make_snapshot(1))
+        with monkeypatch.context() as patch:
+            # Only retention's directory fsync fails: the save's own goes through durable_io.
+            patch.setattr("node_runtime.directory_store.fsync_directory", _raiser(errno.EIO))
+            ref = store.save(make_snapshot(2))
+        assert ref.generation == 2
+        assert "retention failed" in caplog.text
+        assert latest_of(store).snapshot == make_snapshot(2)
+        assert store.save(make_snapshot(3)).generation == 3
+        assert [r.generation for r in store.list()] == [3]
+
+
 def test_short_writes_still_save_everything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -626,6 +641,18 @@ def test_prune_keeps_the_newest_valid_snapshot(tmp_path: Path) -> None:
         latest = store.latest()
         assert latest is not None
         assert latest.snapshot == make_snapshot(2)
+
+
+def test_prune_removes_an_unreadable_older_file_and_reports_it(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, keep_last=None, fsync=False) as store:
+        refs = [store.save(make_snapshot(n)) for n in range(1, 4)]
+    oldest = tmp_path / file_name(1)
+    oldest.write_bytes(b"junk")  # no header: retention removes it without knowing its time
+    with DirectoryStore(tmp_path, keep_last=1, fsync=False) as store:
+        removed = store.prune()
+        assert removed == [refs[1], SnapshotRef(1, os.fspath(oldest), 4, 0)]
+        assert [ref.generation for ref in store.list()] == [3]
+        assert quarantined(tmp_path) == []
 
 
 def test_invalid_retention_options_are_refused(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from snapshot_schema import (
     TransientSnapshot,
     decode,
     encode,
+    spec_version_of,
 )
 from snapshot_schema.encoder import encode_body
 from snapshot_schema.strategies import transient_snapshots
@@ -131,6 +132,16 @@ def _parse(path: str) -> list[str | int]:
             "ascending",
         ),
         (
+            lambda b: b[5][3].__setitem__(0, [b"\x12"]),
+            "$.framework.peer_governor.blocklist[0]",
+            "varint",
+        ),
+        (
+            lambda b: b[5][3].__setitem__(1, [PEER_A, PEER_A]),
+            "$.framework.peer_governor.allowlist[1]",
+            "unique",
+        ),
+        (
             lambda b: b[5][3].__setitem__(3, 0),
             "$.framework.peer_governor.failure_threshold",
             "at least 1",
@@ -196,6 +207,21 @@ def test_every_part_of_the_body_is_validated_with_its_path(
 def test_hostile_envelopes_raise_decode_errors(data: bytes, reason: str) -> None:
     with pytest.raises(SnapshotDecodeError, match=reason):
         decode(data)
+
+
+def test_spec_version_of_reads_only_the_envelope() -> None:
+    assert spec_version_of(encode(snapshot())) == 1
+    assert spec_version_of(b"\x92\xcd\x01\x00 not a body") == 256
+    assert spec_version_of(bytearray(b"\x92\xc0")) is None
+    with pytest.raises(SnapshotDecodeError, match="not a snapshot"):
+        spec_version_of(b"\x91\x01")
+    with pytest.raises(SnapshotDecodeError, match="expected bytes, got `str`"):
+        spec_version_of("\x92\x01")  # type: ignore[arg-type]
+
+
+def test_encode_refuses_anything_but_a_transient_snapshot() -> None:
+    with pytest.raises(TypeError, match="takes a TransientSnapshot, not FrameworkSnapshot"):
+        encode(snapshot().framework)  # type: ignore[arg-type]
 
 
 def test_input_over_the_size_limit_is_refused_before_parsing() -> None:

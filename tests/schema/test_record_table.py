@@ -1,11 +1,14 @@
 """`RecordTable`: the per-peer tables hold rows and build records on demand, behaving as an
 immutable sequence of records equal to the tuple of those records."""
 
+import functools
 import pickle
 
+import attrs
 import pytest
 
 from snapshot_schema import BackoffEntry, FrameworkSnapshot, RecordTable, SnapshotValueError
+from snapshot_schema.unchecked import unchecked_builder
 
 PEER = bytes.fromhex("0024080112") + bytes(33)
 OTHER = bytes.fromhex("1220") + bytes(range(32))
@@ -46,3 +49,22 @@ def test_the_constructor_holds_tables_and_checks_tables_it_is_given() -> None:
         FrameworkSnapshot(peer_id_bytes=PEER, backoff_table=twice)
     with pytest.raises(SnapshotValueError, match="got one of `BackoffEntry`"):
         FrameworkSnapshot(peer_id_bytes=PEER, address_book=framework.backoff_table)
+
+
+def test_a_table_is_built_only_through_of_or_trusted() -> None:
+    with pytest.raises(TypeError, match=r"RecordTable\.of"):
+        RecordTable()
+
+
+def test_an_unchecked_builder_refuses_a_class_whose_slots_its_twin_cannot_share() -> None:
+    @attrs.frozen
+    class WithExtraSlot:
+        value: int
+
+        @functools.cached_property
+        def doubled(self) -> int:
+            return self.value * 2
+
+    assert unchecked_builder(BackoffEntry)(PEER, 1, 2, 3) == RECORDS[0]
+    with pytest.raises(TypeError, match="slot layout"):
+        unchecked_builder(WithExtraSlot)

@@ -114,6 +114,13 @@ def test_a_failing_migration_raises_a_decode_error() -> None:
         decode(stamped(0, v0_body()), migrations=registry)
 
 
+def test_a_migration_producing_unencodable_values_raises_a_decode_error() -> None:
+    registry = MigrationRegistry()
+    registry.register(0)(lambda body: [object()])
+    with pytest.raises(SnapshotDecodeError, match="migration produced unencodable values"):
+        decode(stamped(0, v0_body()), migrations=registry)
+
+
 def test_registry_refuses_bad_registrations() -> None:
     registry = MigrationRegistry()
     for version in (-1, 1, 2, "0"):
