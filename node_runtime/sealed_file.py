@@ -127,6 +127,14 @@ def _check_key(key: bytes) -> bytes:
     return key
 
 
+def looks_sealed(data: bytes | bytearray | memoryview) -> bool:
+    """Whether `data` is meant as a sealed file rather than a raw encoded snapshot: it starts
+    with the magic, or with a prefix of it (an empty or torn sealed file then reads as
+    truncated, not as a malformed raw snapshot). A raw snapshot starts with 0x92, never 0x89."""
+    head = bytes(memoryview(data)[: len(MAGIC)])
+    return MAGIC.startswith(head)
+
+
 def seal(
     snapshot: TransientSnapshot,
     *,

@@ -14,7 +14,7 @@ from node_runtime.cli.exit_codes import CliError, ExitCode, classify, file_error
 from node_runtime.errors import IdentityKeyError, InvalidPeerIdError
 from node_runtime.identity import Identity
 from node_runtime.peer_id import PeerId
-from node_runtime.sealed_file import KEY_BYTES, MAGIC, SealedHeader, read_header, unseal
+from node_runtime.sealed_file import KEY_BYTES, SealedHeader, looks_sealed, read_header, unseal
 from node_runtime.storage_errors import EncryptionKeyError, SignatureMissingError
 from snapshot_schema import SnapshotError, TransientSnapshot, decode, spec_version_of
 
@@ -54,8 +54,7 @@ def read_snapshot_file(
     """
     try:
         data = Path(path).read_bytes()
-        # A prefix of the magic too, so an empty or torn sealed file reads as truncated.
-        if not MAGIC.startswith(data[: len(MAGIC)]):
+        if not looks_sealed(data):
             if peer is not None:
                 raise SignatureMissingError("a raw encoded snapshot carries no signature")
             return SnapshotFile(path, len(data), spec_version_of(data), None, decode(data))

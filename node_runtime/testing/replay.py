@@ -12,7 +12,7 @@ from node_runtime.clock import Clock, ManualClock
 from node_runtime.identity import Identity
 from node_runtime.node import Node
 from node_runtime.peer_id import PeerId
-from node_runtime.sealed_file import MAGIC, unseal
+from node_runtime.sealed_file import looks_sealed, unseal
 from node_runtime.storage_errors import SignatureMissingError
 from node_runtime.testing.diff import format_diff, snapshot_diff
 from snapshot_schema import ClockReading, TransientSnapshot, decode, encode
@@ -53,8 +53,7 @@ def replay_file(
     `expected_signer` it is refused (`SignatureMissingError`).
     """
     data = Path(path).read_bytes()
-    # A prefix of the magic too, so an empty or torn sealed file reads as truncated.
-    if MAGIC.startswith(data[: len(MAGIC)]):
+    if looks_sealed(data):
         snapshot = unseal(
             data, encryption_key=encryption_key, expected_signer=expected_signer
         ).snapshot

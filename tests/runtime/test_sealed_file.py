@@ -38,7 +38,7 @@ from node_runtime import (
     unseal,
 )
 from node_runtime import storage_errors as storage_errors_module
-from node_runtime.sealed_file import CONTAINER_VERSION, MAGIC
+from node_runtime.sealed_file import CONTAINER_VERSION, MAGIC, looks_sealed
 from snapshot_schema import SnapshotError, TransientSnapshot, encode
 
 S = 1_000_000_000
@@ -505,3 +505,11 @@ def test_every_storage_error_is_a_snapshot_error() -> None:
         assert issubclass(cls, SealedFileError)
         assert not issubclass(cls, DamagedFileError | UntrustedFileError)
     assert issubclass(PeerIdMismatchError, SnapshotError)
+
+
+def test_sealed_files_and_their_torn_prefixes_look_sealed_raw_snapshots_do_not() -> None:
+    data = seal(SNAPSHOT, generation=1)
+    assert all(looks_sealed(data[:cut]) for cut in range(len(MAGIC) + 1))
+    assert looks_sealed(memoryview(data))
+    assert not looks_sealed(encode(SNAPSHOT))
+    assert not looks_sealed(b"\x89NSNAQ")
