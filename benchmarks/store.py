@@ -90,7 +90,7 @@ SEAL_VARIANTS = (  # CPU only: what each layer adds, without the noise of the di
 )
 COSTS = (  # (what, variant, baseline): the paired difference reported as that cost
     ("fsyncs, bare (file + directory)", FLOOR_SAVE, FLOOR_NO_FSYNC),
-    ("fsyncs in save (file; directory after rename, after prune)", PLAIN_SAVE, "save (fsync off)"),
+    ("fsyncs in save (file; directory after rename)", PLAIN_SAVE, "save (fsync off)"),
     ("SHA-256 digest, joining the file", SEAL_ONLY, "encode() only"),
     ("Ed25519 signature", "seal() signed", SEAL_ONLY),
     ("AES-256-GCM encryption", "seal() encrypted", SEAL_ONLY),

@@ -543,8 +543,8 @@ def test_a_failed_retention_does_not_fail_the_save(
     with DirectoryStore(tmp_path, keep_last=1) as store:
         store.save(make_snapshot(1))
         with monkeypatch.context() as patch:
-            # Only retention's directory fsync fails: the save's own goes through durable_io.
-            patch.setattr("node_runtime.directory_store.fsync_directory", _raiser(errno.EIO))
+            # Only retention's unlink fails: a successful save never unlinks anything.
+            patch.setattr(Path, "unlink", _raiser(errno.EIO))
             ref = store.save(make_snapshot(2))
         assert ref.generation == 2
         assert "retention failed" in caplog.text
