@@ -63,11 +63,21 @@ def check_optional_bytes(value: object, path: Path) -> None:
 
 
 def check_name(value: object, path: Path) -> None:
-    """A non-empty `str` (counter, phase, module, port and event-kind names)."""
+    """A non-empty `str` that UTF-8 can encode (counter, phase, module, port and event-kind
+    names). A `str` may hold surrogate code points (`"\\ud800"`, as `surrogateescape` decoding
+    leaves them), which no UTF-8 encoder writes: `encode` would fail on them."""
     if type(value) is not str:
         raise SnapshotValueError(f"expected `str`, got {_got(value)}", path)
     if not value:
         raise SnapshotValueError("expected a non-empty name", path)
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError as error:
+            surrogate = value[error.start]
+            raise SnapshotValueError(
+                f"expected UTF-8 text, got the surrogate {surrogate!r} at index {error.start}", path
+            ) from None
 
 
 def check_multihash(value: object, path: Path) -> None:
