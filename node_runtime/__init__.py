@@ -16,13 +16,20 @@
 from node_runtime.address_book import DEFAULT_MAX_ADDRESSES_PER_PEER, AddressBook
 from node_runtime.backoff import BackoffPolicy, BackoffState, BackoffTable
 from node_runtime.change_counter import ChangeCounter
-from node_runtime.checkpointer import DEFAULT_COOLDOWN_S, DEFAULT_INTERVAL_S, Checkpointer
+from node_runtime.checkpointer import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_INTERVAL_S,
+    DEFAULT_MINT_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    Checkpointer,
+)
 from node_runtime.clock import Clock, ManualClock, SystemClock
 from node_runtime.component_errors import (
     AddressLimitError,
     ComponentError,
     ComponentValueError,
     IdExhaustedError,
+    IdsNotDurableError,
     NoAllowlistError,
     QueueEmptyError,
     QueueFullError,
@@ -39,7 +46,7 @@ from node_runtime.errors import (
     PeerIdMismatchError,
 )
 from node_runtime.execution import InFlightExecution
-from node_runtime.id_allocator import IdAllocator
+from node_runtime.id_allocator import IdAllocator, ReservationKeeper
 from node_runtime.identity import Identity, verify
 from node_runtime.lifecycle import LifecycleQueue
 from node_runtime.multiaddr import Multiaddr
@@ -63,6 +70,7 @@ from node_runtime.sealed_file import (
 )
 from node_runtime.snapshot_store import SnapshotRef, SnapshotStore, StoredSnapshot
 from node_runtime.storage_errors import (
+    AutosaveError,
     CorruptFileError,
     DamagedFileError,
     DecompressionError,
@@ -90,11 +98,14 @@ __all__ = [
     "DEFAULT_INTERVAL_S",
     "DEFAULT_KEEP_LAST",
     "DEFAULT_MAX_ADDRESSES_PER_PEER",
+    "DEFAULT_MINT_TIMEOUT_S",
     "DEFAULT_RESTART_STAGGER_NS",
+    "DEFAULT_TIMEOUT_S",
     "MAGIC",
     "MAX_HEADER_BYTES",
     "AddressBook",
     "AddressLimitError",
+    "AutosaveError",
     "BackoffPolicy",
     "BackoffState",
     "BackoffTable",
@@ -117,6 +128,7 @@ __all__ = [
     "IdExhaustedError",
     "Identity",
     "IdentityKeyError",
+    "IdsNotDurableError",
     "InFlightExecution",
     "InvalidMultiaddrError",
     "InvalidPeerIdError",
@@ -138,6 +150,7 @@ __all__ = [
     "Rebase",
     "RefCountOverflowError",
     "RefCountUnderflowError",
+    "ReservationKeeper",
     "RestoreValueError",
     "SealedFileError",
     "SealedHeader",

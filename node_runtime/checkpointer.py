@@ -1,17 +1,19 @@
 """`Checkpointer`: autosave for a node, with bounded loss and nothing written while idle.
 
-The rules (after the crash-safe persistence design in `../shared/seeds`, and because a SIGKILL
-skips every shutdown handler):
+The rules (a SIGKILL skips every shutdown handler, so nothing may depend on one):
 - A periodic save every `interval` seconds, only if the node changed since the last one
   (`Node.revision`): a crash loses at most one interval of changes; an idle node writes nothing.
-- Changes that must not be lost — the block and allow lists — ask for a save at once.
-- On-demand saves (`request_save`) honour a `cooldown`, so a burst of them writes once, at the
-  end of the cooldown, not once per call.
+- Changes that must not be lost — the block and allow lists — ask for a save at once, honouring
+  a `cooldown`, so a burst of them writes once, at the end of the cooldown, not once per call.
+  An asyncio `run()` task is woken for it; a threaded host's next `poll()` sees it.
+- Ids are never minted twice: the checkpointer keeps each id allocator's reservation (see
+  `id_allocator.py`) durable, saving at once (no cooldown) when one runs low, so a node restored
+  from any save mints above every id handed out before the crash.
 - The first poll after attaching saves at once, so the node's identity and state are on disk from
   the start; `close()` makes a final save, but nothing depends on it running.
 - The node's own thread pays only for `Node.snapshot()`: encoding, sealing and I/O run on a
   writer thread. A writer that falls behind coalesces: only the newest pending snapshot is
-  written.
+  written. A failed save is retried after the cooldown, then less often, up to `interval`.
 
 The node is not thread-safe, so snapshots are taken on the thread that drives it: that thread
 calls `poll()` regularly (threaded hosts), or runs `await checkpointer.run()` as a task (asyncio
@@ -21,82 +23,31 @@ hosts, where the loop is the node's thread).
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import math
-import threading
 import time
 from collections.abc import Callable
+from typing import Final
 
+from node_runtime.autosave_writer import AutosaveWriter
+from node_runtime.component_errors import IdsNotDurableError
+from node_runtime.id_allocator import IdAllocator
 from node_runtime.node import Node
 from node_runtime.snapshot_store import SnapshotRef, SnapshotStore
-from snapshot_schema import SnapshotError, TransientSnapshot
-
-LOG = logging.getLogger(__name__)
+from snapshot_schema import TransientSnapshot
 
 DEFAULT_INTERVAL_S = 30.0
 DEFAULT_COOLDOWN_S = 1.0
-
-
-class _Writer:
-    """One background thread saving the newest submitted snapshot."""
-
-    def __init__(self, store: SnapshotStore) -> None:
-        self._store = store
-        self._condition = threading.Condition()
-        self._pending: TransientSnapshot | None = None
-        self._busy = False
-        self._stopping = False
-        self.failure: Exception | None = None
-        """The error of the latest save, until a later save succeeds."""
-        self.saved: SnapshotRef | None = None
-        self.saves = 0
-        self._thread = threading.Thread(target=self._run, name="nodesnap-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, snapshot: TransientSnapshot) -> None:
-        with self._condition:
-            if self._stopping:
-                raise RuntimeError("the checkpointer is closed")
-            self._pending = snapshot  # replaces an older one not yet written: it is stale
-            self._condition.notify_all()
-
-    def _run(self) -> None:
-        while True:
-            with self._condition:
-                while self._pending is None and not self._stopping:
-                    self._condition.wait()
-                snapshot = self._pending
-                if snapshot is None:
-                    return  # stopping, and nothing left to write
-                self._pending = None
-                self._busy = True
-            try:
-                ref = self._store.save(snapshot)
-            except (SnapshotError, OSError) as error:
-                LOG.warning("autosave failed, will retry: %s", error)
-                with self._condition:
-                    self.failure = error
-            else:
-                with self._condition:
-                    self.saved = ref
-                    self.saves += 1
-                    self.failure = None
-            finally:
-                with self._condition:
-                    self._busy = False
-                    self._condition.notify_all()
-
-    def wait_idle(self, timeout: float | None) -> bool:
-        with self._condition:
-            return self._condition.wait_for(
-                lambda: self._pending is None and not self._busy, timeout
-            )
-
-    def stop(self) -> None:
-        with self._condition:
-            self._stopping = True
-            self._condition.notify_all()
-        self._thread.join()
+DEFAULT_TIMEOUT_S = 30.0
+"""How long `flush`, `close` and `aclose` wait for the writer by default."""
+DEFAULT_MINT_TIMEOUT_S = 10.0
+"""How long a mint waits for its reservation's save before `IdsNotDurableError`."""
+FIRST_ID_BLOCK: Final = 1_024
+MAX_ID_BLOCK: Final = 1 << 24
+ID_RENEWAL_PERIOD_S: Final = 10.0
+"""A reservation renewed sooner than this after the previous one doubles its block, so steady
+minting saves at most about once per period, whatever the rate."""
+MIN_RETRY_S: Final = 0.1
 
 
 class Checkpointer:
@@ -109,20 +60,30 @@ class Checkpointer:
         *,
         interval: float = DEFAULT_INTERVAL_S,
         cooldown: float = DEFAULT_COOLDOWN_S,
+        mint_timeout: float = DEFAULT_MINT_TIMEOUT_S,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not interval > 0 or not cooldown >= 0:
-            raise ValueError("interval must be positive and cooldown not negative")
+        if not interval > 0 or not cooldown >= 0 or not mint_timeout > 0:
+            raise ValueError("interval and mint_timeout must be positive and cooldown not negative")
         self._node = node
         self._interval = interval
         self._cooldown = cooldown
+        self._mint_timeout = mint_timeout
         self._timer = timer
         self._saved_revision: int | None = None
         self._last_snapshot_at = -math.inf  # so the first save is due at once
         self._urgent = False
         self._closed = False
-        self._writer = _Writer(store)
+        self._submitted: TransientSnapshot | None = None
+        self._next_ids_taken: tuple[int, int] | None = None
+        self._wake: Callable[[], None] | None = None
+        self._blocks: dict[IdAllocator, tuple[int, float]] = {}
+        self.mint_waits = 0
+        """How many mints had to wait for a save (the first, and any the writer fell behind)."""
+        self._writer = AutosaveWriter(store, self._confirm_reservations)
         node.governor.add_policy_listener(self.request_save)
+        for allocator in self._allocators():
+            allocator.reserve_with(self, FIRST_ID_BLOCK)
 
     @property
     def saves(self) -> int:
@@ -139,13 +100,18 @@ class Checkpointer:
         return self._node.revision != self._saved_revision or self._writer.failure is not None
 
     def _due_at(self) -> float:
+        failures = self._writer.consecutive_failures
+        if failures:
+            retry = max(self._cooldown, MIN_RETRY_S) * 2.0 ** min(failures - 1, 30)
+            return self._last_snapshot_at + min(self._interval, retry)
         return self._last_snapshot_at + (self._cooldown if self._urgent else self._interval)
 
     def poll(self) -> bool:
         """Snapshot the node and hand it to the writer if a save is due; True if it did.
 
         Call on the node's thread, often (each turn of the host's loop is fine: a poll that
-        finds nothing to do costs a few attribute reads).
+        finds nothing to do costs a few attribute reads), and at least every
+        `seconds_until_due()` seconds.
         """
         if self._closed:
             return False
@@ -159,10 +125,15 @@ class Checkpointer:
         return True
 
     def request_save(self) -> bool:
-        """Save now if the cooldown has passed since the last save, else when it does (at the
-        next `poll` after that). Called on every block or allow list change."""
+        """Save now if the cooldown has passed since the last save, else as soon as it has
+        (an asyncio `run()` task wakes for it; a threaded host's `poll` does it). Called on every
+        block or allow list change."""
         self._urgent = True
-        return self.poll()
+        if self.poll():
+            return True
+        if self._wake is not None:
+            self._wake()  # the run() task sleeps until the interval: make it look again
+        return False
 
     def seconds_until_due(self) -> float:
         """How long a host may wait before the next `poll` is useful."""
@@ -174,43 +145,134 @@ class Checkpointer:
         self._saved_revision = self._node.revision
         self._last_snapshot_at = now
         self._urgent = False
-        self._writer.submit(self._node.snapshot())
+        self._submitted = self._node.snapshot()
+        self._next_ids_taken = self._next_ids()
+        self._writer.submit(self._submitted)
 
-    def flush(self, timeout: float | None = None) -> SnapshotRef | None:
+    # Id reservations (the `ReservationKeeper` protocol of `id_allocator.py`).
+
+    def _allocators(self) -> tuple[IdAllocator, IdAllocator]:
+        return (self._node.command_ids, self._node.exec_ids)
+
+    def _next_ids(self) -> tuple[int, int]:
+        return (self._node.command_ids.next_id, self._node.exec_ids.next_id)
+
+    def _confirm_reservations(self, saved: TransientSnapshot) -> None:
+        # On the writer thread, once `saved` is durable.
+        command_ids, exec_ids = self._allocators()
+        command_ids.confirm_durable(saved.framework.next_command_id)
+        exec_ids.confirm_durable(saved.framework.next_exec_id)
+
+    def _submitted_covers(self, allocator: IdAllocator) -> bool:
+        submitted = self._submitted
+        if submitted is None:
+            return False
+        framework = submitted.framework
+        saved = (
+            framework.next_command_id
+            if allocator is self._node.command_ids
+            else framework.next_exec_id
+        )
+        return saved > allocator.next_id
+
+    def reservation_low(self, allocator: IdAllocator) -> None:
+        """Extend the reservation by a block (larger when renewals come fast) and save it now,
+        without waiting for the cooldown: half a block is still durable meanwhile."""
+        if self._closed:
+            return
+        now = self._timer()
+        block, renewed_at = self._blocks.get(allocator, (FIRST_ID_BLOCK, -math.inf))
+        if now - renewed_at < ID_RENEWAL_PERIOD_S:
+            block = min(block * 2, MAX_ID_BLOCK)
+        self._blocks[allocator] = (block, now)
+        allocator.extend_reservation(block)
+        self._take(now)
+
+    def reservation_used_up(self, allocator: IdAllocator) -> None:
+        """Wait (at most `mint_timeout`) until a save makes an id durable for `allocator`."""
+        if self._closed:
+            raise IdsNotDurableError("autosave is closed: no further id can be made durable")
+        self.mint_waits += 1
+        if allocator.saved_next_id <= allocator.next_id:
+            allocator.extend_reservation(self._blocks.get(allocator, (FIRST_ID_BLOCK, 0.0))[0])
+        if self._writer.is_idle() or not self._submitted_covers(allocator):
+            self._take(self._timer())
+        if not self._writer.wait_idle(self._mint_timeout):
+            raise IdsNotDurableError(
+                f"no save made an id reservation durable within {self._mint_timeout} s"
+            )
+        if not allocator.can_mint_durably():
+            failure = self._writer.failure
+            raise IdsNotDurableError(
+                f"the save of an id reservation failed: {failure}"
+            ) from failure
+
+    # Waiting and closing.
+
+    def flush(self, timeout: float | None = DEFAULT_TIMEOUT_S) -> SnapshotRef | None:
         """Wait until every snapshot handed to the writer is stored; the newest stored. Raises
-        the error of a failed save (the state is then saved again at the next due poll)."""
+        the error of a failed save (the state is then saved again at the next due poll), and
+        `TimeoutError` after `timeout` seconds (`None`: no limit)."""
         if not self._writer.wait_idle(timeout):
             raise TimeoutError("the snapshot writer did not finish in time")
         if self._writer.failure is not None:
             raise self._writer.failure
         return self._writer.saved
 
-    def close(self, timeout: float | None = None) -> SnapshotRef | None:
-        """Final save if the node changed, wait for the writer, stop it. A clean shutdown's
-        courtesy only: a killed process loses at most what `interval` bounds."""
+    def close(self, timeout: float | None = DEFAULT_TIMEOUT_S) -> SnapshotRef | None:
+        """Final save if the node changed, wait for the writer, stop it; returns or raises within
+        `timeout`. A clean shutdown's courtesy only: a killed process loses at most what
+        `interval` bounds. Minting afterwards raises `IdsNotDurableError`."""
+        if self._closed:
+            return self._writer.saved
         self._take_final()
         return self._finish(timeout)
 
-    def _take_final(self) -> None:
-        if not self._closed and self._dirty():
-            self._take(self._timer())
-
-    def _finish(self, timeout: float | None) -> SnapshotRef | None:
+    async def aclose(self, timeout: float | None = DEFAULT_TIMEOUT_S) -> SnapshotRef | None:
+        """`close` for asyncio hosts: the final snapshot on the loop, the waiting off it."""
         if self._closed:
             return self._writer.saved
+        self._take_final()
+        return await asyncio.to_thread(self._finish, timeout)
+
+    def _take_final(self) -> None:
+        # The unused reservations are given back, so that a final save records the exact next
+        # ids; no mint follows (a closed checkpointer refuses them). That alone is no reason to
+        # save: the last save's larger reservation is as safe, so a node idle since then writes
+        # nothing.
+        minted = self._next_ids() != self._next_ids_taken
+        changed = self._dirty()
+        for allocator in self._allocators():
+            allocator.release_reservation()
+        if changed or minted:
+            self._take(self._timer())
+        else:
+            self._saved_revision = self._node.revision
         self._closed = True
+        if self._wake is not None:
+            self._wake()  # the run() task ends
+
+    def _finish(self, timeout: float | None) -> SnapshotRef | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             return self.flush(timeout)
         finally:
-            self._writer.stop()
+            self._writer.stop(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     async def run(self) -> None:
         """Drive `poll` from an asyncio loop (the node's thread) until cancelled or closed."""
-        while not self._closed:
-            await asyncio.sleep(self.seconds_until_due())
-            self.poll()
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        self._wake = lambda: _discard(loop.call_soon_threadsafe(wake.set))
+        try:
+            while not self._closed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.seconds_until_due())
+                wake.clear()
+                self.poll()
+        finally:
+            self._wake = None
 
-    async def aclose(self, timeout: float | None = None) -> SnapshotRef | None:
-        """`close` for asyncio hosts: the final snapshot on the loop, the waiting off it."""
-        self._take_final()
-        return await asyncio.to_thread(self._finish, timeout)
+
+def _discard(_: object) -> None:
+    """Drop a callback handle: the wake-up needs no cancelling."""

@@ -48,6 +48,13 @@ class IdExhaustedError(ComponentError, OverflowError):
     """An id allocator has handed out every id it can: minting another would wrap."""
 
 
+class IdsNotDurableError(ComponentError, RuntimeError):
+    """Autosave could not make an id reservation durable in time (the store fails or is too
+    slow, or the checkpointer is closed): minting the id could let a restored node mint it
+    again, so it is refused. The store's error, if any, is the `__cause__`; a later mint
+    tries again."""
+
+
 class QueueFullError(ComponentError, OverflowError):
     """A bounded queue is at its maximum length."""
 

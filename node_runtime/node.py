@@ -167,8 +167,10 @@ class Node:
             ),
             tuple((e.envelope, e.redelivered) for e in self.outbound.items()),
             self.peer_id.to_bytes(),
-            self.command_ids.next_id,
-            self.exec_ids.next_id,
+            # The reservation's end, not the next id: ids up to it may be minted before the next
+            # save, and a node restored from this snapshot must mint none of them again.
+            self.command_ids.saved_next_id,
+            self.exec_ids.saved_next_id,
         )
 
     @classmethod

@@ -101,5 +101,10 @@ class StoreWriteError(StoreError):
         return (type(self), (str(self), self.errno))
 
 
+class AutosaveError(StoreError):
+    """A save failed with an error that is neither a store error nor an `OSError` (a bug in a
+    store, a value the encoder refuses): the original exception is its `__cause__`."""
+
+
 class SnapshotNotFoundError(StoreError, LookupError):
     """The store holds no snapshot with the generation asked for."""

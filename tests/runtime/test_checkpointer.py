@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -113,7 +114,7 @@ def test_a_change_saves_once_the_interval_has_passed(
     assert checkpointer.poll()
     checkpointer.flush(WAIT)
     start = timer()
-    node.command_ids.mint()
+    node.counters.increment("changes")
     assert checkpointer.seconds_until_due() == INTERVAL
     saved_at = None
     while saved_at is None:
@@ -150,7 +151,7 @@ def test_exactly_at_the_interval_is_due(
 ) -> None:
     assert checkpointer.poll()
     checkpointer.flush(WAIT)
-    node.command_ids.mint()
+    node.counters.increment("changes")
     timer.advance(INTERVAL - 0.5)
     assert not checkpointer.poll()
     assert checkpointer.seconds_until_due() == pytest.approx(0.5)
@@ -325,10 +326,10 @@ class FlakyStore:
         pass
 
 
-def test_a_failed_save_is_raised_by_flush_and_retried_at_the_next_due_poll(
+def test_a_failed_save_is_raised_by_flush_and_retried_after_the_cooldown_then_less_often(
     node: Node, timer: FakeTimer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = FlakyStore(failures=1)
+    store = FlakyStore(failures=3)
     checkpointer = Checkpointer(node, store, interval=INTERVAL, cooldown=COOLDOWN, timer=timer)
     try:
         assert checkpointer.poll()
@@ -338,21 +339,24 @@ def test_a_failed_save_is_raised_by_flush_and_retried_at_the_next_due_poll(
         assert "autosave failed" in caplog.text
         assert checkpointer.saves == 0
         assert checkpointer.last_saved is None
-        # No change since, but the state is not on disk: the next due poll saves it again.
-        timer.advance(INTERVAL / 2)
-        assert not checkpointer.poll()
-        timer.advance(INTERVAL / 2)
-        assert checkpointer.poll()
-        ref = checkpointer.flush(WAIT)
-        assert ref is not None
-        assert store.attempts == 2
+        # No change since, but the state is not on disk: saved again after the cooldown, then
+        # after twice as long for each further failure (never longer than the interval).
+        for wait in (COOLDOWN, 2 * COOLDOWN, 4 * COOLDOWN):
+            assert checkpointer.seconds_until_due() == pytest.approx(wait)
+            timer.advance(wait * 0.99)
+            assert not checkpointer.poll()
+            timer.advance(wait * 0.01)
+            assert checkpointer.poll()
+            with contextlib.suppress(StoreWriteError):
+                checkpointer.flush(WAIT)
+        assert store.attempts == 4
         assert store.saved == [node.snapshot()]
         assert checkpointer.saves == 1
         timer.advance(INTERVAL)
         assert not checkpointer.poll()  # saved now: clean again
     finally:
         checkpointer.close(WAIT)
-    assert store.attempts == 2
+    assert store.attempts == 4
 
 
 class BlockingStore(FlakyStore):
@@ -379,7 +383,7 @@ def test_a_writer_that_falls_behind_saves_only_the_newest_snapshot(
         assert checkpointer.poll()
         assert store.entered.wait(WAIT)  # the first save is under way, and stuck
         for _ in range(5):
-            node.command_ids.mint()
+            node.counters.increment("changes")
             timer.advance(INTERVAL)
             assert checkpointer.poll()
             submitted.append(node.snapshot())
@@ -389,7 +393,7 @@ def test_a_writer_that_falls_behind_saves_only_the_newest_snapshot(
         checkpointer.flush(WAIT)
         assert checkpointer.saves < len(submitted)
         assert store.saved == [submitted[0], submitted[-1]]
-        assert store.saved[-1].framework.next_command_id == 5
+        assert store.saved[-1].framework.counters["changes"] == 5
     finally:
         store.release.set()
         checkpointer.close(WAIT)
@@ -409,11 +413,12 @@ def test_run_as_an_asyncio_task_saves_changes_and_aclose_saves_the_last(
             while checkpointer.saves < 1 and time.monotonic() < deadline:
                 await asyncio.sleep(0.005)
             assert checkpointer.saves == 1  # the first save, at once
-            node.command_ids.mint()
+            node.counters.increment("changes")
             while checkpointer.saves < 2 and time.monotonic() < deadline:
                 await asyncio.sleep(0.005)
             assert checkpointer.saves == 2  # the change, one interval later
-            assert latest(store).snapshot.framework.next_command_id == 1
+            assert latest(store).snapshot.framework.counters["changes"] == 1
+            node.command_ids.mint()
             node.command_ids.mint()
             node.command_ids.mint()
             ref = await checkpointer.aclose(WAIT)  # before the task had its chance
