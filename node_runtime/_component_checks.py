@@ -1,11 +1,34 @@
-"""Argument checks shared by the runtime components; each raises `ComponentValueError`."""
+"""Argument checks shared by the runtime components; each raises `ComponentValueError`.
+
+A component refuses, where a value enters, anything a snapshot could not hold: `Node.snapshot()`
+builds its records without checking them again, and `encode` would fail on them on the
+checkpointer's writer thread, long after the call that let them in. So the checks below run the
+snapshot schema's own field checks wherever one exists, and the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from node_runtime.component_errors import ComponentValueError
+from node_runtime.multiaddr import Multiaddr
+from node_runtime.peer_id import PeerId
+from snapshot_schema import checks
 from snapshot_schema.checks import U64_MAX
-from snapshot_schema.errors import PathElement
-from snapshot_schema.multihash import is_multihash, multihash_problem
+from snapshot_schema.errors import PathElement, SnapshotValueError
+from snapshot_schema.multihash import is_multihash
+
+
+def _schema_check(
+    check: Callable[[object, tuple[PathElement, ...]], None],
+    value: object,
+    path: tuple[PathElement, ...],
+) -> None:
+    """Run a `snapshot_schema.checks` function, its refusal as a `ComponentValueError`."""
+    try:
+        check(value, path)
+    except SnapshotValueError as error:
+        raise ComponentValueError(error.reason, error.path) from None
 
 
 def check_int(value: int, low: int, high: int, *path: PathElement) -> int:
@@ -21,15 +44,35 @@ def check_ns(value: int, *path: PathElement) -> int:
 
 
 def check_name(value: str, *path: PathElement) -> str:
-    """A non-empty `str`: snapshots refuse empty counter, phase and event-kind names."""
-    if type(value) is not str or not value:
-        raise ComponentValueError(f"expected a non-empty `str`, got {value!r}", path)
+    """A counter, phase or event-kind name: a non-empty `str` that UTF-8 can encode."""
+    _schema_check(checks.check_name, value, path)
+    return value
+
+
+def check_nonempty_bytes(value: bytes, *path: PathElement) -> bytes:
+    """Exactly `bytes` (a `bytearray` could still be changed by its owner), not empty."""
+    _schema_check(checks.check_nonempty_bytes, value, path)
     return value
 
 
 def check_peer_key(value: bytes, *path: PathElement) -> bytes:
     """Canonical PeerId bytes (a well-formed multihash), checked where a peer enters a table, so
     every table holds only what a snapshot can store and snapshotting need not check again."""
-    if not is_multihash(value):
-        raise ComponentValueError(multihash_problem(value) or "not a multihash", path)
+    if not is_multihash(value):  # the fast path of the same structural test
+        _schema_check(checks.check_multihash, value, path)
     return value
+
+
+def check_peer_id(value: PeerId, *path: PathElement) -> bytes:
+    """The key of a `PeerId` argument: its canonical bytes (valid, as a `PeerId` checks them)."""
+    if type(value) is not PeerId:
+        raise ComponentValueError(f"expected `PeerId`, got `{type(value).__name__}`", path)
+    return value.to_bytes()
+
+
+def check_multiaddr(value: Multiaddr, *path: PathElement) -> bytes:
+    """The canonical bytes of a `Multiaddr` argument (valid and non-empty, as a `Multiaddr`
+    checks them when built)."""
+    if type(value) is not Multiaddr:
+        raise ComponentValueError(f"expected `Multiaddr`, got `{type(value).__name__}`", path)
+    return value.to_bytes()

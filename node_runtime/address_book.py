@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NoReturn
 
-from node_runtime._component_checks import check_int, check_peer_key
+from node_runtime._component_checks import check_int, check_multiaddr, check_peer_key
 from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import (
     AddressLimitError,
@@ -107,8 +107,8 @@ class AddressBook(ChangeCounter):
 
     def add_address(self, peer: PeerKey, address: Multiaddr) -> bool:
         """Append `address` to `peer`'s list; False (and no change) if it is already there."""
-        encoded = address.to_bytes()
         entry = self._entries.get(check_peer_key(peer, "peer"))
+        encoded = check_multiaddr(address, "address")
         if entry is not None and encoded in entry.addresses:
             return False
         if entry is not None and len(entry.addresses) >= self._max_addresses:
@@ -122,8 +122,8 @@ class AddressBook(ChangeCounter):
 
     def remove_address(self, peer: PeerKey, address: Multiaddr) -> bool:
         """Drop `address` from `peer`'s list; False if it was not there."""
-        entry = self._entries.get(peer)
-        encoded = address.to_bytes()
+        entry = self._entries.get(check_peer_key(peer, "peer"))
+        encoded = check_multiaddr(address, "address")
         if entry is None or encoded not in entry.addresses:
             return False
         self._changed()
@@ -144,7 +144,7 @@ class AddressBook(ChangeCounter):
 
     def release(self, peer: PeerKey) -> int:
         """Give back a reference to `peer`; the new count. Below zero is refused."""
-        entry = self._entries.get(peer)
+        entry = self._entries.get(check_peer_key(peer, "peer"))
         if entry is None or entry.ref_count == 0:
             raise RefCountUnderflowError("release without a matching retain")
         self._changed()
@@ -153,6 +153,7 @@ class AddressBook(ChangeCounter):
         return entry.ref_count
 
     def forget(self, peer: PeerKey) -> None:
+        check_peer_key(peer, "peer")
         self._changed()
         self._entries.pop(peer, None)
 

@@ -168,11 +168,13 @@ class BackoffTable(ChangeCounter):
 
     def record_success(self, peer: PeerKey) -> None:
         """`peer` was reached: its backoff is over and its next failure starts afresh."""
+        check_peer_key(peer, "peer")
         self._changed()
         self._entries.pop(peer, None)
 
     def forget(self, peer: PeerKey) -> None:
         """Drop `peer`'s entry (it left the address book, say)."""
+        check_peer_key(peer, "peer")
         self._changed()
         self._entries.pop(peer, None)
 

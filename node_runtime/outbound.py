@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from node_runtime._component_checks import check_int
+from node_runtime._component_checks import check_int, check_nonempty_bytes
 from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import ComponentValueError, QueueEmptyError, QueueFullError
 from snapshot_schema.checks import U64_MAX
@@ -88,9 +88,5 @@ class OutboundQueue(ChangeCounter):
 
 
 def _check_envelope(envelope: bytes, *path: str | int) -> None:
-    # Exactly `bytes`: a queued `bytearray` could still be changed by its owner.
-    if type(envelope) is not bytes:
-        raise ComponentValueError(f"expected `bytes`, got `{type(envelope).__name__}`", path)
     # Snapshots refuse empty envelopes, so one is refused here, where it comes from.
-    if not envelope:
-        raise ComponentValueError("expected a non-empty envelope", path)
+    check_nonempty_bytes(envelope, *path)

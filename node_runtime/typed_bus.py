@@ -62,6 +62,8 @@ class TypedBus(ChangeCounter):
 
     def unsubscribe(self, kind: str, site_id: int) -> None:
         """Remove `site_id` from `kind`; a site not subscribed stays so."""
+        check_name(kind, "kind")
+        check_int(site_id, 0, U64_MAX, "site_id")
         sites = self._subscriptions.get(kind)
         if sites is None:
             return

@@ -279,6 +279,57 @@ def test_forget_drops_a_peer_with_its_addresses_and_references() -> None:
     assert state_of(book) == [(BOB, (), 1)]
 
 
+NOT_A_PEER_KEYS: list[object] = [b"not a multihash", b"", bytearray(ALICE), "peer", None, []]
+
+
+@pytest.mark.parametrize("peer", NOT_A_PEER_KEYS)
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda book, peer: book.add_address(peer, TCP),
+        lambda book, peer: book.remove_address(peer, TCP),
+        lambda book, peer: book.retain(peer),
+        lambda book, peer: book.release(peer),
+        lambda book, peer: book.forget(peer),
+    ],
+)
+def test_a_peer_that_is_not_a_multihash_is_refused_naming_it_and_changes_nothing(
+    mutate: Callable[[AddressBook, object], object], peer: object
+) -> None:
+    book = AddressBook()
+    book.add_address(ALICE, TCP)
+    book.retain(ALICE)
+    before = (state_of(book), book.revision)
+
+    with pytest.raises(ComponentValueError) as raised:
+        mutate(book, peer)
+
+    assert raised.value.path == ("peer",)
+    assert (state_of(book), book.revision) == before
+
+
+@pytest.mark.parametrize("address", [TCP.to_bytes(), "/ip4/127.0.0.1/tcp/4001", None])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda book, address: book.add_address(ALICE, address),
+        lambda book, address: book.remove_address(ALICE, address),
+    ],
+)
+def test_an_address_that_is_not_a_multiaddr_is_refused_naming_it_and_changes_nothing(
+    mutate: Callable[[AddressBook, object], object], address: object
+) -> None:
+    book = AddressBook()
+    book.add_address(ALICE, TCP)
+    before = (state_of(book), book.revision)
+
+    with pytest.raises(ComponentValueError) as raised:
+        mutate(book, address)
+
+    assert raised.value.path == ("address",)
+    assert (state_of(book), book.revision) == before
+
+
 @pytest.mark.parametrize(
     "mutate",
     [

@@ -1,6 +1,7 @@
 """Backoff: how long a peer that keeps failing must wait, and the table that tracks it per peer."""
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -187,6 +188,29 @@ def test_forgetting_a_peer_drops_its_entry() -> None:
     table.forget(ALICE)
 
     assert [peer for peer, _ in table.items()] == [BOB]
+
+
+@pytest.mark.parametrize("peer", [b"not a multihash", bytearray(ALICE), "peer", []])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda table, peer: table.record_failure(peer, 0),
+        lambda table, peer: table.record_success(peer),
+        lambda table, peer: table.forget(peer),
+    ],
+)
+def test_a_peer_that_is_not_a_multihash_is_refused_naming_it_and_changes_nothing(
+    mutate: Callable[[BackoffTable, object], object], peer: object
+) -> None:
+    table = BackoffTable(STEADY, random.Random(1))
+    table.record_failure(ALICE, 0)
+    before = (state_of(table), table.revision)
+
+    with pytest.raises(ComponentValueError) as raised:
+        mutate(table, peer)
+
+    assert raised.value.path == ("peer",)
+    assert (state_of(table), table.revision) == before
 
 
 def test_attempts_saturate_at_u32_max_instead_of_wrapping() -> None:

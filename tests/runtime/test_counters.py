@@ -47,6 +47,7 @@ def test_a_counter_saturates_at_u64_max_instead_of_failing() -> None:
         ("sent", U64_MAX + 1, ("by",)),
         ("sent", 1.0, ("by",)),
         ("", 1, ("name",)),
+        ("sent\ud800", 1, ("name",)),  # a surrogate: UTF-8, hence `encode`, cannot write it
     ],
 )
 def test_an_invalid_increment_is_refused_and_changes_nothing(
@@ -76,6 +77,7 @@ def test_state_read_from_items_rebuilds_the_same_counters(values: dict[str, int]
     [
         ([("sent", 1), ("sent", 2)], ("items", 1)),
         ([("", 1)], ("items", 0, "name")),
+        ([("\udfff", 1)], ("items", 0, "name")),
         ([("sent", -1)], ("items", 0, "value")),
         ([("sent", U64_MAX + 1)], ("items", 0, "value")),
     ],

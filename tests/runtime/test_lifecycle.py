@@ -34,8 +34,8 @@ def test_pending_shows_the_queue_without_draining_it() -> None:
     assert phases.drain() == ("started",)
 
 
-@pytest.mark.parametrize("phase", ["", 1])
-def test_an_empty_or_non_str_phase_is_refused_and_changes_nothing(phase: str) -> None:
+@pytest.mark.parametrize("phase", ["", 1, "\ud800", "stopped\udc80"])
+def test_an_empty_non_str_or_unencodable_phase_is_refused_and_changes_nothing(phase: str) -> None:
     phases = LifecycleQueue()
     phases.fire("started")
 
@@ -56,8 +56,9 @@ def test_state_read_from_pending_rebuilds_the_same_queue(pending: list[str]) -> 
     assert rebuilt.pending() == phases.pending()
 
 
-def test_restoring_an_empty_phase_is_refused_naming_it() -> None:
+@pytest.mark.parametrize("phase", ["", "\ud800"])
+def test_restoring_an_empty_or_unencodable_phase_is_refused_naming_it(phase: str) -> None:
     with pytest.raises(ComponentValueError) as raised:
-        LifecycleQueue.from_state(["started", ""])
+        LifecycleQueue.from_state(["started", phase])
 
     assert raised.value.path == ("pending", 1)

@@ -68,6 +68,7 @@ def test_a_kind_whose_last_subscriber_leaves_is_dropped() -> None:
         ("peer.connected", U64_MAX + 1, ("site_id",)),
         ("peer.connected", True, ("site_id",)),
         ("", 1, ("kind",)),
+        ("peer.\ud800", 1, ("kind",)),
     ],
 )
 def test_an_invalid_subscription_is_refused_and_changes_nothing(
@@ -79,6 +80,29 @@ def test_an_invalid_subscription_is_refused_and_changes_nothing(
 
     with pytest.raises(ComponentValueError) as raised:
         bus.subscribe(kind, site_id)
+
+    assert raised.value.path == path
+    assert state_of(bus) == before
+
+
+@pytest.mark.parametrize(
+    ("kind", "site_id", "path"),
+    [
+        ("peer.connected", -1, ("site_id",)),
+        ("peer.connected", "7", ("site_id",)),
+        ([], 7, ("kind",)),  # unhashable: refused, not a `TypeError` from the table lookup
+        ("\ud800", 7, ("kind",)),
+    ],
+)
+def test_an_invalid_unsubscription_is_refused_and_changes_nothing(
+    kind: str, site_id: int, path: tuple[str]
+) -> None:
+    bus = TypedBus()
+    bus.subscribe("peer.connected", 7)
+    before = state_of(bus)
+
+    with pytest.raises(ComponentValueError) as raised:
+        bus.unsubscribe(kind, site_id)
 
     assert raised.value.path == path
     assert state_of(bus) == before
@@ -111,6 +135,7 @@ def test_restoring_a_kind_without_subscribers_drops_it() -> None:
     [
         ([("peer.lost", (1,)), ("peer.lost", (2,))], ("items", 1)),
         ([("", (1,))], ("items", 0, "kind")),
+        ([("\ud800", (1,))], ("items", 0, "kind")),
         ([("peer.lost", (1, 2, 1))], ("items", 0, "site_ids", 2)),
         ([("peer.lost", (U64_MAX + 1,))], ("items", 0, "site_ids", 0)),
     ],
