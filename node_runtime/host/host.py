@@ -51,7 +51,7 @@ from typing import Final
 
 import attrs
 
-from node_runtime.checkpointer import Checkpointer
+from node_runtime.checkpointer import DEFAULT_TIMEOUT_S, Checkpointer
 from node_runtime.host.envelope import Envelope, EnvelopeError, decode_ack, encode_ack
 from node_runtime.host.framing import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -211,9 +211,10 @@ class Host:
         while not predicate():
             await self._progress.wait()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float | None = DEFAULT_TIMEOUT_S) -> None:
         """Close the listener and every connection, stop all tasks, then close the checkpointer
-        (a final save). Envelopes not yet acknowledged stay in `node.outbound`."""
+        (a final save, `TimeoutError` if it takes longer than `timeout`). Envelopes not yet
+        acknowledged stay in `node.outbound`."""
         self._stopped = True
         if self._server is not None:
             self._server.close()
@@ -227,7 +228,7 @@ class Host:
         if self._server is not None:
             await self._server.wait_closed()
         if self._checkpointer is not None:
-            await self._checkpointer.aclose()
+            await self._checkpointer.aclose(timeout)
 
     # Bookkeeping.
 

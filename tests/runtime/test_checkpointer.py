@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from node_runtime import (
+    DEFAULT_INTERVAL_S,
+    AutosaveError,
     Checkpointer,
     DirectoryStore,
     Identity,
@@ -22,6 +25,7 @@ from node_runtime import (
     Node,
     SnapshotRef,
     StoredSnapshot,
+    StoreError,
     StoreWriteError,
 )
 from snapshot_schema import TransientSnapshot
@@ -433,3 +437,163 @@ def test_run_as_an_asyncio_task_saves_changes_and_aclose_saves_the_last(
     assert stored.ref == ref
     assert stored.snapshot.framework.next_command_id == 3
     assert stored.snapshot == node.snapshot()
+
+
+# Urgent saves reach disk within the cooldown, whichever way the node is driven.
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_a_block_soon_after_a_save_reaches_disk_after_the_cooldown_under_run(
+    node: Node, store: DirectoryStore
+) -> None:
+    # The defaults: a 30 s interval, a 1 s cooldown. WAIT is well below the interval.
+    blocked = PEERS[0].to_bytes()
+
+    async def scenario() -> float:
+        checkpointer = Checkpointer(node, store)
+        task = asyncio.create_task(checkpointer.run())
+        try:
+            while checkpointer.saves < 1:
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.2)
+            node.governor.block(blocked)
+            started = time.monotonic()
+            async with asyncio.timeout(WAIT):
+                while checkpointer.saves < 2:
+                    await asyncio.sleep(0.005)
+            return time.monotonic() - started
+        finally:
+            await checkpointer.aclose(WAIT)
+            await asyncio.wait_for(task, WAIT)
+
+    took = asyncio.run(scenario())
+    assert took < DEFAULT_INTERVAL_S
+    assert blocked in latest(store).snapshot.framework.peer_governor.blocklist
+
+
+def test_a_block_soon_after_a_save_reaches_disk_after_the_cooldown_under_poll(
+    node: Node, store: DirectoryStore
+) -> None:
+    # The documented threaded loop: work, poll, sleep at most seconds_until_due().
+    checkpointer = Checkpointer(node, store)
+    work: queue.Queue[Callable[[], object]] = queue.Queue()
+    stop = threading.Event()
+
+    def drive() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Empty):
+                work.get(timeout=checkpointer.seconds_until_due())()
+            checkpointer.poll()
+
+    thread = threading.Thread(target=drive)
+    thread.start()
+    try:
+        assert wait_until(lambda: checkpointer.saves == 1)
+        time.sleep(0.2)
+        work.put(lambda: node.governor.block(PEERS[0].to_bytes()))
+        assert wait_until(lambda: checkpointer.saves == 2)
+    finally:
+        stop.set()
+        work.put(lambda: None)
+        thread.join(WAIT)
+        checkpointer.close(WAIT)
+    assert PEERS[0].to_bytes() in latest(store).snapshot.framework.peer_governor.blocklist
+
+
+# Autosave never dies, and never hangs its callers.
+
+
+class RaisingStore(FlakyStore):
+    """Raises `error` from its first `failures` saves: any exception, not only store errors."""
+
+    def __init__(self, error: Exception, failures: int = 1) -> None:
+        super().__init__(failures=0)
+        self.error = error
+        self.raises = failures
+
+    def save(self, snapshot: TransientSnapshot) -> SnapshotRef:
+        if self.raises:
+            self.raises -= 1
+            raise self.error
+        return super().save(snapshot)
+
+
+@pytest.mark.parametrize(
+    ("error", "reported"),
+    [
+        (ValueError("generation 18446744073709551615 out of range"), AutosaveError),
+        (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), AutosaveError),
+        (RuntimeError("a bug in a store"), AutosaveError),
+        (PermissionError(13, "denied"), StoreWriteError),
+    ],
+)
+def test_any_error_in_a_save_is_a_typed_store_error_with_its_cause_and_autosave_goes_on(
+    node: Node,
+    timer: FakeTimer,
+    error: Exception,
+    reported: type[Exception],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = RaisingStore(error)
+    checkpointer = Checkpointer(node, store, interval=INTERVAL, cooldown=COOLDOWN, timer=timer)
+    try:
+        assert checkpointer.poll()
+        with pytest.raises(reported) as caught:
+            checkpointer.flush(WAIT)
+        assert caught.value.__cause__ is error
+        assert isinstance(caught.value, StoreError)
+        assert "autosave failed" in caplog.text
+        timer.advance(COOLDOWN)
+        assert checkpointer.poll()  # the writer is alive: the retry is saved
+        assert checkpointer.flush(WAIT) is not None
+        assert store.saved == [node.snapshot()]
+    finally:
+        checkpointer.close(WAIT)
+
+
+def test_close_returns_within_its_timeout_when_a_save_hangs(node: Node, timer: FakeTimer) -> None:
+    store = BlockingStore()
+    checkpointer = Checkpointer(node, store, timer=timer)
+    try:
+        assert checkpointer.poll()
+        assert store.entered.wait(WAIT)
+        outcome: list[BaseException | None] = []
+
+        def close() -> None:
+            try:
+                checkpointer.close(timeout=0.05)
+                outcome.append(None)
+            except BaseException as error:  # noqa: BLE001  # recorded for the assertion
+                outcome.append(error)
+
+        closer = threading.Thread(target=close)
+        closer.start()
+        closer.join(WAIT)
+        assert not closer.is_alive()
+        assert isinstance(outcome[0], TimeoutError)
+    finally:
+        store.release.set()
+
+
+def test_aclose_returns_within_its_timeout_when_a_save_hangs(node: Node, timer: FakeTimer) -> None:
+    store = BlockingStore()
+    checkpointer = Checkpointer(node, store, timer=timer)
+
+    async def scenario() -> None:
+        assert checkpointer.poll()
+        assert store.entered.wait(WAIT)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(checkpointer.aclose(timeout=0.05), WAIT)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.release.set()
