@@ -571,7 +571,7 @@ def test_close_returns_within_its_timeout_when_a_save_hangs(node: Node, timer: F
             try:
                 checkpointer.close(timeout=0.05)
                 outcome.append(None)
-            except BaseException as error:  # noqa: BLE001  # recorded for the assertion
+            except BaseException as error:  # recorded for the assertion
                 outcome.append(error)
 
         closer = threading.Thread(target=close)
