@@ -73,6 +73,7 @@ class Checkpointer:
         self._saved_revision: int | None = None
         self._last_snapshot_at = -math.inf  # so the first save is due at once
         self._urgent = False
+        self._reservation_due = False
         self._closed = False
         self._submitted: TransientSnapshot | None = None
         self._next_ids_taken: tuple[int, int] | None = None
@@ -100,6 +101,8 @@ class Checkpointer:
         return self._node.revision != self._saved_revision or self._writer.failure is not None
 
     def _due_at(self) -> float:
+        if self._reservation_due:
+            return -math.inf
         failures = self._writer.consecutive_failures
         if failures:
             retry = max(self._cooldown, MIN_RETRY_S) * 2.0 ** min(failures - 1, 30)
@@ -144,7 +147,7 @@ class Checkpointer:
     def _take(self, now: float) -> None:
         self._saved_revision = self._node.revision
         self._last_snapshot_at = now
-        self._urgent = False
+        self._urgent = self._reservation_due = False
         self._submitted = self._node.snapshot()
         self._next_ids_taken = self._next_ids()
         self._writer.submit(self._submitted)
@@ -176,8 +179,9 @@ class Checkpointer:
         return saved > allocator.next_id
 
     def reservation_low(self, allocator: IdAllocator) -> None:
-        """Extend the reservation by a block (larger when renewals come fast) and save it now,
-        without waiting for the cooldown: half a block is still durable meanwhile."""
+        """Extend the reservation by a block (larger when renewals come fast) and have the next
+        `poll` save it, without waiting for the cooldown: half a block is still durable
+        meanwhile, and the mint itself stays cheap."""
         if self._closed:
             return
         now = self._timer()
@@ -186,7 +190,9 @@ class Checkpointer:
             block = min(block * 2, MAX_ID_BLOCK)
         self._blocks[allocator] = (block, now)
         allocator.extend_reservation(block)
-        self._take(now)
+        self._reservation_due = True
+        if self._wake is not None:
+            self._wake()
 
     def reservation_used_up(self, allocator: IdAllocator) -> None:
         """Wait (at most `mint_timeout`) until a save makes an id durable for `allocator`."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import codec, store
+from benchmarks import codec, ids, store
 
 
 def test_the_quick_store_benchmark_runs_and_reports_every_table(
@@ -40,3 +40,14 @@ def test_the_codec_benchmark_runs_a_small_size_and_checks_its_contenders(
     assert "| 100 | floor (msgpack lists) |" in out
     assert out.count("| 100 | ") >= 2 * 5  # every contender, gc off and on
     assert gc.get_freeze_count() == 0
+
+
+def test_the_quick_id_benchmark_runs_and_reports_both_tables(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert ids.main(["--quick", "--seconds", "0.3", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| N peers | floor ids/s | autosave ids/s | vs floor |" in out
+    assert "| N peers | ids minted | ids/s | mints that waited |" in out
+    assert out.count(f"\n| {ids.QUICK_SIZES[0]:,} | ") == 2
+    assert list(tmp_path.iterdir()) == []

@@ -200,11 +200,36 @@ def test_reservations_renewed_often_grow_so_saves_stay_rare(store: DirectoryStor
     saves_before = checkpointer.saves
     for _ in range(100 * FIRST_ID_BLOCK):  # minted within one renewal period: blocks double
         node.command_ids.mint()
+        checkpointer.poll()
     checkpointer.flush(WAIT)
     renewals = checkpointer.saves - saves_before
     assert renewals <= 8  # 1024 doubling to 65536 covers 100 blocks in at most 7 renewals
     now[0] += 2 * ID_RENEWAL_PERIOD_S
     checkpointer.close(WAIT)
+
+
+def test_minting_goes_on_from_the_durable_half_while_the_renewal_is_saved() -> None:
+    store = GatedStore()
+    node = make_node()
+    checkpointer = Checkpointer(node, store)
+    try:
+        checkpointer.poll()
+        store.open_for(1)  # the first save, reserving the first block
+        assert [node.command_ids.mint() for _ in range(FIRST_ID_BLOCK // 2)][-1] == 511
+        assert checkpointer.mint_waits == 1
+        node.command_ids.mint()  # half the block is used: the reservation is extended
+        assert checkpointer.poll()  # and the next poll saves it, cooldown or not
+        assert store.entered.wait(WAIT)  # that save is under way, and held back
+        for _ in range(FIRST_ID_BLOCK // 2 - 1):
+            node.command_ids.mint()  # still durable: no mint waits for the save in flight
+        assert checkpointer.mint_waits == 1
+        assert node.command_ids.next_id == FIRST_ID_BLOCK
+        store.open_for(1)
+        assert node.command_ids.mint() == FIRST_ID_BLOCK
+        assert store.saved[-1].framework.next_command_id > FIRST_ID_BLOCK
+    finally:
+        store.open_for(100)
+        checkpointer.close(WAIT)
 
 
 class FailingStore:
@@ -238,6 +263,26 @@ class FailingStore:
 
     def close(self) -> None:
         pass
+
+
+class GatedStore(FailingStore):
+    """Each save waits until the test lets it through (`open_for(n)` lets n more saves pass)."""
+
+    def __init__(self) -> None:
+        super().__init__(StoreWriteError("unused"))
+        self.healed = True
+        self.entered = threading.Event()
+        self._passes = threading.Semaphore(0)
+
+    def open_for(self, saves: int) -> None:
+        for _ in range(saves):
+            self._passes.release()
+
+    def save(self, snapshot: TransientSnapshot) -> SnapshotRef:
+        self.entered.set()
+        assert self._passes.acquire(timeout=WAIT)
+        self.entered.clear()
+        return super().save(snapshot)
 
 
 def test_a_mint_whose_reservation_cannot_be_saved_is_refused_with_the_cause_then_retried() -> None:
