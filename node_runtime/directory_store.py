@@ -1,6 +1,6 @@
 """`DirectoryStore`: sealed snapshot files in a local directory, the embedded default store.
 
-Layout of the directory:
+Layout of the directory (mode 0700; one writable by group or others is refused):
 
     00000000000000000001.nsnap   one sealed file per generation (20-digit, zero-padded)
     quarantine/                  files that failed verification, moved aside, never deleted
@@ -10,16 +10,23 @@ Layout of the directory:
 Every file is written with `durable_io.write_atomically` (temp file, fsync, rename, fsync the
 directory), mode 0600. A file appears under its final name only when complete, so a crash at any
 moment leaves the store with the snapshots it had plus, at most, the one being saved.
+
+Whatever else sits under a snapshot's name is read defensively: opened without following a
+symbolic link or blocking on a FIFO, refused unless a regular file, and never read past its
+header unless its size fits the header and the reader's `max_snapshot_size`.
 """
 
 from __future__ import annotations
 
 import builtins
+import errno
 import fcntl
 import logging
 import os
 import re
+import stat
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -27,20 +34,37 @@ from typing import BinaryIO
 from node_runtime.durable_io import TEMPORARY_PREFIX, fsync_directory, write_atomically
 from node_runtime.identity import Identity
 from node_runtime.peer_id import PeerId
-from node_runtime.sealed_file import MAX_HEADER_BYTES, SealedHeader, read_header, seal, unseal
+from node_runtime.sealed_file import (
+    MAX_HEADER_BYTES,
+    Flags,
+    SealedHeader,
+    read_header,
+    seal,
+    sealed_size_bound,
+    unseal,
+)
 from node_runtime.snapshot_store import SnapshotRef, StoredSnapshot
 from node_runtime.storage_errors import (
     CorruptFileError,
     DamagedFileError,
+    InsecureStoreError,
+    NotRegularFileError,
     SnapshotNotFoundError,
+    SnapshotTooLargeError,
     StoreError,
+    StoreFullError,
     StoreLockedError,
     StoreWriteError,
     TruncatedFileError,
     UnsupportedContainerError,
     UntrustedFileError,
 )
-from snapshot_schema import DEFAULT_MAX_SNAPSHOT_SIZE, SnapshotDecodeError, TransientSnapshot
+from snapshot_schema import (
+    DEFAULT_MAX_SNAPSHOT_SIZE,
+    SnapshotDecodeError,
+    SnapshotError,
+    TransientSnapshot,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -49,31 +73,103 @@ QUARANTINE = "quarantine"
 DEFAULT_KEEP_LAST = 10
 """Ten generations: enough to step back past a bad state, small next to one snapshot's cost."""
 
+MAX_GENERATION = 2**64 - 1
+"""Sealed files hold the generation in 64 bits."""
+SEQUENCE_LIMIT = 2**63
+"""Names below this number the next save (one above the highest); names at or above it do only
+when their file verifies. No store saves its way up here (at a million saves a second it takes
+292,000 years), so a stray name up here can never use up the numbers left."""
+
 _NAME = re.compile(r"^(\d{20})\.nsnap$")
 _QUARANTINED_NAME = re.compile(r"^(\d{20})\.nsnap(?:\.\d+)?$")  # `.N` when set aside twice
 _LOCK_NAME = ".lock"
+_SAFE_OPEN = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO would block a plain open
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
-def _read_header(file: BinaryIO) -> SealedHeader:
+def _not_regular(path: Path, mode: int) -> NotRegularFileError:
+    kind = next((name for is_kind, name in _KINDS if is_kind(mode)), "not a regular file")
+    return NotRegularFileError(f"{path} is {kind}, not a regular file: never followed or read")
+
+
+def open_regular_file(path: Path) -> tuple[BinaryIO, int]:
+    """`path` opened for reading, and its size; `NotRegularFileError` for anything but a regular
+    file. A symbolic link is never followed and a FIFO never blocks the open."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | _SAFE_OPEN)
+    except OSError as error:
+        # O_NOFOLLOW meets a symbolic link with ELOOP; opening a socket fails with ENXIO.
+        if error.errno in (errno.ELOOP, errno.ENXIO):
+            raise _not_regular(path, os.lstat(path).st_mode) from None
+        raise
+    file = os.fdopen(descriptor, "rb")
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        file.close()
+        raise _not_regular(path, status.st_mode)
+    return file, status.st_size
+
+
+def _check_file_fits(path: Path, size: int, max_snapshot_size: int) -> None:
+    """No sealed file of a snapshot within the limit is larger: refuse to read one that is."""
+    if size > sealed_size_bound(max_snapshot_size):
+        raise SnapshotTooLargeError(
+            f"{path}: {size} bytes, more than any sealed snapshot of at most "
+            f"{max_snapshot_size} bytes (max_snapshot_size)"
+        )
+
+
+def _read_header(file: BinaryIO, path: Path, size: int, max_snapshot_size: int) -> SealedHeader:
     """The header of an open sealed file. A container version or flag this build does not know
     may also be a flipped bit: the whole file's integrity check decides which (damage is raised
     as such, so the file is set aside instead of blocking every load)."""
     try:
         return read_header(file.read(MAX_HEADER_BYTES))
     except UnsupportedContainerError:
+        _check_file_fits(path, size, max_snapshot_size)
         file.seek(0)
-        unseal(file.read())  # intact: raises the same error again; damaged: raises the damage
+        unseal(file.read(size), max_snapshot_size=max_snapshot_size)  # intact: the same error
         raise
 
 
-def _created_wall_ns(path: Path) -> int:
-    """The creation time a file's header states, unverified; 0 when it has no readable header
-    (retention removes such a file all the same: it only needs the time to report it)."""
-    try:
-        with path.open("rb") as file:
-            return read_header(file.read(MAX_HEADER_BYTES)).created_wall_ns
-    except (OSError, DamagedFileError, UnsupportedContainerError):
-        return 0
+def read_stored_header(
+    path: Path, max_snapshot_size: int = DEFAULT_MAX_SNAPSHOT_SIZE
+) -> SealedHeader:
+    """The header of the file under a snapshot's name, read as a store reads it (never
+    following a link, never blocking); not verified."""
+    file, size = open_regular_file(path)
+    with file:
+        return _read_header(file, path, size, max_snapshot_size)
+
+
+def _read_rest(
+    file: BinaryIO, path: Path, size: int, header: SealedHeader, max_snapshot_size: int
+) -> bytes:
+    """The whole file of `size` bytes whose `header` was just read from `file`. Sizes first:
+    a file is never read unless its length is the one its header states and a snapshot within
+    the limit can have it."""
+    if header.encoded_length > max_snapshot_size:
+        raise SnapshotTooLargeError(
+            f"{path}: a snapshot of {header.encoded_length} bytes exceeds the "
+            f"{max_snapshot_size}-byte limit (max_snapshot_size)"
+        )
+    if size < header.file_length:
+        raise TruncatedFileError(f"{size} bytes; its header says {header.file_length}")
+    if size > header.file_length:
+        raise CorruptFileError(f"{size - header.file_length} bytes trail the file")
+    if size > sealed_size_bound(header.encoded_length):
+        raise CorruptFileError(
+            f"{size} bytes cannot hold the {header.encoded_length}-byte snapshot the header states"
+        )
+    file.seek(0)
+    return file.read(size)
 
 
 def _file_name(generation: int) -> str:
@@ -90,6 +186,43 @@ def _generations(directory: Path, pattern: re.Pattern[str]) -> list[tuple[int, P
     ]
 
 
+def stored_files(directory: Path) -> list[tuple[int, Path]]:
+    """Generation and path of every entry under a snapshot's name in `directory`, oldest first
+    (whatever it is: a damaged file, or no file at all)."""
+    return sorted(_generations(directory, _NAME))
+
+
+def _signer(header: SealedHeader) -> PeerId | None:
+    return header.peer_id if Flags.SIGNED in header.flags else None
+
+
+def _beyond_limits(
+    candidates: Iterable[tuple[int, int]],
+    protected: set[int],
+    keep_last: int | None,
+    max_bytes: int | None,
+) -> set[int]:
+    """Of `candidates` (generation and size, newest first), the generations the limits do not
+    keep. The kept ones form an unbroken run of the newest; `protected` ones are kept in any
+    case (and count towards the limits)."""
+    kept_count = 0
+    kept_bytes = 0
+    full = False
+    beyond: set[int] = set()
+    for generation, size in candidates:
+        if generation not in protected:
+            full = full or (
+                (keep_last is not None and kept_count >= keep_last)
+                or (max_bytes is not None and kept_bytes + size > max_bytes)
+            )
+            if full:
+                beyond.add(generation)
+                continue
+        kept_count += 1
+        kept_bytes += size
+    return beyond
+
+
 class DirectoryStore:
     """One node's snapshots in a local directory. `DirectoryStore(path)` alone is durable.
 
@@ -99,10 +232,14 @@ class DirectoryStore:
     - `signer`: sign every file with this identity; loading then demands its signature;
     - `expected_signer`: demand files signed by this PeerId (a reader without the private key);
     - `encryption_key`: 32-byte AES-256-GCM key to encrypt new files and decrypt old ones;
+      loading then demands encrypted files;
     - `compress`: zlib-compress new files;
     - `fsync`: `False` trades power-loss durability for speed (process crashes stay safe);
     - `read_only`: open without taking the writer lock, to inspect a store another process
-      writes; damaged files are then skipped but not moved.
+      writes; damaged files are then skipped but not moved;
+    - `max_snapshot_size`: files holding a larger snapshot are skipped unread.
+
+    A directory writable by group or others is refused (`InsecureStoreError`).
     """
 
     def __init__(
@@ -137,20 +274,45 @@ class DirectoryStore:
         self._max_snapshot_size = max_snapshot_size
         self._lock = threading.Lock()
         self._lock_descriptor: int | None = None
+        self._next_generation = 0  # a reader never saves
         if read_only:
             if not self.path.is_dir():
                 raise StoreError(f"{self.path}: no snapshot store here (not a directory)")
+            self._check_directory_mode()
         else:
             self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._check_directory_mode()
             self._lock_descriptor = self._take_writer_lock()
             self._remove_stale_temporaries()
-        self._next_generation = self._highest_generation() + 1
+            self._next_generation = self._first_free_generation()
 
     # Opening and closing.
 
+    def _check_directory_mode(self) -> None:
+        # Whoever can write the directory can plant, swap or delete snapshots: refuse rather
+        # than tighten, since the mode may be shared on purpose and is the owner's to change.
+        mode = stat.S_IMODE(os.stat(self.path).st_mode)
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise InsecureStoreError(
+                f"{self.path}: the store directory is writable by group or others "
+                f"(mode {mode:04o}), who could plant or remove snapshots; run `chmod go-w` on it"
+            )
+
     def _take_writer_lock(self) -> int:
         lock_path = self.path / _LOCK_NAME
-        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        unsafe = InsecureStoreError(
+            f"{lock_path}: not a regular file (a symbolic link is never followed); remove it"
+        )
+        try:
+            descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | _SAFE_OPEN, 0o600)
+        except OSError as error:
+            # ELOOP: a symbolic link; EISDIR: a directory; ENXIO: a socket.
+            if error.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+                raise unsafe from None
+            raise
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise unsafe
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -195,20 +357,38 @@ class DirectoryStore:
 
     # Listing.
 
-    def _highest_generation(self) -> int:
-        # Quarantined files count too: a generation number is never handed out twice.
-        quarantined = _generations(self.path / QUARANTINE, _QUARANTINED_NAME)
+    def _first_free_generation(self) -> int:
+        """One above the highest generation named in the store or its quarantine (a number is
+        never handed out twice), except that a name at or above `SEQUENCE_LIMIT` counts only
+        if its file verifies: a stray name there must not use up the numbers left."""
         stored = _generations(self.path, _NAME)
-        return max((generation for generation, _ in (*stored, *quarantined)), default=0)
+        quarantined = _generations(self.path / QUARANTINE, _QUARANTINED_NAME)
+        names = (generation for generation, _ in (*stored, *quarantined))
+        sequence = max(
+            (generation for generation in names if generation < SEQUENCE_LIMIT), default=0
+        )
+        high = sorted((entry for entry in stored if entry[0] >= SEQUENCE_LIMIT), reverse=True)
+        for generation, path in high:
+            try:
+                self._load(generation, path)
+            except (SnapshotError, OSError) as error:
+                LOG.warning("%s does not verify, so it numbers no new snapshot: %s", path, error)
+                continue
+            return max(sequence, generation) + 1
+        return sequence + 1
+
+    def _in_use(self, generation: int) -> bool:
+        name = _file_name(generation)
+        return os.path.lexists(self.path / name) or os.path.lexists(self.path / QUARANTINE / name)
 
     def _stored(self) -> list[tuple[int, Path]]:
         """Generation and path of every file under its final name, newest first."""
         return sorted(_generations(self.path, _NAME), reverse=True)
 
     def _ref(self, generation: int, path: Path) -> SnapshotRef:
-        with path.open("rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            header = _read_header(file)
+        file, size = open_regular_file(path)
+        with file:
+            header = _read_header(file, path, size, self._max_snapshot_size)
         return SnapshotRef(generation, os.fspath(path), size, header.created_wall_ns)
 
     def list(self) -> list[SnapshotRef]:
@@ -221,33 +401,18 @@ class DirectoryStore:
                 refs.append(self._ref(generation, path))
             except (FileNotFoundError, DamagedFileError):
                 continue
-            except UnsupportedContainerError as error:
+            except (UnsupportedContainerError, SnapshotTooLargeError) as error:
                 LOG.warning("leaving out %s: %s", path, error)
         return refs
 
     # Loading.
-
-    def _read_rest(self, file: BinaryIO, header: SealedHeader) -> bytes:
-        """The whole file whose `header` was just read from `file`."""
-        size = os.fstat(file.fileno()).st_size
-        # Sizes first: a damaged length field must not make us read gigabytes.
-        if size < header.file_length:
-            raise TruncatedFileError(f"{size} bytes; its header says {header.file_length}")
-        if size > header.file_length:
-            raise CorruptFileError(f"{size - header.file_length} bytes trail the file")
-        if header.encoded_length > self._max_snapshot_size:
-            raise SnapshotDecodeError(
-                f"snapshot of {header.encoded_length} bytes exceeds the "
-                f"{self._max_snapshot_size}-byte limit"
-            )
-        file.seek(0)
-        return file.read()
 
     def _verify(self, generation: int, path: Path, data: bytes) -> StoredSnapshot:
         sealed = unseal(
             data,
             encryption_key=self._encryption_key,
             expected_signer=self._expected_signer,
+            require_encryption=self._encryption_key is not None,
             max_snapshot_size=self._max_snapshot_size,
         )
         if sealed.header.generation != generation:
@@ -256,8 +421,10 @@ class DirectoryStore:
         return StoredSnapshot(ref, sealed.header, sealed.snapshot)
 
     def _load(self, generation: int, path: Path) -> StoredSnapshot:
-        with path.open("rb") as file:
-            data = self._read_rest(file, _read_header(file))
+        file, size = open_regular_file(path)
+        with file:
+            header = _read_header(file, path, size, self._max_snapshot_size)
+            data = _read_rest(file, path, size, header, self._max_snapshot_size)
         return self._verify(generation, path, data)
 
     def load(self, ref: SnapshotRef | int) -> StoredSnapshot:
@@ -276,21 +443,26 @@ class DirectoryStore:
         for generation, path in self._stored():
             try:
                 # One open per file: the header decides whether `at` needs the rest.
-                with path.open("rb") as file:
-                    header = _read_header(file)
+                file, size = open_regular_file(path)
+                with file:
+                    header = _read_header(file, path, size, self._max_snapshot_size)
                     if wall_ns is not None and header.created_wall_ns > wall_ns:
                         continue
-                    data = self._read_rest(file, header)
+                    data = _read_rest(file, path, size, header, self._max_snapshot_size)
                 return self._verify(generation, path, data)
             except FileNotFoundError:
                 continue  # pruned by a writer while we looked
+            except SnapshotTooLargeError as error:
+                # Maybe fine for a reader with a larger limit: moving it would hide it there.
+                LOG.warning("skipping %s: %s", path, error)
             except (DamagedFileError, UntrustedFileError, SnapshotDecodeError) as error:
                 self._set_aside(path, error)
         return None
 
     def latest(self) -> StoredSnapshot | None:
         """The newest snapshot that verifies, or `None`. Damaged or untrusted files on the way
-        are moved to `quarantine/` with a warning; a version or key problem is raised."""
+        are moved to `quarantine/` with a warning; a file holding a snapshot above
+        `max_snapshot_size` is skipped with a warning; a version or key problem is raised."""
         return self._newest_valid(None)
 
     def at(self, wall_ns: int) -> StoredSnapshot | None:
@@ -305,10 +477,10 @@ class DirectoryStore:
         quarantine.mkdir(mode=0o700, exist_ok=True)
         target = quarantine / path.name
         counter = 0
-        while target.exists():
+        while os.path.lexists(target):
             counter += 1
             target = quarantine / f"{path.name}.{counter}"
-        os.replace(path, target)
+        os.replace(path, target)  # moves a link or a FIFO itself, never what it points to
         if self._fsync:
             fsync_directory(quarantine)
             fsync_directory(self.path)
@@ -320,8 +492,8 @@ class DirectoryStore:
         """Seal and store `snapshot` as the next generation, then apply retention.
 
         Durable when it returns (unless the store was opened with `fsync=False`). On failure it
-        raises `StoreWriteError`; the snapshots already stored are untouched and no partial file
-        remains.
+        raises `StoreWriteError` (`StoreFullError` if a snapshot that verifies holds the last
+        generation); the snapshots already stored are untouched and no partial file remains.
         """
         if self.read_only:
             raise StoreError(f"{self.path}: opened read-only")
@@ -352,8 +524,16 @@ class DirectoryStore:
             if self._lock_descriptor is None:
                 raise StoreError(f"{self.path}: the store is closed")
             generation = self._next_generation
+            while generation <= MAX_GENERATION and self._in_use(generation):
+                generation += 1  # a stray name: skipped over, never overwritten
+            if generation > MAX_GENERATION:
+                raise StoreFullError(
+                    f"{self.path}: every generation above {self._next_generation - 1} is taken, "
+                    f"up to {MAX_GENERATION}, the last a sealed file holds; move the files with "
+                    "the highest generations aside, or start a new store"
+                )
             # Taken even if the save fails: numbers only grow, gaps are harmless.
-            self._next_generation += 1
+            self._next_generation = generation + 1
             return generation
 
     def _retain_after(self, generation: int) -> None:
@@ -363,43 +543,68 @@ class DirectoryStore:
         except OSError as error:
             LOG.warning("%s: retention failed, retrying after the next save: %s", self.path, error)
 
-    def prune(self) -> builtins.list[SnapshotRef]:
-        """Apply the retention policy now, keeping the newest snapshot that verifies."""
-        if self.read_only:
-            raise StoreError(f"{self.path}: opened read-only")
-        newest = self.latest()
-        if newest is None:
-            return []
-        with self._lock:
-            return self._apply_retention(keep=newest.ref.generation)
-
-    def _apply_retention(self, keep: int) -> builtins.list[SnapshotRef]:
-        """Keep `keep` and, newest first, as many older snapshots as the limits allow; remove
-        the rest. The kept ones form an unbroken run of the newest generations."""
-        kept_count = 0
-        kept_bytes = 0
-        full = False
-        removed: builtins.list[SnapshotRef] = []
+    def _apply_retention(self, keep: int) -> None:
+        """Keep `keep` and, newest first, as many older regular files as the limits allow;
+        remove the rest. Unverified (a save must stay cheap); a name above `keep` is no
+        snapshot of ours and is left to `latest`, uncounted."""
+        candidates: builtins.list[tuple[int, int]] = []
+        paths: dict[int, Path] = {}
         for generation, path in self._stored():
+            if generation > keep:
+                continue
             try:
-                size = path.stat().st_size  # kept files need no more than their size
+                status = os.lstat(path)
             except FileNotFoundError:
                 continue
-            if generation != keep:
-                full = full or (
-                    (self.keep_last is not None and kept_count >= self.keep_last)
-                    or (self.max_bytes is not None and kept_bytes + size > self.max_bytes)
-                )
-                if full:
-                    removed.append(
-                        SnapshotRef(generation, os.fspath(path), size, _created_wall_ns(path))
-                    )
-                    path.unlink(missing_ok=True)
-                    continue
-            kept_count += 1
-            kept_bytes += size
+            if stat.S_ISREG(status.st_mode):
+                candidates.append((generation, status.st_size))
+                paths[generation] = path
+        for generation in _beyond_limits(candidates, {keep}, self.keep_last, self.max_bytes):
+            paths[generation].unlink(missing_ok=True)
         # No fsync of the directory here: an unlink lost to a power cut only brings back an old,
         # complete snapshot, which the next save's retention removes again. Syncing it would
         # make every save wait for the file system to commit the freed blocks (~45 ms for a
         # 24 MB file here), a third of a save, for nothing a reader could notice.
+
+    def prune(self) -> builtins.list[SnapshotRef]:
+        """Apply the retention policy now; the snapshots removed, newest first.
+
+        Every stored file is verified first, and only snapshots that verify count or are
+        removed. The newest of each signer (and the newest unsigned one) is always kept: a store
+        opened without `expected_signer` cannot tell which one the node demands, and a newer
+        forgery must not cost the node its own snapshots. Damaged or untrusted files are moved
+        to `quarantine/`, too-large ones left in place; a version or key problem is raised
+        before anything is moved or removed.
+        """
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only")
+        verified: builtins.list[tuple[SnapshotRef, PeerId | None]] = []
+        unusable: builtins.list[tuple[Path, SnapshotError]] = []
+        for generation, path in self._stored():
+            try:
+                loaded = self._load(generation, path)
+            except FileNotFoundError:
+                continue
+            except SnapshotTooLargeError as error:
+                LOG.warning("leaving %s in place: %s", path, error)
+                continue
+            except (DamagedFileError, UntrustedFileError, SnapshotDecodeError) as error:
+                unusable.append((path, error))
+                continue
+            verified.append((loaded.ref, _signer(loaded.header)))
+        for path, problem in unusable:
+            self._set_aside(path, problem)
+        newest_of_each_signer: dict[PeerId | None, int] = {}
+        for ref, signer in verified:
+            newest_of_each_signer.setdefault(signer, ref.generation)
+        beyond = _beyond_limits(
+            ((ref.generation, ref.size) for ref, _ in verified),
+            set(newest_of_each_signer.values()),
+            self.keep_last,
+            self.max_bytes,
+        )
+        removed = [ref for ref, _ in verified if ref.generation in beyond]
+        with self._lock:
+            for ref in removed:
+                Path(ref.path).unlink(missing_ok=True)
         return removed

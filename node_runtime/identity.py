@@ -1,11 +1,13 @@
 """The node's Ed25519 identity: its keypair, PeerId, signatures, and its key file.
 
 The key file is an unencrypted PKCS8 PEM private key, readable by the owner only (mode 0600).
+Like ssh with its private keys, `load` refuses a key file that group or others may access.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -17,6 +19,7 @@ from node_runtime.errors import IdentityKeyError
 from node_runtime.peer_id import PeerId
 
 _KEY_FILE_MODE = 0o600
+_GROUP_OR_OTHER = stat.S_IRWXG | stat.S_IRWXO
 
 
 class Identity:
@@ -46,10 +49,19 @@ class Identity:
     def load(cls, path: str | os.PathLike[str]) -> Identity:
         """Read a key file written by `save`.
 
-        `IdentityKeyError` names the file and says why it is refused (malformed PEM, encrypted,
-        not Ed25519); errors reading the file (`FileNotFoundError`, …) propagate as `OSError`.
+        `IdentityKeyError` names the file and says why it is refused (group or others may read,
+        write or run it, as ssh refuses a private key; malformed PEM, encrypted, not Ed25519);
+        errors reading the file (`FileNotFoundError`, …) propagate as `OSError`.
         """
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as file:
+            # The mode of the file read, not of whatever the path names a moment earlier.
+            mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
+            if mode & _GROUP_OR_OTHER:
+                raise IdentityKeyError(
+                    f"{os.fspath(path)}: permissions {mode:04o} are too open: a private key must "
+                    "be accessible by its owner only; run `chmod 600` on it"
+                )
+            data = file.read()
         try:
             key = serialization.load_pem_private_key(data, password=None)
         # cryptography raises ValueError for malformed data, TypeError for an encrypted key.

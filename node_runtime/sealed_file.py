@@ -33,17 +33,18 @@ from node_runtime.storage_errors import (
     DecompressionError,
     DecryptionError,
     EncryptionKeyError,
+    EncryptionMissingError,
     HeaderMismatchError,
     NotSealedFileError,
     SignatureInvalidError,
     SignatureMissingError,
     SignerMismatchError,
+    SnapshotTooLargeError,
     TruncatedFileError,
     UnsupportedContainerError,
 )
 from snapshot_schema import (
     DEFAULT_MAX_SNAPSHOT_SIZE,
-    SnapshotDecodeError,
     TransientSnapshot,
     decode,
     encode,
@@ -113,6 +114,21 @@ class SealedSnapshot:
 
     header: SealedHeader
     snapshot: TransientSnapshot
+
+
+def sealed_size_bound(encoded_length: int) -> int:
+    """The largest sealed file a snapshot of `encoded_length` encoded bytes can make: the
+    largest header, zlib's worst case (its `compressBound`), the GCM tag, a signature and the
+    digest. A reader that knows no larger file can be genuine never reads one."""
+    worst_body = (
+        encoded_length
+        + (encoded_length >> 12)
+        + (encoded_length >> 14)
+        + (encoded_length >> 25)
+        + 13
+        + _TAG_BYTES
+    )
+    return MAX_HEADER_BYTES + worst_body + _SIGNATURE_BYTES + _DIGEST_BYTES
 
 
 def key_id(key: bytes) -> bytes:
@@ -330,24 +346,29 @@ def unseal(
     encryption_key: bytes | None = None,
     expected_signer: PeerId | None = None,
     require_signature: bool = False,
+    require_encryption: bool = False,
     max_snapshot_size: int = DEFAULT_MAX_SNAPSHOT_SIZE,
 ) -> SealedSnapshot:
     """The verified header and snapshot of a sealed file.
 
     Checks, in order: lengths and the integrity digest (`DamagedFileError`s), the container
-    version (`UnsupportedContainerError`), the signature (demanded when `require_signature`
-    or `expected_signer` is given, always checked when present), decryption, decompression,
-    the snapshot itself (`SnapshotDecodeError`, `IncompatibleSnapshotVersion`) and that the
-    header agrees with it (`HeaderMismatchError`).
+    version (`UnsupportedContainerError`), the snapshot size the header states
+    (`SnapshotTooLargeError`), the signature (demanded when `require_signature` or
+    `expected_signer` is given, always checked when present), encryption (demanded when
+    `require_encryption`: `EncryptionMissingError`), decryption, decompression, the snapshot
+    itself (`SnapshotDecodeError`, `IncompatibleSnapshotVersion`) and that the header agrees
+    with it (`HeaderMismatchError`).
     """
     view = memoryview(data).cast("B")
     signed_digest = _check_integrity(view)
     header = read_header(view)
     if header.encoded_length > max_snapshot_size:
-        raise SnapshotDecodeError(
+        raise SnapshotTooLargeError(
             f"snapshot of {header.encoded_length} bytes exceeds the {max_snapshot_size}-byte limit"
         )
     _check_signature(view, header, signed_digest, expected_signer, require_signature)
+    if require_encryption and Flags.ENCRYPTED not in header.flags:
+        raise EncryptionMissingError("the file is not encrypted and encryption is required")
     encoded = _inflate(_decrypt(view, header, encryption_key), header)
     if spec_version_of(encoded) != header.spec_version:
         raise HeaderMismatchError("header and snapshot disagree on the spec version")

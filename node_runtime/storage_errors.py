@@ -5,6 +5,8 @@ Two families matter to a store scanning for the newest usable snapshot:
   not a sealed file at all). Such a file is moved aside and the next newest is tried.
 - `UntrustedFileError`: the bytes are intact but cannot be trusted (a signature that is missing,
   invalid or by another peer; ciphertext that fails authentication). Also moved aside.
+A third, `SnapshotTooLargeError`, is about this reader's size limit: the file may be fine for a
+reader with a larger one, so a store skips it with a warning and leaves it in place.
 Everything else (a container or spec version this build does not know, a missing or wrong key)
 says the reader, not the file, is the problem: it is raised and the file is left where it is.
 """
@@ -42,6 +44,11 @@ class HeaderMismatchError(DamagedFileError):
     """The header disagrees with the snapshot inside (spec version, PeerId, length)."""
 
 
+class NotRegularFileError(DamagedFileError):
+    """Under a snapshot's name is a directory, FIFO, socket, device or symbolic link: never
+    followed, never read."""
+
+
 class UntrustedFileError(SealedFileError):
     """The file is intact but its origin or content cannot be verified: never use it."""
 
@@ -60,6 +67,16 @@ class SignerMismatchError(UntrustedFileError):
 
 class DecryptionError(UntrustedFileError):
     """Authenticated decryption failed: the ciphertext or header was altered."""
+
+
+class EncryptionMissingError(UntrustedFileError):
+    """Encryption was demanded (a store given an `encryption_key`) and the file is in plain
+    text: anyone who can write the directory could have made it."""
+
+
+class SnapshotTooLargeError(SealedFileError):
+    """The file holds, or could only hold, a snapshot above this reader's `max_snapshot_size`.
+    Refused before the body is read; a reader with a larger limit may read it."""
 
 
 class UnsupportedContainerError(SealedFileError):
@@ -87,6 +104,16 @@ class StoreError(SnapshotError):
 
 class StoreLockedError(StoreError):
     """Another writer holds the store: two writers would interleave generations."""
+
+
+class InsecureStoreError(StoreError):
+    """The store directory is writable by group or others, or its lock file is a symbolic link
+    or not a regular file: someone else could plant, swap or remove snapshots."""
+
+
+class StoreFullError(StoreError):
+    """No generation number is left above the newest snapshot that verifies (sealed files hold
+    64-bit generations). Stray files never cause it: only a snapshot that verifies does."""
 
 
 class StoreWriteError(StoreError):

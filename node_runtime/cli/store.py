@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import re
+import os
 from pathlib import Path
 
 from node_runtime.cli.exit_codes import CliError, ExitCode, classify, most_severe
@@ -16,14 +16,15 @@ from node_runtime.cli.render import (
     header_summary,
     iso_utc,
 )
-from node_runtime.directory_store import QUARANTINE, DirectoryStore
-from node_runtime.sealed_file import MAX_HEADER_BYTES, SealedHeader, read_header
+from node_runtime.directory_store import (
+    QUARANTINE,
+    DirectoryStore,
+    read_stored_header,
+    stored_files,
+)
+from node_runtime.sealed_file import SealedHeader
 from node_runtime.storage_errors import StoreLockedError
 from snapshot_schema import SnapshotError
-
-# The names `DirectoryStore` gives its files (docs/storage.md). Listed here rather than through
-# `DirectoryStore.list()`, which skips damaged files: an operator wants to see those too.
-_STORED_NAME = re.compile(r"^(\d{20})\.nsnap$")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,10 +60,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     prune = actions.add_parser(
         "prune",
         help="apply a retention policy now",
-        description="Remove the oldest snapshots beyond the limits given, always keeping the "
-        "newest one that verifies. Takes the writer lock, so it fails while a node writes the "
-        "store. As when a node loads, damaged or untrusted files met while looking for the "
-        "newest valid snapshot are moved to quarantine/.",
+        description="Verify every stored file, then remove the oldest verified snapshots "
+        "beyond the limits given. The newest verified snapshot of each signer (and the newest "
+        "unsigned one) is always kept, so that without --peer a newer forgery cannot cost the "
+        "node its own snapshots. Damaged or untrusted files are moved to quarantine/; a file "
+        "too large to read is left in place. Takes the writer lock, so it fails while a node "
+        "writes the store.",
     )
     prune.add_argument("directory", metavar="DIR")
     prune.add_argument(
@@ -78,30 +81,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     prune.set_defaults(run=run_prune)
 
 
-def _stored(directory: Path) -> list[tuple[int, Path]]:
-    """Generation and path of every stored file, oldest first."""
-    return sorted(
-        (int(match.group(1)), entry)
-        for entry in directory.iterdir()
-        if (match := _STORED_NAME.match(entry.name)) is not None
-    )
-
-
-def _header(path: Path) -> SealedHeader:
-    with path.open("rb") as file:
-        return read_header(file.read(MAX_HEADER_BYTES))
-
-
 def run_ls(args: argparse.Namespace) -> ExitCode:
     store = DirectoryStore(args.directory, read_only=True)
     rows: list[JsonValue] = []
-    for generation, path in _stored(store.path):
+    # Every name, not `DirectoryStore.list()`, which leaves damaged files out: an operator
+    # wants to see those too.
+    for generation, path in stored_files(store.path):
         size: int | None = None
         header: SealedHeader | None = None
         problem: str | None = None
         try:
-            size = path.stat().st_size
-            header = _header(path)
+            size = os.lstat(path).st_size  # of a link or FIFO itself: never followed or opened
+            header = read_stored_header(path)
         except (SnapshotError, OSError) as error:
             problem = f"{classify(error)[0].name}: {error}"
         if args.json:
@@ -129,7 +120,7 @@ def run_verify(args: argparse.Namespace) -> ExitCode:
         args.directory, read_only=True, encryption_key=key_of(args), expected_signer=args.peer
     )
     codes = []
-    stored = _stored(store.path)
+    stored = stored_files(store.path)
     if not stored:
         print(f"no snapshots in {store.path}")
     for generation, path in stored:
@@ -176,7 +167,7 @@ def run_prune(args: argparse.Namespace) -> ExitCode:
         ) from None
     with store:
         removed = store.prune()
-        kept = len(_stored(directory))
+        kept = len(stored_files(directory))
     for ref in removed:
         print(f"removed generation {ref.generation} ({ref.size} bytes)")
     print(f"kept {kept} snapshots, removed {len(removed)}")

@@ -77,6 +77,7 @@ def build_files(root: Path) -> Files:
     IDENTITY.save(files.identity)
     OTHER.save(files.other_identity)
     files.key.write_text(KEY.hex() + "\n")
+    files.key.chmod(0o600)  # a secret, kept as one: `--identity` refuses wider key files
     files.a.write_bytes(seal(a, generation=1, signer=IDENTITY, compress=True))
     files.b.write_bytes(seal(b, generation=2, signer=IDENTITY, encryption_key=KEY))
     files.raw.write_bytes(encode(a))

@@ -39,6 +39,12 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def write_private(path: Path, content: bytes) -> None:
+    """A key file as an owner keeps it (mode 0600), whatever it holds."""
+    path.write_bytes(content)
+    path.chmod(0o600)
+
+
 # --- keys and PeerId --------------------------------------------------------------------------
 
 
@@ -167,6 +173,31 @@ def test_failed_save_leaves_the_old_file_and_no_temporary_file(
     assert Identity.load(path).peer_id == old.peer_id
 
 
+@pytest.mark.parametrize("permissions", [0o640, 0o604, 0o620, 0o602, 0o610, 0o644, 0o666])
+def test_a_key_file_group_or_others_may_access_is_refused(tmp_path: Path, permissions: int) -> None:
+    path = tmp_path / "identity.pem"
+    Identity.generate().save(path)
+    path.chmod(permissions)
+
+    with pytest.raises(IdentityKeyError) as refused:
+        Identity.load(path)
+
+    assert str(refused.value) == (
+        f"{path}: permissions {permissions:04o} are too open: a private key must be accessible "
+        "by its owner only; run `chmod 600` on it"
+    )
+
+
+@pytest.mark.parametrize("permissions", [0o600, 0o400])
+def test_an_owner_only_key_file_loads(tmp_path: Path, permissions: int) -> None:
+    path = tmp_path / "identity.pem"
+    identity = Identity.generate()
+    identity.save(path)
+    path.chmod(permissions)
+
+    assert Identity.load(path).peer_id == identity.peer_id
+
+
 def test_loading_a_missing_file_raises_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         Identity.load(tmp_path / "absent.pem")
@@ -184,7 +215,7 @@ def test_loading_a_missing_file_raises_file_not_found(tmp_path: Path) -> None:
 )
 def test_malformed_key_file_is_refused_naming_the_file(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "identity.pem"
-    path.write_bytes(content)
+    write_private(path, content)
 
     with pytest.raises(IdentityKeyError, match=r"identity\.pem: not a usable key file"):
         Identity.load(path)
@@ -192,12 +223,13 @@ def test_malformed_key_file_is_refused_naming_the_file(tmp_path: Path, content: 
 
 def test_encrypted_key_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "identity.pem"
-    path.write_bytes(
+    write_private(
+        path,
         Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(b"password"),
-        )
+        ),
     )
 
     with pytest.raises(IdentityKeyError, match=r"identity\.pem: not a usable key file"):
@@ -206,12 +238,13 @@ def test_encrypted_key_file_is_refused(tmp_path: Path) -> None:
 
 def test_non_ed25519_key_file_is_refused_saying_what_it_found(tmp_path: Path) -> None:
     path = tmp_path / "identity.pem"
-    path.write_bytes(
+    write_private(
+        path,
         ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
-        )
+        ),
     )
 
     with pytest.raises(IdentityKeyError, match=r"expected an Ed25519 private key, found .*EC"):
