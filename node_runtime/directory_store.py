@@ -109,12 +109,11 @@ def open_regular_file(path: Path) -> tuple[BinaryIO, int]:
         if error.errno in (errno.ELOOP, errno.ENXIO):
             raise _not_regular(path, os.lstat(path).st_mode) from None
         raise
-    file = os.fdopen(descriptor, "rb")
     status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
-        file.close()
+        os.close(descriptor)
         raise _not_regular(path, status.st_mode)
-    return file, status.st_size
+    return os.fdopen(descriptor, "rb"), status.st_size
 
 
 def _check_file_fits(path: Path, size: int, max_snapshot_size: int) -> None:

@@ -3,42 +3,53 @@ the writer lock, all-or-nothing saves under injected I/O faults, and retention."
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import itertools
 import logging
 import os
+import signal
 import stat
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
 from node_runtime import (
+    CorruptFileError,
     DirectoryStore,
     EncryptionKeyError,
+    EncryptionMissingError,
     Flags,
     Identity,
+    InsecureStoreError,
     ManualClock,
     Multiaddr,
     Node,
+    NotRegularFileError,
     SnapshotNotFoundError,
     SnapshotRef,
+    SnapshotTooLargeError,
     StoredSnapshot,
     StoreError,
+    StoreFullError,
     StoreLockedError,
     StoreWriteError,
     TruncatedFileError,
     UnsupportedContainerError,
+    read_header,
     seal,
+    unseal,
 )
-from node_runtime.directory_store import QUARANTINE
+from node_runtime.directory_store import MAX_GENERATION, QUARANTINE, SEQUENCE_LIMIT
 from node_runtime.durable_io import TEMPORARY_PREFIX
-from snapshot_schema import TransientSnapshot
+from snapshot_schema import TransientSnapshot, encode
 
 S = 1_000_000_000
 WALL0 = 1_764_000_000 * S
@@ -702,3 +713,367 @@ def test_every_option_combination_round_trips(
         assert latest.snapshot == snapshot
     # The other peer's id is in the snapshot: readable in a plain file, hidden when encrypted.
     assert (PEER.to_bytes() in Path(ref.path).read_bytes()) is not (encrypted or compressed)
+
+
+# Hostile sizes: no file is read whole to find out it is too large.
+
+MIB = 1 << 20
+ENCODED_LENGTH_AT = 34
+BODY_LENGTH_AT = 42
+
+
+def _crafted_header(craft: str, size: int) -> bytes:
+    """The header of a real sealed file of generation 2, altered as `craft` says, for a file
+    of `size` bytes."""
+    data = seal(make_snapshot(2), generation=2)
+    header = bytearray(data[: read_header(data).header_length])
+    body_length = size - len(header) - 32
+    if craft in ("claims a huge snapshot", "lies about its body"):
+        header[BODY_LENGTH_AT : BODY_LENGTH_AT + 8] = body_length.to_bytes(8, "big")
+    if craft == "claims a huge snapshot":
+        header[ENCODED_LENGTH_AT : ENCODED_LENGTH_AT + 8] = body_length.to_bytes(8, "big")
+    if craft == "comes from a newer build":
+        header[8:10] = (2).to_bytes(2, "big")
+    return bytes(header)
+
+
+@pytest.mark.parametrize(
+    ("craft", "load_error", "listed", "set_aside"),
+    [
+        ("claims a huge snapshot", SnapshotTooLargeError, [1, 2], False),
+        ("lies about its body", CorruptFileError, [1, 2], True),
+        ("comes from a newer build", SnapshotTooLargeError, [1], False),
+    ],
+)
+def test_a_large_sparse_file_with_a_crafted_header_is_never_read(
+    tmp_path: Path, craft: str, load_error: type[Exception], listed: list[int], set_aside: bool
+) -> None:
+    size = 64 * MIB
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        store.save(make_snapshot(1))
+    crafted = tmp_path / file_name(2)
+    with crafted.open("wb") as file:  # sparse: 64 MiB on paper, a few blocks on disk
+        file.write(_crafted_header(craft, size))
+        file.truncate(size)
+    with DirectoryStore(tmp_path, fsync=False, max_snapshot_size=MIB) as store:
+        tracemalloc.start()
+        try:
+            with pytest.raises(load_error):
+                store.load(2)
+            assert [ref.generation for ref in store.list()] == listed
+            assert latest_of(store).ref.generation == 1
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < MIB, peak
+    assert crafted.exists() is not set_aside
+    assert quarantined(tmp_path) == ([file_name(2)] if set_aside else [])
+
+
+def test_a_snapshot_above_the_limit_is_skipped_and_left_for_a_reader_with_a_larger_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    small, large = make_snapshot(1), make_snapshot(2, addresses=30)
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        store.save(small)
+        store.save(large)
+    limit = len(encode(small))
+    assert len(encode(large)) > limit
+    with DirectoryStore(tmp_path, fsync=False, max_snapshot_size=limit) as store:
+        with pytest.raises(SnapshotTooLargeError, match=f"exceeds the {limit}-byte limit"):
+            store.load(2)
+        assert latest_of(store).snapshot == small
+        assert f"skipping {tmp_path / file_name(2)}" in caplog.text
+    assert quarantined(tmp_path) == []
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        assert latest_of(store).snapshot == large
+
+
+# Forgeries an encrypting store must not load.
+
+
+def test_an_encrypting_store_sets_aside_a_plaintext_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    forgery = seal(make_snapshot(2), generation=2)  # intact, unsigned, in plain text
+    with DirectoryStore(tmp_path, encryption_key=KEY, fsync=False) as store:
+        store.save(make_snapshot(1))
+        (tmp_path / file_name(2)).write_bytes(forgery)
+        with pytest.raises(EncryptionMissingError):
+            store.load(2)
+        latest = latest_of(store)
+        assert latest.ref.generation == 1
+        assert Flags.ENCRYPTED in latest.header.flags
+        assert quarantined(tmp_path) == [file_name(2)]
+        assert (tmp_path / QUARANTINE / file_name(2)).read_bytes() == forgery
+        assert "not encrypted" in caplog.text
+
+
+# What is not a regular file: never followed, never blocked on.
+
+
+@contextlib.contextmanager
+def deadline(seconds: int = 10) -> Iterator[None]:
+    """Fail instead of hanging when the block blocks (on a FIFO, say) for `seconds`."""
+
+    def expire(signum: int, frame: object) -> NoReturn:
+        raise TimeoutError(f"still blocked after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+NOT_REGULAR = ["fifo", "directory", "symlink"]
+IS_KIND: dict[str, Callable[[int], bool]] = {
+    "fifo": stat.S_ISFIFO,
+    "directory": stat.S_ISDIR,
+    "symlink": stat.S_ISLNK,
+}
+
+
+def _plant(kind: str, path: Path, outside: Path) -> None:
+    """An entry of `kind` at `path`; a link points at a valid snapshot of generation 2 outside
+    the store, which following it would load."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        outside.write_bytes(seal(make_snapshot(2), generation=2))
+        path.symlink_to(outside)
+
+
+@pytest.mark.parametrize("kind", NOT_REGULAR)
+def test_an_entry_that_is_not_a_regular_file_is_set_aside_never_followed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    path, outside = tmp_path / "store", tmp_path / "outside.nsnap"
+    with DirectoryStore(path, fsync=False) as store:
+        store.save(make_snapshot(1))
+        _plant(kind, path / file_name(2), outside)
+        with deadline():
+            with pytest.raises(NotRegularFileError, match="not a regular file"):
+                store.load(2)
+            assert [ref.generation for ref in store.list()] == [1]
+            assert latest_of(store).ref.generation == 1
+        assert quarantined(path) == [file_name(2)]
+        assert IS_KIND[kind](os.lstat(path / QUARANTINE / file_name(2)).st_mode)  # moved as is
+        assert file_name(2) in caplog.text
+        assert store.save(make_snapshot(3)).generation == 3
+    if kind == "symlink":
+        assert unseal(outside.read_bytes()).snapshot == make_snapshot(2)
+
+
+@pytest.mark.parametrize("kind", NOT_REGULAR)
+def test_a_reader_skips_an_entry_that_is_not_a_regular_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    path, outside = tmp_path / "store", tmp_path / "outside.nsnap"
+    with DirectoryStore(path, fsync=False) as store:
+        store.save(make_snapshot(1))
+    _plant(kind, path / file_name(2), outside)
+    with deadline(), DirectoryStore(path, read_only=True) as reader:
+        assert latest_of(reader).ref.generation == 1
+    assert IS_KIND[kind](os.lstat(path / file_name(2)).st_mode)  # left where it was
+    assert f"skipping {path / file_name(2)}" in caplog.text
+
+
+def test_retention_neither_opens_nor_removes_an_entry_that_is_not_a_regular_file(
+    tmp_path: Path,
+) -> None:
+    os.mkfifo(tmp_path / file_name(1))
+    with deadline(), DirectoryStore(tmp_path, keep_last=1, fsync=False) as store:
+        assert store.save(make_snapshot(2)).generation == 2
+        assert store.save(make_snapshot(3)).generation == 3
+        assert sorted(os.listdir(tmp_path)) == [".lock", file_name(1), file_name(3)]
+        assert stat.S_ISFIFO(os.lstat(tmp_path / file_name(1)).st_mode)
+        assert store.prune() == []  # prune verifies: the FIFO goes to quarantine, unopened
+    assert quarantined(tmp_path) == [file_name(1)]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "dangling symlink", "fifo", "directory"])
+def test_a_lock_file_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    path, outside = tmp_path / "store", tmp_path / "outside"
+    path.mkdir(mode=0o700)
+    lock = path / ".lock"
+    if kind == "symlink":
+        outside.write_bytes(b"precious")
+        lock.symlink_to(outside)
+    elif kind == "dangling symlink":
+        lock.symlink_to(outside)
+    elif kind == "fifo":
+        os.mkfifo(lock)
+    else:
+        lock.mkdir()
+    with deadline(), pytest.raises(InsecureStoreError, match=r"\.lock: not a regular file"):
+        DirectoryStore(path)
+    if kind == "symlink":
+        assert outside.read_bytes() == b"precious"
+    else:
+        assert not outside.exists()
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o720, 0o707, 0o702, 0o777, 0o1777])
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_store_directory_writable_by_group_or_others_is_refused(
+    tmp_path: Path, mode: int, read_only: bool
+) -> None:
+    path = tmp_path / "store"
+    path.mkdir()
+    path.chmod(mode)
+    with pytest.raises(InsecureStoreError, match=f"mode {mode:04o}.*chmod go-w"):
+        DirectoryStore(path, read_only=read_only)
+    assert os.listdir(path) == []  # refused before taking the lock
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o750, 0o755])
+def test_a_store_directory_only_its_owner_writes_is_accepted(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "store"
+    path.mkdir()
+    path.chmod(mode)
+    with DirectoryStore(path, fsync=False) as store:
+        assert store.save(make_snapshot(1)).generation == 1
+    assert stat.S_IMODE(path.stat().st_mode) == mode  # checked, never changed
+
+
+# Stray generation numbers never stop saves.
+
+
+@pytest.mark.parametrize("where", ["store", "quarantine"])
+@pytest.mark.parametrize(
+    "stray", [MAX_GENERATION, MAX_GENERATION - 1, 10**20 - 1, SEQUENCE_LIMIT], ids=str
+)
+def test_a_stray_generation_never_stops_saves(tmp_path: Path, where: str, stray: int) -> None:
+    directory = tmp_path / QUARANTINE if where == "quarantine" else tmp_path
+    directory.mkdir(exist_ok=True)
+    (directory / file_name(stray)).write_bytes(b"stray")
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        assert [store.save(make_snapshot(n)).generation for n in (1, 2)] == [1, 2]
+        assert latest_of(store).snapshot == make_snapshot(2)
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        assert store.save(make_snapshot(3)).generation == 3
+    assert quarantined(tmp_path) == [file_name(stray)]  # `latest` set a stray in the store aside
+
+
+def test_a_stray_below_the_sequence_limit_leaves_the_numbers_above_it(tmp_path: Path) -> None:
+    (tmp_path / QUARANTINE).mkdir()
+    (tmp_path / QUARANTINE / file_name(SEQUENCE_LIMIT - 1)).write_bytes(b"stray")
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        generations = [store.save(make_snapshot(n)).generation for n in (1, 2)]
+        assert generations == [SEQUENCE_LIMIT, SEQUENCE_LIMIT + 1]
+    # Up there only snapshots that verify number the next save: these do.
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        assert store.save(make_snapshot(3)).generation == SEQUENCE_LIMIT + 2
+
+
+def test_retention_after_a_save_leaves_a_newer_stray_alone_and_uncounted(tmp_path: Path) -> None:
+    stray = tmp_path / file_name(MAX_GENERATION)
+    stray.write_bytes(b"stray")
+    with DirectoryStore(tmp_path, keep_last=2, fsync=False) as store:
+        for n in (1, 2, 3):
+            store.save(make_snapshot(n))
+        assert sorted(os.listdir(tmp_path)) == [".lock", file_name(2), file_name(3), stray.name]
+
+
+def test_a_name_taken_after_opening_is_skipped_never_overwritten(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        (tmp_path / file_name(1)).write_bytes(b"not ours")
+        (tmp_path / QUARANTINE).mkdir()
+        (tmp_path / QUARANTINE / file_name(2)).write_bytes(b"set aside")
+        assert store.save(make_snapshot(1)).generation == 3
+        assert (tmp_path / file_name(1)).read_bytes() == b"not ours"
+        assert (tmp_path / QUARANTINE / file_name(2)).read_bytes() == b"set aside"
+
+
+def test_a_snapshot_that_verifies_at_the_last_generation_fills_the_store(tmp_path: Path) -> None:
+    top = tmp_path / file_name(MAX_GENERATION)
+    top.write_bytes(seal(make_snapshot(1), generation=MAX_GENERATION))
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        before = sorted(os.listdir(tmp_path))
+        with pytest.raises(StoreFullError, match="every generation above"):
+            store.save(make_snapshot(2))
+        assert sorted(os.listdir(tmp_path)) == before
+        assert latest_of(store).ref.generation == MAX_GENERATION
+
+
+# Prune keeps what the node can load.
+
+
+def _forgery(kind: str) -> bytes:
+    """A file of generation 3 that verifies for a store demanding no signer."""
+    if kind == "unsigned":
+        return seal(make_snapshot(3), generation=3)
+    other_node = Node(OTHER, clock=ManualClock(S, WALL0 + 3 * S))
+    return seal(other_node.snapshot(), generation=3, signer=OTHER)
+
+
+@pytest.mark.parametrize("kind", ["unsigned", "signed by another node"])
+def test_prune_without_an_expected_signer_keeps_the_newest_snapshot_of_each_signer(
+    tmp_path: Path, kind: str
+) -> None:
+    with DirectoryStore(tmp_path, signer=IDENTITY, keep_last=None, fsync=False) as store:
+        refs = [store.save(make_snapshot(n)) for n in (1, 2)]
+    (tmp_path / file_name(3)).write_bytes(_forgery(kind))
+    with DirectoryStore(tmp_path, keep_last=1, fsync=False) as pruner:
+        assert pruner.prune() == [refs[0]]
+    assert sorted(os.listdir(tmp_path)) == [".lock", file_name(2), file_name(3)]
+    with DirectoryStore(tmp_path, signer=IDENTITY, fsync=False) as node_store:
+        assert latest_of(node_store).ref == refs[1]
+
+
+def test_prune_with_an_expected_signer_sets_a_forgery_aside(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path, signer=IDENTITY, keep_last=None, fsync=False) as store:
+        refs = [store.save(make_snapshot(n)) for n in (1, 2)]
+    (tmp_path / file_name(3)).write_bytes(_forgery("unsigned"))
+    with DirectoryStore(
+        tmp_path, expected_signer=IDENTITY.peer_id, keep_last=1, fsync=False
+    ) as pruner:
+        assert pruner.prune() == [refs[0]]
+    assert quarantined(tmp_path) == [file_name(3)]
+    with DirectoryStore(tmp_path, signer=IDENTITY, fsync=False) as node_store:
+        assert [ref.generation for ref in node_store.list()] == [2]
+
+
+def test_prune_leaves_a_snapshot_too_large_for_it_in_place(tmp_path: Path) -> None:
+    small = [make_snapshot(1), make_snapshot(2)]
+    with DirectoryStore(tmp_path, signer=IDENTITY, keep_last=None, fsync=False) as store:
+        refs = [store.save(snapshot) for snapshot in (*small, make_snapshot(3, addresses=30))]
+    limit = max(len(encode(snapshot)) for snapshot in small)
+    with DirectoryStore(
+        tmp_path,
+        expected_signer=IDENTITY.peer_id,
+        keep_last=1,
+        max_snapshot_size=limit,
+        fsync=False,
+    ) as pruner:
+        assert pruner.prune() == [refs[0]]
+    assert quarantined(tmp_path) == []
+    with DirectoryStore(tmp_path, signer=IDENTITY, fsync=False) as node_store:
+        assert latest_of(node_store).ref == refs[2]
+
+
+def test_prune_raises_a_version_problem_before_moving_or_removing_anything(
+    tmp_path: Path,
+) -> None:
+    with DirectoryStore(tmp_path, keep_last=None, fsync=False) as store:
+        store.save(make_snapshot(1))
+        store.save(make_snapshot(2))
+    (tmp_path / file_name(3)).write_bytes(b"junk")
+    newer = bytearray(seal(make_snapshot(4), generation=4))
+    newer[8:10] = (2).to_bytes(2, "big")
+    newer[-32:] = hashlib.sha256(newer[:-32]).digest()
+    (tmp_path / file_name(4)).write_bytes(newer)
+    with DirectoryStore(tmp_path, keep_last=1, fsync=False) as store:
+        before = sorted(os.listdir(tmp_path))
+        with pytest.raises(UnsupportedContainerError):
+            store.prune()
+        assert sorted(os.listdir(tmp_path)) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import random
 import struct
 import tracemalloc
 import zlib
@@ -18,18 +19,21 @@ from node_runtime import (
     DecompressionError,
     DecryptionError,
     EncryptionKeyError,
+    EncryptionMissingError,
     Flags,
     HeaderMismatchError,
     Identity,
     ManualClock,
     Multiaddr,
     Node,
+    NotRegularFileError,
     NotSealedFileError,
     PeerIdMismatchError,
     SealedFileError,
     SignatureInvalidError,
     SignatureMissingError,
     SignerMismatchError,
+    SnapshotTooLargeError,
     TruncatedFileError,
     UnsupportedContainerError,
     UntrustedFileError,
@@ -38,7 +42,7 @@ from node_runtime import (
     unseal,
 )
 from node_runtime import storage_errors as storage_errors_module
-from node_runtime.sealed_file import CONTAINER_VERSION, MAGIC, looks_sealed
+from node_runtime.sealed_file import CONTAINER_VERSION, MAGIC, looks_sealed, sealed_size_bound
 from snapshot_schema import SnapshotError, TransientSnapshot, encode
 
 S = 1_000_000_000
@@ -340,6 +344,20 @@ def test_an_encrypted_file_without_a_key_or_with_the_wrong_one(
         unseal(data, encryption_key=KEY[:16])
 
 
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_required_encryption_that_is_missing(signed: bool) -> None:
+    data = seal_combo(signed, False, False)
+    assert unseal(data).snapshot == SNAPSHOT  # not demanded: a plain file reads
+    assert unseal(data, encryption_key=KEY).snapshot == SNAPSHOT
+    with pytest.raises(EncryptionMissingError, match="not encrypted"):
+        unseal(data, encryption_key=KEY, require_encryption=True)
+
+
+def test_a_required_encryption_that_is_there() -> None:
+    data = seal_combo(False, True, False)
+    assert unseal(data, encryption_key=KEY, require_encryption=True).snapshot == SNAPSHOT
+
+
 def test_a_key_that_is_not_32_bytes_cannot_seal() -> None:
     with pytest.raises(EncryptionKeyError):
         seal(SNAPSHOT, generation=1, encryption_key=b"short")
@@ -409,12 +427,36 @@ def test_a_zlib_bomb_claiming_its_size_is_refused_before_inflating() -> None:
     data = patched(data, 34, struct.pack(">Q", 4 << 20))
     tracemalloc.start()
     try:
-        with pytest.raises(SnapshotError):
+        with pytest.raises(SnapshotTooLargeError, match="exceeds the 1048576-byte limit"):
             unseal(data, max_snapshot_size=1 << 20)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20
+
+
+def incompressible_snapshot(payload_bytes: int) -> TransientSnapshot:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock)
+    node.outbound.enqueue(random.Random(payload_bytes).randbytes(payload_bytes))
+    return node.snapshot()
+
+
+@pytest.mark.parametrize(("signed", "encrypted", "compressed"), COMBOS, ids=COMBO_IDS)
+@pytest.mark.parametrize("payload_bytes", [1, 1_000, 200_000])
+def test_no_sealed_file_exceeds_the_size_bound_of_its_snapshot(
+    signed: bool, encrypted: bool, compressed: bool, payload_bytes: int
+) -> None:
+    # Random bytes are zlib's worst case: compression only adds to them.
+    snapshot = incompressible_snapshot(payload_bytes)
+    data = seal(
+        snapshot,
+        generation=GENERATION,
+        signer=IDENTITY if signed else None,
+        encryption_key=KEY if encrypted else None,
+        compress=compressed,
+    )
+    assert len(data) <= sealed_size_bound(len(encode(snapshot)))
 
 
 @pytest.mark.parametrize(
@@ -495,13 +537,20 @@ def test_every_storage_error_is_a_snapshot_error() -> None:
         CorruptFileError,
         DecompressionError,
         HeaderMismatchError,
+        NotRegularFileError,
     ):
         assert issubclass(cls, DamagedFileError)
         assert not issubclass(cls, UntrustedFileError)
-    for cls in (SignatureMissingError, SignatureInvalidError, SignerMismatchError, DecryptionError):
+    for cls in (
+        SignatureMissingError,
+        SignatureInvalidError,
+        SignerMismatchError,
+        DecryptionError,
+        EncryptionMissingError,
+    ):
         assert issubclass(cls, UntrustedFileError)
         assert not issubclass(cls, DamagedFileError)
-    for cls in (UnsupportedContainerError, EncryptionKeyError):
+    for cls in (UnsupportedContainerError, EncryptionKeyError, SnapshotTooLargeError):
         assert issubclass(cls, SealedFileError)
         assert not issubclass(cls, DamagedFileError | UntrustedFileError)
     assert issubclass(PeerIdMismatchError, SnapshotError)
