@@ -23,7 +23,7 @@ from node_runtime.identity import Identity
 from node_runtime.lifecycle import LifecycleQueue
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.outbound import OutboundQueue
-from node_runtime.peer_governor import PeerGovernor, PeerHealth
+from node_runtime.peer_governor import Decision, PeerGovernor, PeerHealth
 from node_runtime.peer_id import PeerId
 from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS, Rebase
 from node_runtime.typed_bus import TypedBus
@@ -35,6 +35,9 @@ from snapshot_schema import (
     build_framework_trusted,
 )
 from snapshot_schema.gc_pause import gc_paused
+
+# A down peer may still be dialled: that dial is its probe (see `Node.may_dial`).
+_DIALABLE = frozenset({Decision.OK, Decision.DOWN})
 
 
 class Node:
@@ -102,24 +105,44 @@ class Node:
         return self.address_book.add_address(peer.to_bytes(), address)
 
     def record_dial_failure(self, peer: PeerId) -> int:
-        """A dial to `peer` failed: count it against its health, back off; the retry time."""
+        """A dial to `peer` failed: count it against its health, back off; the retry time.
+
+        After a failed probe of a down peer it stays down and its next probe waits longer.
+        """
+        key = self._dialable_key(peer)
         now = self.clock.monotonic_ns()
-        self.governor.record_failure(peer.to_bytes(), now)
+        self.governor.record_failure(key, now)
         self.counters.increment("dials_failed")
-        return self.backoff.record_failure(peer.to_bytes(), now)
+        return self.backoff.record_failure(key, now)
 
     def record_dial_success(self, peer: PeerId) -> None:
-        """`peer` answered: its health resets and its backoff clears."""
-        self.governor.record_success(peer.to_bytes(), self.clock.monotonic_ns())
-        self.backoff.record_success(peer.to_bytes())
+        """`peer` answered: its health and backoff clear (it is no longer down)."""
+        key = self._dialable_key(peer)
+        self.governor.record_success(key)
+        self.backoff.record_success(key)
         self.counters.increment("dials_succeeded")
 
     def may_dial(self, peer: PeerId) -> bool:
-        """Policy allows `peer` (not blocked, allowed, not down) and its backoff has passed."""
+        """Whether the host may dial `peer` now: it is not this node, policy lets it be contacted
+        (not blocked; on the allowlist if there is one) and its backoff has passed.
+
+        A down peer is no exception: a dial once its backoff has passed is its probe. A failed
+        probe keeps it down and backs off further; a successful one clears its health. This is
+        a question, not a reservation: it stays true until the dial's outcome is recorded, so a
+        host dials a peer once at a time.
+        """
         key = peer.to_bytes()
-        return self.governor.may_contact(key) and self.backoff.is_ready(
-            key, self.clock.monotonic_ns()
+        return (
+            key != self.peer_id.to_bytes()
+            and self.governor.decision(key) in _DIALABLE
+            and self.backoff.is_ready(key, self.clock.monotonic_ns())
         )
+
+    def _dialable_key(self, peer: PeerId) -> bytes:
+        key = peer.to_bytes()
+        if key == self.peer_id.to_bytes():
+            raise ComponentValueError("a node never dials itself", ("peer",))
+        return key
 
     # Snapshot and restore.
 
@@ -194,6 +217,11 @@ class Node:
         because they may have been sent just before the snapshot: the host decides whether to
         resend them.
         `failure_threshold` replaces the saved one (health is then judged by the new threshold).
+
+        Repairs, each counted in `counters` so the caller sees it: entries for the node's own
+        PeerId are dropped from the address book, blocklist, health and backoff
+        (`restore:own_peer_entries_dropped`). Health rows without failures, which older builds
+        wrote for every success, are not kept (a peer without a row is healthy).
         """
         framework = snapshot.framework
         # No spec-version check: a `FrameworkSnapshot` refuses any version but the current one
@@ -267,8 +295,36 @@ class Node:
             # State `decode` accepts but a component refuses (an address that is no multiaddr,
             # too many queued envelopes): a refused snapshot, so a `SnapshotError` too.
             raise RestoreValueError(error.reason, _in_snapshot(where, error.path)) from error
+        repaired = _drop_own_peer(node)
+        if repaired:
+            node.counters.increment(_OWN_PEER_DROPPED, repaired)
         node.execution = InFlightExecution.of(snapshot, rebase)
         return node
+
+
+# Restores report their repairs in counters: saved with the node, shown by `nodesnap inspect`.
+_OWN_PEER_DROPPED = "restore:own_peer_entries_dropped"
+
+
+def _drop_own_peer(node: Node) -> int:
+    """Drop the node's own PeerId from its address book, blocklist, health and backoff; how many
+    entries there were. A node never dials or blocks itself, so such entries can only come from
+    a snapshot that contradicts itself (or from a component used directly), and would let a
+    host that dials what its address book lists dial itself. The allowlist keeps it: a list of
+    a cluster's members naturally includes the node, and means nothing more."""
+    own = node.peer_id.to_bytes()
+    drops = [
+        (own in node.address_book, node.address_book.forget),
+        (node.governor.is_blocked(own), node.governor.unblock),
+        (node.governor.health(own) is not None, node.governor.forget),
+        (node.backoff.entry(own) is not None, node.backoff.forget),
+    ]
+    dropped = 0
+    for present, drop in drops:
+        if present:
+            drop(own)
+            dropped += 1
+    return dropped
 
 
 # A component names its own fields; the snapshot names them as in `docs/FORMAT.md`.

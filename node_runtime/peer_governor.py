@@ -7,9 +7,11 @@ answer is checked in a fixed order: blocked, then not allowed, then down.
 Policy (block and allow lists) is what an operator set; health is what was observed. `forget`
 drops observations only: forgetting a peer must never lift a block.
 
-A peer is down once its consecutive failures reach `failure_threshold`, and stays down until a
-success is recorded (an inbound connection, say) or it is forgotten; the governor does not retry
-on its own, the backoff table decides when to try again.
+Health is kept only for peers that failed since their last success: a success drops the peer's
+row, so peers that only ever answer (every inbound connection under the open policy) cost no
+state. A peer is down once its consecutive failures reach `failure_threshold`, until a success
+or `forget`. Down is a verdict, not a ban: the governor has no clock, and `Node.may_dial` lets a
+down peer be dialled again, as a probe, each time its backoff deadline passes.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ class Decision(enum.StrEnum):
 class PeerHealth:
     """What the governor has observed about one peer.
 
-    `consecutive_failures` saturates at 2**32-1 (a u32, as snapshots store it) instead of
-    wrapping; `last_event_ns` is the monotonic time of the latest failure or success; `down` is
+    `consecutive_failures` (at least 1) saturates at 2**32-1 (a u32, as snapshots store it)
+    instead of wrapping; `last_event_ns` is the monotonic time of the latest failure; `down` is
     whether the failures have reached the governor's threshold.
     """
 
@@ -70,12 +72,13 @@ class PeerGovernor(ChangeCounter):
         allowlist: Iterable[PeerKey] | None,
         health: Iterable[tuple[PeerKey, PeerHealth]],
     ) -> PeerGovernor:
-        """A governor holding exactly this state, as read back from its accessors.
+        """A governor holding this state, as read back from its accessors.
 
         `down` is re-derived from `failure_threshold`: the threshold in force now decides, so a
-        restore under a changed configuration applies the new threshold to the old counts.
-        Raises `ComponentValueError` (with the offending entry's path) for a count or time out of
-        range or a peer listed twice in `health`.
+        restore under a changed configuration applies the new threshold to the old counts. A
+        health row with no failures (older builds kept one per success) is not kept: a peer
+        without a row is healthy. Raises `ComponentValueError` (with the offending entry's path)
+        for a count or time out of range or a peer listed twice in `health`.
         """
         governor = cls(failure_threshold)
         governor._blocked = {
@@ -86,14 +89,19 @@ class PeerGovernor(ChangeCounter):
             if allowlist is None
             else {check_peer_key(peer, "allowlist", index) for index, peer in enumerate(allowlist)}
         )
+        # Peers whose row held no failures (so was not kept): listing one again is still a repeat.
+        healthy: set[PeerKey] = set()
         for index, (peer, record) in enumerate(health):
             check_peer_key(peer, "health", index, "peer")
-            if peer in governor._health:
+            if peer in governor._health or peer in healthy:
                 raise ComponentValueError("peer listed twice", ("health", index))
             failures = check_int(
                 record.consecutive_failures, 0, U32_MAX, "health", index, "consecutive_failures"
             )
             check_ns(record.last_event_ns, "health", index, "last_event_ns")
+            if failures == 0:
+                healthy.add(peer)
+                continue
             down = failures >= governor._failure_threshold
             governor._health[peer] = (
                 record if record.down == down else attrs.evolve(record, down=down)
@@ -114,10 +122,11 @@ class PeerGovernor(ChangeCounter):
         return None if self._allowed is None else frozenset(self._allowed)
 
     def health_items(self) -> Iterator[tuple[PeerKey, PeerHealth]]:
-        """Every peer with observed health, in the order first observed."""
+        """Every peer that failed since its last success, in the order those runs began."""
         return iter(self._health.items())
 
     def health(self, peer: PeerKey) -> PeerHealth | None:
+        """`peer`'s failures since its last success; `None` when it has none."""
         return self._health.get(peer)
 
     def block(self, peer: PeerKey) -> None:
@@ -183,14 +192,13 @@ class PeerGovernor(ChangeCounter):
         self._health[peer] = health
         return health
 
-    def record_success(self, peer: PeerKey, now_ns: int) -> PeerHealth:
-        """Note a success with `peer` at `now_ns`: its failures reset and it is no longer down."""
+    def record_success(self, peer: PeerKey) -> None:
+        """`peer` was reached: its failures are over and it is no longer down. Its row goes (a
+        healthy peer needs none), so successes with any number of peers keep no state."""
         check_peer_key(peer, "peer")
-        check_ns(now_ns, "now_ns")
-        health = PeerHealth(0, now_ns, down=False)
-        self._changed()
-        self._health[peer] = health
-        return health
+        if peer in self._health:
+            self._changed()
+            del self._health[peer]
 
     def forget(self, peer: PeerKey) -> None:
         """Drop what was observed about `peer`; its block and allow entries are kept."""

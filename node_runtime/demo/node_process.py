@@ -39,9 +39,8 @@ from node_runtime.multiaddr import Multiaddr
 from node_runtime.node import Node
 from node_runtime.peer_id import PeerId
 
-# Demo timings, so a run takes seconds: nodes keep retrying (a high failure threshold never
-# marks a peer down for good) and a restart staggers expired deadlines over 1 s, not 30 s.
-FAILURE_THRESHOLD: Final = 1000
+# Demo timings, so a run takes seconds: a restart staggers expired deadlines over 1 s, not 30 s.
+# The failure threshold is the default: peers that go down are probed on their backoff schedule.
 RESTART_STAGGER_NS: Final = 1_000_000_000
 COOLDOWN_S: Final = 0.05
 DIAL_TIMEOUT_S: Final = 1.0
@@ -120,13 +119,12 @@ async def run(directory: Path, port: int, backoff_s: float, autosave_s: float) -
     with DirectoryStore(directory / "store", signer=identity) as store:
         latest = store.latest()
         if latest is None:
-            node = Node(identity, backoff_policy=policy, failure_threshold=FAILURE_THRESHOLD)
+            node = Node(identity, backoff_policy=policy)
         else:
             node = Node.restore(
                 latest.snapshot,
                 identity,
                 backoff_policy=policy,
-                failure_threshold=FAILURE_THRESHOLD,
                 restart_stagger_ns=RESTART_STAGGER_NS,
             )
         checkpointer = Checkpointer(node, store, interval=autosave_s, cooldown=COOLDOWN_S)

@@ -11,14 +11,17 @@ now excludes. A malformed frame or envelope closes that connection only.
 Sending. `send(peer, payload)` numbers the envelope and appends it to `node.outbound`, where it
 stays until the destination acknowledges it, so every snapshot holds every unacknowledged
 envelope. A scheduler task starts a link for each destination with unacknowledged envelopes
-that `node.may_dial` allows (policy, health, backoff) and that has a TCP address in the address
-book; dial, connect and handshake failures go to `node.record_dial_failure` (governor health,
-backoff), a completed handshake to `record_dial_success`. On each new connection a link resends
+that `node.may_dial` allows (policy, backoff; a down peer's dial is its probe) and that has a
+TCP address in the address book, and otherwise wakes when the earliest backoff passes; dial,
+connect and handshake failures go to `node.record_dial_failure` (governor health, backoff), a
+completed handshake to `record_dial_success`. On each new connection a link resends
 every unacknowledged envelope for that peer, in queue order: the `redelivered` flags of a
 restored queue are therefore not consulted, since after a restore, as after any lost
 connection, every unacknowledged envelope may or may not have arrived. Acknowledged envelopes
 are removed from the queue by rebuilding it (`OutboundQueue` only pops from the front), which
-resets the flags of the rest to `False`.
+resets the flags of the rest to `False`. The same pass drops, and counts, what the host will not
+send (see `_queued`), notably envelopes a restored snapshot holds that this sender cannot have
+minted: a delivered seq above every later one would make the receiver drop those as duplicates.
 
 Message IDs and de-duplication. An envelope's ID is (sender, `seq`), `seq` a u64 the sender
 mints as `max(last + 1, wall clock ns)`, `last` kept in the counter `host:message_seq`. The
@@ -52,6 +55,7 @@ from typing import Final
 import attrs
 
 from node_runtime.checkpointer import DEFAULT_TIMEOUT_S, Checkpointer
+from node_runtime.component_errors import IdExhaustedError
 from node_runtime.host.envelope import Envelope, EnvelopeError, decode_ack, encode_ack
 from node_runtime.host.framing import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -80,6 +84,7 @@ SEQ_COUNTER: Final = "host:message_seq"
 DELIVERED_COUNTER_PREFIX: Final = "host:delivered:"
 _REFUSING: Final = (Decision.BLOCKED, Decision.NOT_ALLOWED)
 _TCP_HOSTS: Final = ("ip4", "ip6", "dns", "dns4", "dns6")
+_SEQ_MAX: Final = 2**64 - 1
 
 
 @attrs.frozen
@@ -188,11 +193,14 @@ class Host:
 
     def send(self, peer: PeerId, payload: bytes) -> int:
         """Queue `payload` for `peer`; its `seq`. Raises `FrameTooLargeError` for a payload that
-        does not fit a frame and `QueueFullError` when `node.outbound` is full."""
+        does not fit a frame, `QueueFullError` when `node.outbound` is full and
+        `IdExhaustedError` once the seq 2**64-1 has been minted."""
         if peer == self.node.peer_id:
             raise ValueError("a host does not send to itself")
         counters = self.node.counters
         last = counters.get(SEQ_COUNTER)
+        if last == _SEQ_MAX:
+            raise IdExhaustedError(f"every envelope seq up to {_SEQ_MAX} has been minted")
         seq = max(last + 1, self.node.clock.wall_ns())
         data = Envelope(peer, seq, payload).encode()
         if len(data) > self._max_frame_size:
@@ -255,18 +263,31 @@ class Host:
     # Sending: the scheduler and the outbound links.
 
     def _queued(self) -> Iterator[tuple[Envelope | None, bytes]]:
-        """Each queued entry, decoded; `None` for one this host cannot send (not an envelope,
-        larger than a frame, addressed to this node): compaction drops those."""
+        """Each queued entry, decoded; `None` for one this host does not send, which compaction
+        drops: not an envelope, larger than a frame, addressed to this node, or a seq this
+        sender cannot have minted (above the ID floor `SEQ_COUNTER`, or not above the seq of an
+        earlier envelope to the same peer: a copy). `send` appends seqs in increasing order
+        and raises the floor with each, so only a queue restored from a snapshot that
+        contradicts itself, or filled by hand, holds such an entry; sent, it would be lost or,
+        delivered, make the receiver drop the sender's later envelopes as duplicates."""
+        floor = self.node.counters.get(SEQ_COUNTER)
+        latest: dict[PeerId, int] = {}  # per destination, the seq of the last envelope kept
         for entry in self.node.outbound.items():
             data = entry.envelope
             try:
-                envelope = Envelope.decode(data)
+                envelope: Envelope | None = Envelope.decode(data)
             except EnvelopeError:
                 envelope = None
-            if envelope is not None and (
-                len(data) > self._max_frame_size or envelope.destination == self.node.peer_id
-            ):
-                envelope = None
+            if envelope is not None:
+                peer = envelope.destination
+                if (
+                    len(data) > self._max_frame_size
+                    or peer == self.node.peer_id
+                    or not latest.get(peer, 0) < envelope.seq <= floor
+                ):
+                    envelope = None
+                else:
+                    latest[peer] = envelope.seq
             yield envelope, data
 
     def _unacked(self, envelope: Envelope | None) -> bool:
@@ -311,7 +332,8 @@ class Host:
                 elif self.node.may_dial(peer):
                     self._links[peer] = _Link()
                     self._spawn(self._run_link(peer))
-                elif self.node.governor.may_contact(peer.to_bytes()):
+                elif self.node.governor.decision(peer.to_bytes()) not in _REFUSING:
+                    # Backing off (a down peer too: its next dial is a probe).
                     ready = self.node.backoff.next_ready_ns(peer.to_bytes())
                     if ready is not None and (next_retry is None or ready < next_retry):
                         next_retry = ready
@@ -468,9 +490,9 @@ class Host:
                 self._count("handshakes_failed")
                 return
             # An inbound connection proves the peer is up: clear its health and backoff (not
-            # through record_dial_success, which counts dials, and we dialed nothing).
-            now = self.node.clock.monotonic_ns()
-            self.node.governor.record_success(peer.to_bytes(), now)
+            # through record_dial_success, which counts dials, and we dialed nothing). Neither
+            # keeps a row for a healthy peer, so any number of peers connecting costs no state.
+            self.node.governor.record_success(peer.to_bytes())
             self.node.backoff.record_success(peer.to_bytes())
             self._connections[writer] = peer
             self._kick.set()  # envelopes waiting for this peer may go now

@@ -111,9 +111,9 @@ _by_peer = operator.attrgetter("peer_id")
 @st.composite
 def node_snapshots(draw: st.DrawFn, identity: Identity) -> TransientSnapshot:
     """Snapshots a node owned by `identity` could have taken: any value the schema allows, in
-    the form `Node.snapshot()` writes it (peer tables sorted, no empty entries, valid
-    multiaddrs, `down` as the threshold decides). Restoring one onto `clock_at(snapshot)`
-    reproduces it, queued envelopes flagged `redelivered`."""
+    the form `Node.snapshot()` writes it (peer tables sorted, no empty entries or health rows
+    without failures, valid multiaddrs, `down` as the threshold decides). Restoring one onto
+    `clock_at(snapshot)` reproduces it, queued envelopes flagged `redelivered`."""
     snapshot = draw(transient_snapshots())
     framework = snapshot.framework
     governor = framework.peer_governor
@@ -126,6 +126,7 @@ def node_snapshots(draw: st.DrawFn, identity: Identity) -> TransientSnapshot:
     health = [
         attrs.evolve(entry, down=entry.consecutive_failures >= governor.failure_threshold)
         for entry in governor.health
+        if entry.consecutive_failures  # a node keeps no row for a peer without failures
     ]
     framework = attrs.evolve(
         framework,

@@ -12,6 +12,9 @@ import pytest
 
 from node_runtime.demo.report import exit_status, judge, render
 from node_runtime.demo.scenario import Measurements
+from node_runtime.directory_store import DirectoryStore
+from node_runtime.peer_governor import PeerGovernor
+from snapshot_schema import TransientSnapshot
 
 CHECKS = 6
 S = 1_000_000_000
@@ -45,6 +48,20 @@ def test_demo_passes_every_check_and_leaves_the_stores(tmp_path: Path) -> None:
             assert f"{directory / name / 'store'}" in run.stdout
     assert not (directory / "peer4").exists()
     assert (directory / "report.txt").read_text() == run.stdout
+    # Under the default failure threshold the blocked peer found the victim down (refused at
+    # every dial), and kept probing it: the refusals after the restart above are its probes.
+    victim, blocked = (latest(directory / name / "store") for name in ("victim", "blocked"))
+    governor = blocked.framework.peer_governor
+    assert governor.failure_threshold == PeerGovernor().failure_threshold
+    (health,) = (h for h in governor.health if h.peer_id == victim.framework.peer_id_bytes)
+    assert health.down
+
+
+def latest(store: Path) -> TransientSnapshot:
+    with DirectoryStore(store, read_only=True) as reader:
+        found = reader.latest()
+    assert found is not None
+    return found.snapshot
 
 
 def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:

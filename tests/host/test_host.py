@@ -9,9 +9,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import attrs
 import pytest
 
-from node_runtime import Checkpointer, Decision, DirectoryStore, Identity, Multiaddr, Node
+from node_runtime import (
+    BackoffPolicy,
+    Checkpointer,
+    Decision,
+    DirectoryStore,
+    Identity,
+    IdExhaustedError,
+    Multiaddr,
+    Node,
+)
 from node_runtime.host import (
     Envelope,
     Hello,
@@ -26,6 +36,7 @@ from node_runtime.host import (
     read_frame,
     transcript,
 )
+from snapshot_schema import PendingOutboundEntry, decode, encode
 
 IDS = [Identity.from_private_bytes(bytes([n]) * 32) for n in range(1, 6)]
 A, B, C, MALLORY, _ = IDS
@@ -91,19 +102,81 @@ def test_two_hosts_exchange_100_envelopes_each_way() -> None:
     run(main)
 
 
-def test_the_same_envelope_queued_twice_is_delivered_once() -> None:
+def test_a_copy_of_a_queued_envelope_is_dropped_by_the_sender_and_counted() -> None:
     async def main() -> None:
-        async with hosts(Node(A), Node(B)) as (a, b):
+        node_a = Node(A)
+        async with hosts(node_a, Node(B)) as (a, b):
             seq = a.send(B.peer_id, b"once")
-            queued = a.node.outbound.peek()
+            queued = node_a.outbound.peek()
             assert queued is not None
-            a.node.outbound.enqueue(queued.envelope)  # what a redelivery resends
+            node_a.outbound.enqueue(queued.envelope)  # the same ID queued twice
+            await a.wait_for(lambda: len(node_a.outbound) == 0)
             assert await b.inbox.get() == Message(A.peer_id, seq, b"once")
-            await b.wait_for(lambda: counter(b, "host:duplicates_dropped") == 1)
-            await a.wait_for(lambda: len(a.node.outbound) == 0)  # both copies acknowledged
+            assert counter(a, "host:outbound_dropped") == 1
+            assert counter(b, "host:duplicates_dropped") == 0  # the copy never left
             assert b.inbox.empty()
 
     run(main)
+
+
+def restored_with_queue(node: Node, *extra: bytes) -> Node:
+    """`node` through a snapshot whose queue also holds `extra` envelopes, as a hand-edited or
+    corrupted snapshot would (decoding accepts any non-empty bytes there)."""
+    snapshot = node.snapshot()
+    queued = [*snapshot.framework.pending_outbound, *(PendingOutboundEntry(e) for e in extra)]
+    framework = attrs.evolve(snapshot.framework, pending_outbound=queued)
+    return Node.restore(decode(encode(attrs.evolve(snapshot, framework=framework))), node.identity)
+
+
+@pytest.mark.parametrize(
+    "seq",
+    [2**64 - 1, 2**63],
+    ids=["u64-max", "above-the-id-floor"],
+)
+def test_a_restored_envelope_the_sender_never_minted_is_dropped_not_delivered(seq: int) -> None:
+    # Delivered, it would raise B's mark for A above every seq A mints later: B would drop
+    # (and acknowledge) all of them as duplicates.
+    async def main() -> None:
+        sender = Node(A)
+        Host(sender).send(B.peer_id, b"before")  # queued, with a seq under the ID floor
+        node_a = restored_with_queue(sender, Envelope(B.peer_id, seq, b"never minted").encode())
+        async with hosts(node_a, Node(B)) as (a, b):
+            later = a.send(B.peer_id, b"after")
+            assert [(await b.inbox.get()).payload for _ in range(2)] == [b"before", b"after"]
+            await a.wait_for(lambda: len(node_a.outbound) == 0)
+            assert counter(a, "host:outbound_dropped") == 1
+            assert counter(b, f"host:delivered:{A.peer_id}") == later
+            assert b.inbox.empty()
+
+    run(main)
+
+
+def test_a_restored_envelope_out_of_order_for_its_peer_is_dropped() -> None:
+    async def main() -> None:
+        sender = Node(A)
+        host = Host(sender)
+        first, second = host.send(B.peer_id, b"first"), host.send(B.peer_id, b"second")
+        old = Envelope(B.peer_id, first, b"first").encode()
+        node_a = restored_with_queue(sender, old)  # a second copy, behind a later seq
+        async with hosts(node_a, Node(B)) as (a, b):
+            assert [(await b.inbox.get()).seq for _ in range(2)] == [first, second]
+            await a.wait_for(lambda: len(node_a.outbound) == 0)
+            assert counter(a, "host:outbound_dropped") == 1
+            assert counter(b, "host:duplicates_dropped") == 0
+
+    run(main)
+
+
+def test_send_refuses_once_every_seq_is_minted() -> None:
+    node = Node(A)
+    node.counters.increment("host:message_seq", 2**64 - 1)
+    host = Host(node)
+
+    with pytest.raises(IdExhaustedError):
+        host.send(B.peer_id, b"one too many")
+
+    assert len(node.outbound) == 0
+    assert node.counters.get("host:message_seq") == 2**64 - 1
 
 
 def test_envelopes_redelivered_after_restarts_reach_the_application_once() -> None:
@@ -277,6 +350,49 @@ def test_blocking_a_connected_peer_cuts_its_connection() -> None:
             await a.wait_for(lambda: counter(a, "dials_failed") == 1)  # redial refused
             assert counter(b, "host:refused:blocked") == 1
             assert b.inbox.empty()
+
+    run(main)
+
+
+def test_a_down_peer_is_probed_when_its_backoff_passes() -> None:
+    async def main() -> None:
+        with socket.socket() as reserved:
+            reserved.bind(("127.0.0.1", 0))
+            port = reserved.getsockname()[1]
+        address = Multiaddr.from_string(f"/ip4/127.0.0.1/tcp/{port}")
+        quick = BackoffPolicy(base_ns=200_000_000, cap_ns=200_000_000, jitter=0.0)
+        node_a = Node(A, failure_threshold=1, backoff_policy=quick)
+        async with hosts(node_a) as (a,):
+            a.add_peer_address(B.peer_id, address)
+            a.send(B.peer_id, b"are you back?")
+            await a.wait_for(lambda: counter(a, "dials_failed") == 1)
+            assert node_a.governor.decision(B.peer_id.to_bytes()) is Decision.DOWN
+            b = Host(Node(B))
+            try:
+                await b.start(address)  # B comes back; nothing wakes A but the probe's time
+                assert (await b.inbox.get()).payload == b"are you back?"
+            finally:
+                await b.stop()
+            assert counter(a, "dials_succeeded") == 1
+            assert node_a.governor.health(B.peer_id.to_bytes()) is None
+
+    run(main)
+
+
+def test_peers_that_only_complete_a_handshake_leave_no_state() -> None:
+    async def main() -> None:
+        node_b = Node(B)
+        empty = encode(node_b.snapshot())
+        async with hosts(node_b) as (b,):
+            for _ in range(20):
+                reader, writer = await connect(b)
+                await dial_handshake(reader, writer, Identity.generate(), B.peer_id)
+                writer.write_eof()
+                assert await reader.read() == b""  # B saw the end and is done with this peer
+                writer.close()
+        assert list(node_b.governor.health_items()) == []
+        assert list(node_b.backoff.items()) == []
+        assert len(encode(node_b.snapshot())) == len(empty)
 
     run(main)
 

@@ -8,16 +8,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from node_runtime.backoff import BackoffPolicy
 from node_runtime.clock import ManualClock
 from node_runtime.component_errors import ComponentValueError, RestoreValueError
 from node_runtime.errors import PeerIdMismatchError
 from node_runtime.identity import Identity
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.node import Node
+from node_runtime.peer_governor import Decision
 from node_runtime.peer_id import PeerId
 from node_runtime.testing import Operation, run_operations
 from node_runtime.testing.strategies import node_operations, node_snapshots
-from snapshot_schema import SnapshotValueError, TransientSnapshot, build_framework, decode, encode
+from snapshot_schema import (
+    PeerHealthSnapshot,
+    SnapshotValueError,
+    TransientSnapshot,
+    build_framework,
+    decode,
+    encode,
+)
 
 S = 1_000_000_000
 SEEDS = [bytes([n]) * 32 for n in range(1, 6)]
@@ -229,3 +238,176 @@ def test_an_address_list_the_book_refuses_is_located_in_the_snapshot(
     with pytest.raises(RestoreValueError, match=reason) as caught:
         Node.restore(bad, IDENTITY, clock=clock)
     assert caught.value.path == ("framework", "address_book", 0, "addresses", *path)
+
+
+# Down peers are probed on their backoff schedule.
+
+NO_JITTER = BackoffPolicy(jitter=0.0)  # nominal delays: 10 s, 50 s, 250 s, 1,250 s, then 1 h
+
+
+def test_a_down_peer_may_be_probed_each_time_its_backoff_passes() -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock, backoff_policy=NO_JITTER)  # the default threshold, 3
+    peer, key = PEERS[0], PEERS[0].to_bytes()
+    for delay in (10, 50):
+        node.record_dial_failure(peer)
+        clock.advance(delay * S)
+    assert node.record_dial_failure(peer) == clock.monotonic_ns() + 250 * S
+    assert node.governor.decision(key) is Decision.DOWN
+
+    clock.advance(250 * S - 1)
+    assert not node.may_dial(peer)
+    clock.advance(1)
+    assert node.may_dial(peer)  # the probe
+    assert node.record_dial_failure(peer) == clock.monotonic_ns() + 1_250 * S  # it failed
+    assert node.governor.decision(key) is Decision.DOWN
+    assert not node.may_dial(peer)
+
+    clock.advance(1_250 * S)
+    assert node.may_dial(peer)  # the next probe
+    node.record_dial_success(peer)
+    assert node.governor.health(key) is None
+    assert node.backoff.entry(key) is None
+    assert node.may_dial(peer)
+
+
+def test_a_down_peer_is_probed_after_a_restore_at_its_rebased_deadline() -> None:
+    before = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=before, failure_threshold=1, backoff_policy=NO_JITTER)
+    node.record_dial_failure(PEERS[0])  # down; 10 s until its probe
+    before.advance(4 * S)
+    after = ManualClock(monotonic_ns=7 * S, wall_ns=before.wall_ns() + 2 * S)  # down for 2 s
+
+    restored = Node.restore(decode(encode(node.snapshot())), IDENTITY, clock=after)
+
+    assert restored.governor.decision(PEERS[0].to_bytes()) is Decision.DOWN
+    assert not restored.may_dial(PEERS[0])
+    after.advance(4 * S - 1)
+    assert not restored.may_dial(PEERS[0])
+    after.advance(1)
+    assert restored.may_dial(PEERS[0])
+
+
+def test_a_down_peer_without_a_backoff_entry_may_be_probed_at_once() -> None:
+    node = Node(IDENTITY, clock=ManualClock(), failure_threshold=1)
+    node.governor.record_failure(PEERS[0].to_bytes(), now_ns=0)  # health only, no backoff
+
+    assert node.governor.decision(PEERS[0].to_bytes()) is Decision.DOWN
+    assert node.may_dial(PEERS[0])
+
+
+@pytest.mark.parametrize("policy", ["block", "disallow"])
+def test_a_down_peer_that_policy_refuses_is_never_probed(policy: str) -> None:
+    clock = ManualClock()
+    node = Node(IDENTITY, clock=clock, failure_threshold=1)
+    node.record_dial_failure(PEERS[0])
+    if policy == "block":
+        node.governor.block(PEERS[0].to_bytes())
+    else:
+        node.governor.set_allowlist([])
+    clock.advance(10_000 * S)
+
+    assert not node.may_dial(PEERS[0])
+
+
+def test_successful_dials_to_fresh_peers_keep_no_health_rows() -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock)
+    counted_only = Node(IDENTITY, clock=clock)
+    counted_only.counters.increment("dials_succeeded", 3_000)
+    # Identity multihashes of Ed25519-shaped keys: 3,000 peers never seen before.
+    fresh = [
+        PeerId.from_bytes(bytes.fromhex("002408011220") + n.to_bytes(32)) for n in range(3_000)
+    ]
+
+    for peer in fresh:
+        node.record_dial_success(peer)
+
+    assert len(node.snapshot().framework.peer_governor.health) == 0
+    assert len(encode(node.snapshot())) == len(encode(counted_only.snapshot()))
+
+
+def test_restore_drops_health_rows_without_failures() -> None:
+    # Older builds wrote one such row per success: restoring their snapshots sheds them.
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock)
+    node.record_dial_failure(PEERS[0])
+    snapshot = node.snapshot()
+    governor = snapshot.framework.peer_governor
+    healthy = [PeerHealthSnapshot(peer.to_bytes(), 0, 1_000 * S, False) for peer in PEERS[1:]]
+    rows = sorted([*governor.health, *healthy], key=lambda row: row.peer_id)
+    old = attrs.evolve(
+        snapshot,
+        framework=attrs.evolve(
+            snapshot.framework, peer_governor=attrs.evolve(governor, health=rows)
+        ),
+    )
+
+    restored = Node.restore(old, IDENTITY, clock=clock)
+
+    assert [peer for peer, _ in restored.governor.health_items()] == [PEERS[0].to_bytes()]
+    assert restored.snapshot().framework.peer_governor == governor
+
+
+# The node's own PeerId.
+
+
+def test_a_node_never_dials_itself() -> None:
+    node = Node(IDENTITY, clock=ManualClock())
+    node.add_peer_address(IDENTITY.peer_id, Multiaddr.from_string("/ip4/127.0.0.1/tcp/1"))
+    before = node.snapshot()
+
+    assert not node.may_dial(IDENTITY.peer_id)
+    for record in (node.record_dial_failure, node.record_dial_success):
+        with pytest.raises(ComponentValueError) as raised:
+            record(IDENTITY.peer_id)
+        assert raised.value.path == ("peer",)
+    assert node.snapshot() == before
+
+
+def test_restore_drops_the_nodes_own_peer_id_and_counts_each_entry() -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = busy_node(clock)
+    own = IDENTITY.peer_id.to_bytes()
+    # Only the components, which do not know the node's PeerId, can take it in.
+    node.address_book.add_address(own, Multiaddr.from_string("/ip4/127.0.0.1/tcp/1"))
+    node.governor.block(own)
+    node.governor.set_allowlist([own, PEERS[0].to_bytes()])
+    node.governor.record_failure(own, clock.monotonic_ns())
+    node.backoff.record_failure(own, clock.monotonic_ns())
+    snapshot = node.snapshot()
+
+    restored = Node.restore(decode(encode(snapshot)), IDENTITY, clock=clock)
+
+    assert own not in restored.address_book
+    assert not restored.governor.is_blocked(own)
+    assert restored.governor.health(own) is None
+    assert restored.backoff.entry(own) is None
+    assert restored.governor.allowlist == frozenset({own, PEERS[0].to_bytes()})  # kept
+    assert restored.counters.get("restore:own_peer_entries_dropped") == 4
+    assert list(restored.address_book.entries()) == list(busy_node(clock).address_book.entries())
+    assert restored.governor.blocklist == frozenset({PEERS[1].to_bytes()})
+
+
+def test_a_consistent_snapshot_restores_without_a_repair_counter() -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    restored = Node.restore(busy_node(clock).snapshot(), IDENTITY, clock=clock)
+
+    assert [name for name, _ in restored.counters.items() if name.startswith("restore:")] == []
+
+
+def test_a_peer_both_blocked_and_allowed_stays_blocked_until_unblocked() -> None:
+    # Not a contradiction: the block outranks the allowlist, and a node holds both whenever an
+    # operator blocks a member of its allowlist. Restore keeps both, so unblocking lets it back.
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock)
+    key = PEERS[0].to_bytes()
+    node.governor.set_allowlist([key])
+    node.governor.block(key)
+
+    restored = Node.restore(decode(encode(node.snapshot())), IDENTITY, clock=clock)
+
+    assert restored.governor.decision(key) is Decision.BLOCKED
+    assert not restored.may_dial(PEERS[0])
+    restored.governor.unblock(key)
+    assert restored.governor.decision(key) is Decision.OK

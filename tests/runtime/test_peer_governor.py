@@ -132,15 +132,37 @@ def test_a_peer_goes_down_when_its_consecutive_failures_reach_the_threshold() ->
     assert governor.decision(ALICE) is Decision.DOWN
 
 
-def test_a_success_resets_the_failures_and_brings_a_down_peer_back() -> None:
+def test_a_success_clears_the_failures_and_brings_a_down_peer_back() -> None:
     governor = PeerGovernor(failure_threshold=1)
     governor.record_failure(ALICE, now_ns=10)
 
-    health = governor.record_success(ALICE, now_ns=25)
+    governor.record_success(ALICE)
 
-    assert health == PeerHealth(consecutive_failures=0, last_event_ns=25, down=False)
-    assert governor.health(ALICE) == health
+    assert governor.health(ALICE) is None
+    assert list(governor.health_items()) == []
     assert governor.may_contact(ALICE)
+    assert governor.record_failure(ALICE, now_ns=30).consecutive_failures == 1  # afresh
+
+
+def test_successes_with_peers_that_never_failed_keep_no_state() -> None:
+    governor = PeerGovernor()
+    fresh = [bytes([0x00, 0x02, n >> 8, n & 0xFF]) for n in range(3_000)]
+    before = governor.revision
+
+    for peer in fresh:
+        governor.record_success(peer)
+
+    assert list(governor.health_items()) == []
+    assert governor.revision == before  # nothing changed: nothing to save
+
+
+def test_a_success_for_a_key_that_is_no_peer_id_is_refused() -> None:
+    governor = PeerGovernor()
+
+    with pytest.raises(ComponentValueError) as raised:
+        governor.record_success(b"junk")
+
+    assert raised.value.path == ("peer",)
 
 
 def test_consecutive_failures_saturate_at_u32_max_instead_of_wrapping() -> None:
@@ -161,8 +183,6 @@ def test_an_event_at_an_invalid_time_is_refused_and_changes_nothing(now_ns: int)
 
     with pytest.raises(ComponentValueError) as raised:
         governor.record_failure(ALICE, now_ns)
-    with pytest.raises(ComponentValueError):
-        governor.record_success(ALICE, now_ns)
 
     assert raised.value.path == ("now_ns",)
     assert state_of(governor) == before
@@ -224,6 +244,7 @@ def test_state_read_from_the_accessors_rebuilds_the_same_governor(
     consistent = [
         (peer, attrs.evolve(h, down=h.consecutive_failures >= threshold))
         for peer, h in health.items()
+        if h.consecutive_failures > 0
     ]
     governor = PeerGovernor.from_state(threshold, blocklist, allowlist, consistent)
 
@@ -248,11 +269,27 @@ def test_restoring_under_a_changed_threshold_rederives_down_from_the_new_one() -
     assert [health.down for _, health in relaxed.health_items()] == [False, False]
 
 
+def test_restoring_drops_health_rows_without_failures() -> None:
+    saved = [
+        (ALICE, PeerHealth(consecutive_failures=0, last_event_ns=7, down=False)),
+        (BOB, PeerHealth(consecutive_failures=2, last_event_ns=8, down=False)),
+    ]
+
+    governor = PeerGovernor.from_state(3, (), None, saved)
+
+    assert list(governor.health_items()) == [saved[1]]
+    assert governor.health(ALICE) is None
+
+
 @pytest.mark.parametrize(
     ("health", "path"),
     [
         (
             [(ALICE, PeerHealth(0, 0, down=False)), (ALICE, PeerHealth(1, 0, down=False))],
+            ("health", 1),
+        ),
+        (
+            [(ALICE, PeerHealth(1, 0, down=False)), (ALICE, PeerHealth(0, 0, down=False))],
             ("health", 1),
         ),
         ([(ALICE, PeerHealth(U32_MAX + 1, 0, down=True))], ("health", 0, "consecutive_failures")),
@@ -289,9 +326,9 @@ class Model:
             (self.allowed.add if op == "allow" else self.allowed.discard)(peer)
         elif op in {"open", "close"}:
             self.allowed = None if op == "open" else {peer}
-        elif op in {"failure", "success"}:
-            self.failures[peer] = self.failures.get(peer, 0) + 1 if op == "failure" else 0
-        else:
+        elif op == "failure":
+            self.failures[peer] = self.failures.get(peer, 0) + 1
+        else:  # a success or forget: no failures left to keep
             self.failures.pop(peer, None)
 
     def decision(self, peer: PeerKey) -> Decision:
@@ -312,7 +349,7 @@ GOVERNOR_OPERATIONS: dict[str, Callable[[PeerGovernor, PeerKey, int], object]] =
     "open": lambda governor, _, __: governor.set_allowlist(None),
     "close": lambda governor, peer, _: governor.set_allowlist([peer]),
     "failure": lambda governor, peer, now_ns: governor.record_failure(peer, now_ns),
-    "success": lambda governor, peer, now_ns: governor.record_success(peer, now_ns),
+    "success": lambda governor, peer, _: governor.record_success(peer),
     "forget": lambda governor, peer, _: governor.forget(peer),
 }
 
@@ -338,3 +375,5 @@ def test_decisions_agree_with_a_plain_model_after_any_sequence_of_operations(
     for peer in (bytes([0x00, 0x01, i]) for i in range(8)):
         assert governor.decision(peer) is model.decision(peer)
         assert governor.may_contact(peer) == (model.decision(peer) is Decision.OK)
+    # Rows only for peers with failures since their last success: the table stays bounded.
+    assert {peer: h.consecutive_failures for peer, h in governor.health_items()} == model.failures
