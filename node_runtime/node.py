@@ -102,14 +102,14 @@ class Node:
 
     def add_peer_address(self, peer: PeerId, address: Multiaddr) -> bool:
         """Remember an address for `peer`; False if it was already known."""
-        return self.address_book.add_address(peer.to_bytes(), address)
+        return self.address_book.add_address(self._other_peer_key(peer), address)
 
     def record_dial_failure(self, peer: PeerId) -> int:
         """A dial to `peer` failed: count it against its health, back off; the retry time.
 
         After a failed probe of a down peer it stays down and its next probe waits longer.
         """
-        key = self._dialable_key(peer)
+        key = self._other_peer_key(peer)
         now = self.clock.monotonic_ns()
         self.governor.record_failure(key, now)
         self.counters.increment("dials_failed")
@@ -117,7 +117,7 @@ class Node:
 
     def record_dial_success(self, peer: PeerId) -> None:
         """`peer` answered: its health and backoff clear (it is no longer down)."""
-        key = self._dialable_key(peer)
+        key = self._other_peer_key(peer)
         self.governor.record_success(key)
         self.backoff.record_success(key)
         self.counters.increment("dials_succeeded")
@@ -138,7 +138,9 @@ class Node:
             and self.backoff.is_ready(key, self.clock.monotonic_ns())
         )
 
-    def _dialable_key(self, peer: PeerId) -> bytes:
+    def _other_peer_key(self, peer: PeerId) -> bytes:
+        """`peer`'s key, refusing the node's own: a node never dials itself, so it keeps no
+        address, health or backoff for itself (restore drops any it finds)."""
         key = peer.to_bytes()
         if key == self.peer_id.to_bytes():
             raise ComponentValueError("a node never dials itself", ("peer",))

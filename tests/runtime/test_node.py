@@ -354,15 +354,22 @@ def test_restore_drops_health_rows_without_failures() -> None:
 
 def test_a_node_never_dials_itself() -> None:
     node = Node(IDENTITY, clock=ManualClock())
-    node.add_peer_address(IDENTITY.peer_id, Multiaddr.from_string("/ip4/127.0.0.1/tcp/1"))
+    address = Multiaddr.from_string("/ip4/127.0.0.1/tcp/1")
     before = node.snapshot()
 
-    assert not node.may_dial(IDENTITY.peer_id)
-    for record in (node.record_dial_failure, node.record_dial_success):
-        with pytest.raises(ComponentValueError) as raised:
-            record(IDENTITY.peer_id)
+    refusals: list[Callable[[], object]] = [
+        lambda: node.add_peer_address(IDENTITY.peer_id, address),
+        lambda: node.record_dial_failure(IDENTITY.peer_id),
+        lambda: node.record_dial_success(IDENTITY.peer_id),
+    ]
+    for refuse in refusals:
+        with pytest.raises(ComponentValueError, match="never dials itself") as raised:
+            refuse()
         assert raised.value.path == ("peer",)
     assert node.snapshot() == before
+    # Not even with an address the address book took in directly.
+    node.address_book.add_address(IDENTITY.peer_id.to_bytes(), address)
+    assert not node.may_dial(IDENTITY.peer_id)
 
 
 def test_restore_drops_the_nodes_own_peer_id_and_counts_each_entry() -> None:
