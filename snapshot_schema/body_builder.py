@@ -281,10 +281,11 @@ def _u64(value: object, path: Path) -> int:
 
 def _subscribers(raw: object, path: Path) -> tuple[int, ...]:
     sites = _array(raw, path)
+    seen: set[int] = set()
     for index, site in enumerate(sites):
-        _u64(site, (*path, index))
-    if len(set(sites)) != len(sites):
-        raise SnapshotDecodeError("duplicate subscriber id", path)
+        if _u64(site, (*path, index)) in seen:
+            raise SnapshotDecodeError(f"duplicate subscriber id {site}", (*path, index))
+        seen.add(site)
     return sites
 
 
@@ -388,7 +389,7 @@ def build_framework_trusted(layout: tuple[Any, ...]) -> FrameworkSnapshot:
 
 def _site_exec(raw: object, path: Path) -> tuple[int, int]:
     site, exec_id = _array(raw, path, 2)
-    return _u64(site, (*path, 0)), _u64(exec_id, (*path, 1))
+    return _u64(site, (*path, "node_site_id")), _u64(exec_id, (*path, "exec_id"))
 
 
 def _slot_value(raw: object, path: Path) -> bytes | None:
@@ -403,7 +404,7 @@ def _ingress_event(raw: object, path: Path) -> IngressEvent:
     event = _array(raw, path)
     tag = event[0] if event else None
     if type(tag) is not int or not 0 <= tag < len(INGRESS_TYPES):
-        raise SnapshotDecodeError(f"unknown ingress event tag {tag!r}", (*path, 0))
+        raise SnapshotDecodeError(f"unknown ingress event tag {tag!r}", (*path, "tag"))
     cls = INGRESS_TYPES[tag]
     arity = len(attrs.fields(cls))
     if len(event) != arity + 1:

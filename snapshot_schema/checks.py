@@ -140,15 +140,16 @@ def check_map(
 
 def check_pair(
     value: object,
-    first: Callable[[Any, Path], None],
-    second: Callable[[Any, Path], None],
+    first: tuple[str, Callable[[Any, Path], None]],
+    second: tuple[str, Callable[[Any, Path], None]],
     path: Path,
 ) -> None:
-    """A 2-tuple whose halves pass their checks."""
+    """A 2-tuple whose halves pass their checks; each half is addressed by its name."""
     if type(value) is not tuple or len(value) != 2:
         raise SnapshotValueError(f"expected a pair, got {_got(value)}", path)
-    first(value[0], (*path, 0))
-    second(value[1], (*path, 1))
+    (first_name, first_check), (second_name, second_check) = first, second
+    first_check(value[0], (*path, first_name))
+    second_check(value[1], (*path, second_name))
 
 
 # Converters: accept the obvious mutable spelling of a collection and freeze it; leave anything

@@ -15,6 +15,7 @@ from __future__ import annotations
 import msgpack
 
 from snapshot_schema.body_builder import build_snapshot
+from snapshot_schema.checks import U32_MAX
 from snapshot_schema.encoder import pack
 from snapshot_schema.errors import SnapshotDecodeError, SnapshotError
 from snapshot_schema.gc_pause import gc_paused
@@ -24,13 +25,31 @@ from snapshot_schema.transient import TransientSnapshot
 DEFAULT_MAX_SNAPSHOT_SIZE = 256 * 1024 * 1024
 """Inputs longer than this many bytes are refused unless the caller raises the limit."""
 
+MAX_NESTING = 1024
+"""The deepest nesting of arrays a body may have, the body itself included: msgpack's own
+limit, enforced by the structure pass. A valid body nests 5 deep (docs/FORMAT.md §5)."""
+
 _ENVELOPE_HEADER = 0x92  # fixarray of 2: [spec_version, body]
-_UINT_WIDTHS = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
 _NIL = 0xC0
+# Every msgpack integer form but the fixints: marker -> (width in bytes, signed).
+_INT_FORMS = {
+    0xCC: (1, False),
+    0xCD: (2, False),
+    0xCE: (4, False),
+    0xCF: (8, False),
+    0xD0: (1, True),
+    0xD1: (2, True),
+    0xD2: (4, True),
+    0xD3: (8, True),
+}
 
 
 def _read_version(data: memoryview) -> tuple[int | None, int]:
-    """The envelope's spec version (`None` for nil) and the offset of the body."""
+    """The envelope's spec version (`None` for nil) and the offset of the body.
+
+    The version follows the rule of every integer in the format (docs/FORMAT.md §1): any
+    msgpack integer form is accepted if its value is in range, here a u32.
+    """
     if len(data) == 0:
         raise SnapshotDecodeError("empty input")
     if data[0] != _ENVELOPE_HEADER:
@@ -38,21 +57,26 @@ def _read_version(data: memoryview) -> tuple[int | None, int]:
             f"not a snapshot: expected a 2-element array (0x92), found byte 0x{data[0]:02x}"
         )
     if len(data) < 2:
-        raise SnapshotDecodeError("input ends before the spec version", ("spec_version",))
+        raise SnapshotDecodeError("input ends before the spec version")
     marker = data[1]
     if marker <= 0x7F:
         return marker, 2
     if marker == _NIL:
         return None, 2
-    width = _UINT_WIDTHS.get(marker)
-    if width is None:
+    if marker >= 0xE0:  # negative fixint
+        raise SnapshotDecodeError(f"expected the spec version as a u32, got {marker - 0x100}")
+    form = _INT_FORMS.get(marker)
+    if form is None:
         raise SnapshotDecodeError(
-            f"expected the spec version as an unsigned int, found msgpack byte 0x{marker:02x}",
-            ("spec_version",),
+            f"expected the spec version as an integer, found msgpack byte 0x{marker:02x}"
         )
+    width, signed = form
     if len(data) < 2 + width:
-        raise SnapshotDecodeError("input ends inside the spec version", ("spec_version",))
-    return int.from_bytes(data[2 : 2 + width], "big"), 2 + width
+        raise SnapshotDecodeError("input ends inside the spec version")
+    version = int.from_bytes(data[2 : 2 + width], "big", signed=signed)
+    if not 0 <= version <= U32_MAX:
+        raise SnapshotDecodeError(f"expected the spec version as a u32, got {version}")
+    return version, 2 + width
 
 
 def _check_structure(body: memoryview) -> None:
@@ -61,11 +85,11 @@ def _check_structure(body: memoryview) -> None:
     try:
         unpacker.skip()
     except msgpack.OutOfData:
-        raise SnapshotDecodeError("input ends before the snapshot body does", ("body",)) from None
+        raise SnapshotDecodeError("input ends before the snapshot body does") from None
     except msgpack.StackError:
-        raise SnapshotDecodeError("nesting too deep", ("body",)) from None
+        raise SnapshotDecodeError(f"nesting too deep (over {MAX_NESTING} levels)") from None
     except (msgpack.FormatError, ValueError) as error:
-        raise SnapshotDecodeError(f"malformed msgpack: {error}", ("body",)) from None
+        raise SnapshotDecodeError(f"malformed msgpack: {error}") from None
     if unpacker.tell() != len(body):
         raise SnapshotDecodeError(
             f"{len(body) - unpacker.tell()} unexpected bytes after the snapshot body"
@@ -73,7 +97,7 @@ def _check_structure(body: memoryview) -> None:
 
 
 def _reject_map(_pairs: object) -> object:
-    raise SnapshotDecodeError("msgpack maps are not used by the snapshot format", ("body",))
+    raise SnapshotDecodeError("msgpack maps are not used by the snapshot format")
 
 
 def _unpack_body(body: memoryview) -> object:
@@ -89,12 +113,12 @@ def _unpack_body(body: memoryview) -> object:
     except SnapshotError:
         raise
     except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as error:
-        raise SnapshotDecodeError(f"malformed msgpack: {error}", ("body",)) from None
+        raise SnapshotDecodeError(f"malformed msgpack: {error}") from None
     except UnicodeDecodeError as error:
-        raise SnapshotDecodeError(f"invalid UTF-8 in a string: {error.reason}", ("body",)) from None
+        raise SnapshotDecodeError(f"invalid UTF-8 in a string: {error.reason}") from None
     except (ValueError, OverflowError) as error:
         # msgpack raises ValueError for ext types and exceeded limits: not a snapshot either.
-        raise SnapshotDecodeError(f"unsupported msgpack value: {error}", ("body",)) from None
+        raise SnapshotDecodeError(f"unsupported msgpack value: {error}") from None
 
 
 def _migrate(body: object, found: int | None, chain: tuple[Upgrade, ...]) -> object:
@@ -105,7 +129,7 @@ def _migrate(body: object, found: int | None, chain: tuple[Upgrade, ...]) -> obj
             raise
         except Exception as error:  # a migration failing on odd input is a decode error
             raise SnapshotDecodeError(
-                f"migration from spec version {found} failed: {error!r}", ("body",)
+                f"migration from spec version {found} failed: {error!r}"
             ) from None
     try:
         repacked = pack(body)

@@ -29,7 +29,7 @@ def _check_site_ids(value: object, path: Path) -> None:
 
 
 def _check_named_payload(value: object, path: Path) -> None:
-    check_pair(value, check_name, check_bytes, path)
+    check_pair(value, ("name", check_name), ("payload", check_bytes), path)
 
 
 def _freeze_pairs(value: object) -> object:

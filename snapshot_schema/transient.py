@@ -35,7 +35,7 @@ SiteExec = tuple[int, int]
 
 
 def _check_site_exec(value: object, path: Path) -> None:
-    check_pair(value, check_u64, check_u64, path)
+    check_pair(value, ("node_site_id", check_u64), ("exec_id", check_u64), path)
 
 
 def _check_u32_key(value: object, path: Path) -> None:

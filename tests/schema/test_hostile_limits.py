@@ -84,8 +84,9 @@ CASES = [
     Hostile("nested-1MiB", ENVELOPE + b"\x91" * MiB + b"\x90", "nesting too deep"),
     Hostile("nested-1000", ENVELOPE + b"\x91" * 1000 + b"\x90", "expected array of 10"),
     # Huge integers: where the version goes, as the body, and 1 MiB of them.
+    Hostile("u64-version", b"\x92\xcf" + b"\xff" * 8 + b"\x90", "as a u32"),
     Hostile(
-        "u64-version", b"\x92\xcf" + b"\xff" * 8 + b"\x90", "newer", IncompatibleSnapshotVersion
+        "u32-version", b"\x92\xce" + b"\xff" * 4 + b"\x90", "newer", IncompatibleSnapshotVersion
     ),
     Hostile("u64-body", ENVELOPE + b"\xcf" + b"\xff" * 8, "expected array, got int"),
     Hostile("u64-array-1MiB", filled(b"\xcf" + b"\xff" * 8), "expected array of 10"),

@@ -1,0 +1,395 @@
+"""docs/FORMAT.md leaves nothing to guess: its integer rule, its multihash code table, its list of
+error paths and the choices it states for what a writer may put in a snapshot are exactly what
+the decoder does."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from multiformats import multicodec
+
+from snapshot_schema import (
+    AddressBookEntrySnapshot,
+    AppEventIngress,
+    BackoffEntry,
+    ClockReading,
+    CompletionIngress,
+    EnvelopeIngress,
+    ExecutionStateSnapshot,
+    FrameworkSnapshot,
+    IncompatibleSnapshotVersion,
+    InvokeIngress,
+    PeerGovernorSnapshot,
+    PeerHealthSnapshot,
+    PendingAsyncSnapshot,
+    PendingCompletionSnapshot,
+    PendingOutboundEntry,
+    SnapshotDecodeError,
+    TimerMaturedIngress,
+    TransientSnapshot,
+    TypedBusSnapshot,
+    decode,
+    encode,
+    render_path,
+    spec_version_of,
+)
+from snapshot_schema.decoder import MAX_NESTING
+from snapshot_schema.encoder import encode_body
+from snapshot_schema.multihash import MULTIHASH_CODE_TABLE, MULTIHASH_CODES
+
+FORMAT_MD = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text()
+PEER = bytes.fromhex("1220") + bytes(32)
+OTHER_PEER = bytes.fromhex("1220") + bytes([1]) * 32
+
+FULL = TransientSnapshot(
+    taken_at=ClockReading(1, 2),
+    frontier=((1, 2),),
+    slot_table={(1, 2): b"v"},
+    pending_async={3: PendingAsyncSnapshot(4, 5, (6,), 7)},
+    execution_state={5: ExecutionStateSnapshot(1)},
+    framework=FrameworkSnapshot(
+        counters={"sent": 1},
+        fired_phases=("started",),
+        address_book=(AddressBookEntrySnapshot(PEER, (b"\x01",), 1),),
+        peer_governor=PeerGovernorSnapshot(
+            blocklist={OTHER_PEER},
+            allowlist={PEER},
+            health=(PeerHealthSnapshot(PEER, 1, 2, False),),
+            failure_threshold=3,
+        ),
+        backoff_table=(BackoffEntry(PEER, 1, 2, 3),),
+        pending_outbound=(PendingOutboundEntry(b"e", False),),
+        peer_id_bytes=PEER,
+        next_command_id=8,
+        next_exec_id=0x1234,
+    ),
+    bus=TypedBusSnapshot({"kind": (1,)}),
+    ingress=(
+        EnvelopeIngress(b"e"),
+        AppEventIngress("m", "i", b"v"),
+        InvokeIngress("m", (("n", b"p"),)),
+        TimerMaturedIngress(1),
+        CompletionIngress(2, (b"r",)),
+    ),
+    wire_states={1: b"w"},
+    pending_completions=(PendingCompletionSnapshot(3, (("n", b"p"),)),),
+)
+"""A snapshot with every field, every container non-empty and every ingress event kind."""
+
+
+def section(number: int) -> str:
+    """The text of FORMAT.md's section `number`."""
+    start = FORMAT_MD.index(f"\n## {number}. ")
+    return FORMAT_MD[start : FORMAT_MD.index("\n## ", start + 1)]
+
+
+def stamped(version: bytes, body: bytes) -> bytes:
+    return b"\x92" + version + body
+
+
+# The integer rule (§1): any msgpack integer form whose value is in range, everywhere.
+
+ONE_IN_EVERY_FORM = {
+    "positive fixint": "01",
+    "uint 8": "cc01",
+    "uint 16": "cd0001",
+    "uint 32": "ce00000001",
+    "uint 64": "cf0000000000000001",
+    "int 8": "d001",
+    "int 16": "d10001",
+    "int 32": "d200000001",
+    "int 64": "d30000000000000001",
+}
+MINUS_ONE_IN_EVERY_FORM = {
+    "negative fixint": "ff",
+    "int 8": "d0ff",
+    "int 16": "d1ffff",
+    "int 32": "d2ffffffff",
+    "int 64": "d3ffffffffffffffff",
+}
+
+
+@pytest.mark.parametrize("form", ONE_IN_EVERY_FORM.values(), ids=ONE_IN_EVERY_FORM.keys())
+def test_the_version_is_accepted_in_every_integer_form(form: str) -> None:
+    canonical = encode(FULL)
+    data = stamped(bytes.fromhex(form), canonical[2:])
+    assert spec_version_of(data) == 1
+    assert decode(data) == FULL
+    assert encode(decode(data)) == canonical
+
+
+@pytest.mark.parametrize("form", MINUS_ONE_IN_EVERY_FORM.values(), ids=MINUS_ONE_IN_EVERY_FORM)
+def test_a_negative_version_is_refused_in_every_integer_form(form: str) -> None:
+    with pytest.raises(SnapshotDecodeError) as caught:
+        decode(stamped(bytes.fromhex(form), encode(FULL)[2:]))
+    assert caught.value.reason == "expected the spec version as a u32, got -1"
+    assert caught.value.path == ()
+
+
+@pytest.mark.parametrize("form", ["cf0000000100000000", "d30000000100000000"])
+def test_a_version_above_u32_is_refused_as_not_a_version(form: str) -> None:
+    with pytest.raises(SnapshotDecodeError) as caught:
+        decode(stamped(bytes.fromhex(form), b"\x90"))
+    assert caught.value.reason == "expected the spec version as a u32, got 4294967296"
+
+
+def test_the_largest_u32_version_is_a_version_too_new() -> None:
+    with pytest.raises(IncompatibleSnapshotVersion) as caught:
+        decode(stamped(bytes.fromhex("ceffffffff"), b"\x90"))
+    assert caught.value.found == 2**32 - 1
+
+
+BODY_0x1234_FORMS = {
+    "uint 32": "ce00001234",
+    "uint 64": "cf0000000000001234",
+    "int 16": "d11234",
+    "int 32": "d200001234",
+    "int 64": "d30000000000001234",
+}
+
+
+@pytest.mark.parametrize("form", BODY_0x1234_FORMS.values(), ids=BODY_0x1234_FORMS.keys())
+def test_body_integers_are_accepted_in_every_integer_form(form: str) -> None:
+    canonical = encode(FULL)
+    assert canonical.count(bytes.fromhex("cd1234")) == 1  # `next_exec_id`, as uint 16
+    data = canonical.replace(bytes.fromhex("cd1234"), bytes.fromhex(form))
+    assert decode(data) == FULL
+    assert encode(decode(data)) == canonical
+
+
+@pytest.mark.parametrize("form", MINUS_ONE_IN_EVERY_FORM.values(), ids=MINUS_ONE_IN_EVERY_FORM)
+def test_a_negative_body_integer_is_refused_in_every_integer_form(form: str) -> None:
+    data = encode(FULL).replace(bytes.fromhex("cd1234"), bytes.fromhex(form))
+    with pytest.raises(SnapshotDecodeError) as caught:
+        decode(data)
+    assert caught.value.path == ("framework", "next_exec_id")
+    assert caught.value.reason == "expected u64 (0..18446744073709551615), got -1"
+
+
+def test_length_headers_longer_than_needed_are_accepted_and_re_encode_canonically() -> None:
+    canonical = encode(FULL)
+    longer = {
+        b"\xa7started": b"\xd9\x07started",  # fixstr as str 8
+        b"\xc4\x01e\xc2": b"\xc5\x00\x01e\xc2",  # the outbound envelope: bin 8 as bin 16
+        b"\x91\xa7started": b"\xdc\x00\x01\xa7started",  # fired_phases: fixarray as array 16
+    }
+    for short, long in longer.items():
+        assert canonical.count(short) == 1
+        data = canonical.replace(short, long)
+        assert decode(data) == FULL
+        assert encode(decode(data)) == canonical
+
+
+def test_a_version_1_snapshot_starts_with_92_01_as_encoders_write_it() -> None:
+    assert encode(FULL)[:2] == bytes.fromhex("9201")
+
+
+# The error paths (§7): every path a decode error can carry, and nothing else.
+
+
+def documented_paths() -> list[str]:
+    block = re.search(r"```text\n(\$.*?)```", section(7), re.S)
+    assert block is not None
+    return [line.split()[0] for line in block.group(1).splitlines()]
+
+
+def positions(node: object, at: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+    """The position of `node` and of everything inside it, as indices from the root."""
+    inner = (
+        [p for i, c in enumerate(node) for p in positions(c, (*at, i))]
+        if type(node) is tuple
+        else []
+    )
+    return [at, *inner]
+
+
+def poisoned(node: Any, at: tuple[int, ...]) -> Any:
+    """`node` with the value at `at` replaced by a float, which no field accepts."""
+    if not at:
+        return 1.5
+    return (*node[: at[0]], poisoned(node[at[0]], at[1:]), *node[at[0] + 1 :])
+
+
+def pattern(path: str) -> str:
+    return re.sub(r"\[\w+\]", "[]", path)
+
+
+def test_every_error_path_is_listed_and_every_listed_path_occurs() -> None:
+    """A bad value anywhere in a snapshot holding every field is reported at a listed path,
+    and each listed path is reported for some bad value."""
+    body = msgpack.unpackb(msgpack.packb(encode_body(FULL)), use_list=False)
+    reported = set()
+    for at in positions(body):
+        with pytest.raises(SnapshotDecodeError) as caught:
+            decode(msgpack.packb([1, poisoned(body, at)]))
+        reported.add(pattern(render_path(caught.value.path)))
+    listed = documented_paths()
+    assert len(set(listed)) == len(listed)
+    assert reported == {pattern(path) for path in listed}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (lambda body: body[5].__setitem__(0, [["b", 1], ["a", 2]]), "$.framework.counters[1].key"),
+        (
+            lambda body: body[5][3].__setitem__(0, [OTHER_PEER, PEER]),
+            "$.framework.peer_governor.blocklist[1]",
+        ),
+        (
+            lambda body: body[6][0].__setitem__(0, ["kind", [1, 1]]),
+            "$.bus.event_subscriptions[0].value[1]",
+        ),
+        (
+            lambda body: body[5].__setitem__(2, [*body[5][2], body[5][2][0]]),
+            "$.framework.address_book[1].peer_id",
+        ),
+        (lambda body: body[7].append([0]), "$.ingress[5]"),
+        (lambda body: body[5].__setitem__(3, body[5][3][:3]), "$.framework.peer_governor"),
+    ],
+)
+def test_a_fault_is_reported_at_the_value_it_is_about(mutate: Any, path: str) -> None:
+    """Duplicates at the second occurrence, order at the later key, length at the record."""
+    body = encode_body(FULL)
+    mutate(body)
+    with pytest.raises(SnapshotDecodeError) as caught:
+        decode(msgpack.packb([1, body]))
+    assert render_path(caught.value.path) == path
+    assert pattern(path) in {pattern(listed) for listed in documented_paths()}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",  # empty
+        b"\x91\x01",  # not an envelope
+        b"\x92",  # no version
+        b"\x92\xa11",  # a version that is no integer
+        b"\x92\xd0\xff",  # a negative version
+        b"\x92\x01\xc1",  # malformed msgpack
+        b"\x92\x01\x9a",  # truncated
+        b"\x92\x01" + b"\x91" * 2000,  # nesting too deep
+        b"\x92\x01\x81\xa1a\x01",  # a map
+        b"\x92\x01\xd4\x01\x00",  # an ext value
+        b"\x92\x01\xa2\xff\xfe",  # invalid UTF-8
+        b"\x92\x01\x90\x00",  # bytes after the body
+        encode(FULL) + bytes(2**20),  # too large (below)
+    ],
+)
+def test_a_fault_not_in_one_value_has_the_root_path(data: bytes) -> None:
+    with pytest.raises(SnapshotDecodeError) as caught:
+        decode(data, max_size=2**20)
+    assert caught.value.path == ()
+
+
+# Nesting (§5): the structure pass refuses bodies nesting arrays more than MAX_NESTING deep.
+
+
+def test_nesting_up_to_the_limit_reaches_the_shape_check_and_deeper_is_refused_first() -> None:
+    at_limit = b"\x92\x01" + b"\x91" * (MAX_NESTING - 1) + b"\x90"
+    with pytest.raises(SnapshotDecodeError, match="expected array of 10 elements"):
+        decode(at_limit)
+    with pytest.raises(SnapshotDecodeError) as caught:
+        decode(b"\x92\x01\x91" + at_limit[2:])
+    assert caught.value.reason == f"nesting too deep (over {MAX_NESTING} levels)"
+    assert f"nests arrays at most {MAX_NESTING} deep" in " ".join(section(5).split())
+
+
+# The multihash code table (§4).
+
+
+def documented_multihash_rows() -> list[tuple[int, int, str]]:
+    row = (
+        r"^\| `(0x[0-9a-f]+)`(?: \u2013 `(0x[0-9a-f]+)`)? \| (.+?) \|$"  # a single code or a range
+    )
+    rows = re.findall(row, section(4), re.M)
+    return [(int(first, 16), int(last or first, 16), name) for first, last, name in rows]
+
+
+def test_the_documented_multihash_codes_are_exactly_the_accepted_codes() -> None:
+    assert documented_multihash_rows() == list(MULTIHASH_CODE_TABLE)
+
+
+@pytest.mark.parametrize("code", sorted(MULTIHASH_CODES))
+def test_a_peer_id_of_every_listed_code_is_accepted(code: int) -> None:
+    peer = _varint(code) + b"\x01\x00"
+    assert decode(encode(_with_peer(peer))).framework.peer_id_bytes == peer
+
+
+def test_a_peer_id_of_a_code_not_listed_is_refused() -> None:
+    unlisted = next(code for code in range(0x80) if code not in MULTIHASH_CODES)
+    with pytest.raises(SnapshotDecodeError, match="unknown multihash code") as caught:
+        decode(encode(_with_peer(PEER)).replace(PEER, bytes([unlisted]) + PEER[1:]))
+    assert caught.value.path == ("framework", "peer_id_bytes")
+
+
+def test_every_listed_code_is_a_multihash_code_of_the_multicodec_table() -> None:
+    """The pinned table is a copy, not an invention: py-multiformats names each code the same."""
+    known = {codec.code: codec.name for codec in multicodec.table(tag="multihash")}
+    for first, last, name in MULTIHASH_CODE_TABLE:
+        assert known[first] == name.split(" … ")[0]
+        assert known[last] == name.split(" … ")[-1]
+        assert all(code in known for code in range(first, last + 1))
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes([*out, value])
+
+
+def _with_peer(peer: bytes) -> TransientSnapshot:
+    return TransientSnapshot(
+        taken_at=ClockReading(0, 0), framework=FrameworkSnapshot(peer_id_bytes=peer)
+    )
+
+
+# What a writer may put in a snapshot (§3, §4): kept exactly, order and repeats included.
+
+
+def _round_trip(**fields: Any) -> TransientSnapshot:
+    snapshot = TransientSnapshot(taken_at=ClockReading(0, 0), framework=FULL.framework, **fields)
+    decoded = decode(encode(snapshot))
+    assert decoded == snapshot
+    return decoded
+
+
+def test_frontier_keeps_its_order_and_repeats() -> None:
+    frontier = ((5, 1), (2, 9), (5, 1))
+    assert _round_trip(frontier=frontier).frontier == frontier
+
+
+def test_output_sites_keep_their_order_and_repeats() -> None:
+    pending = PendingAsyncSnapshot(1, 2, (7, 3, 7))
+    assert _round_trip(pending_async={1: pending}).pending_async[1].output_sites == (7, 3, 7)
+
+
+def test_an_ingress_envelope_may_be_empty() -> None:
+    assert _round_trip(ingress=(EnvelopeIngress(b""),)).ingress == (EnvelopeIngress(b""),)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (
+            lambda body: body[9][0][1][0].__setitem__(0, ""),
+            "$.pending_completions[0].results[0].name",
+        ),
+        (lambda body: body[7][2][2][0].__setitem__(0, ""), "$.ingress[2].inputs[0].name"),
+        (lambda body: body[7][1].__setitem__(1, ""), "$.ingress[1].module_name"),
+        (lambda body: body[7][1].__setitem__(2, ""), "$.ingress[1].input_name"),
+        (lambda body: body[5][0][0].__setitem__(0, ""), "$.framework.counters[0].key"),
+        (lambda body: body[5][1].__setitem__(0, ""), "$.framework.fired_phases[0]"),
+        (lambda body: body[6][0][0].__setitem__(0, ""), "$.bus.event_subscriptions[0].key"),
+    ],
+)
+def test_every_name_must_be_non_empty(mutate: Any, path: str) -> None:
+    body = msgpack.unpackb(msgpack.packb(encode_body(FULL)))  # lists, to mutate
+    mutate(body)
+    with pytest.raises(SnapshotDecodeError, match="non-empty name") as caught:
+        decode(msgpack.packb([1, body]))
+    assert render_path(caught.value.path) == path
