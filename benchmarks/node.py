@@ -89,7 +89,7 @@ def build_node(peer_count: int, seed: int = SEED) -> Node:
     backoff = []
     for peer in peers:
         book.append((peer, _addresses(rng), rng.randrange(1, 4)))
-        failures = rng.randrange(5)
+        failures = rng.randrange(1, 5)  # a node keeps health only for peers that failed
         health.append((peer, PeerHealth(failures, now - rng.randrange(10**12), failures >= 3)))
         attempts = rng.randrange(1, 10)
         last_attempt = now - rng.randrange(10**11)
