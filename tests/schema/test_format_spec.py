@@ -39,7 +39,7 @@ from snapshot_schema.decoder import MAX_NESTING
 from snapshot_schema.encoder import encode_body
 from snapshot_schema.multihash import MULTIHASH_CODE_TABLE, MULTIHASH_CODES
 
-FORMAT_MD = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text()
+FORMAT_MD = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text(encoding="utf-8")
 PEER = bytes.fromhex("1220") + bytes(32)
 OTHER_PEER = bytes.fromhex("1220") + bytes([1]) * 32
 
