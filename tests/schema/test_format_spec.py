@@ -159,6 +159,18 @@ def test_body_integers_are_accepted_in_every_integer_form(form: str) -> None:
     assert encode(decode(data)) == canonical
 
 
+def test_an_ingress_tag_follows_the_same_rule() -> None:
+    canonical = encode(FULL)
+    envelope_event = bytes.fromhex("9200c40165")  # [0, b"e"]
+    assert canonical.count(envelope_event) == 1
+    signed = canonical.replace(envelope_event, bytes.fromhex("92d000c40165"))
+    assert encode(decode(signed)) == canonical
+    negative = canonical.replace(envelope_event, bytes.fromhex("92ffc40165"))
+    with pytest.raises(SnapshotDecodeError, match="unknown ingress event tag -1") as caught:
+        decode(negative)
+    assert caught.value.path == ("ingress", 0, "tag")
+
+
 @pytest.mark.parametrize("form", MINUS_ONE_IN_EVERY_FORM.values(), ids=MINUS_ONE_IN_EVERY_FORM)
 def test_a_negative_body_integer_is_refused_in_every_integer_form(form: str) -> None:
     data = encode(FULL).replace(bytes.fromhex("cd1234"), bytes.fromhex(form))

@@ -12,9 +12,11 @@ from snapshot_schema import (
     ClockReading,
     FrameworkSnapshot,
     FrozenMap,
+    InvokeIngress,
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
     PendingAsyncSnapshot,
+    PendingCompletionSnapshot,
     PendingOutboundEntry,
     RecordTable,
     SnapshotValueError,
@@ -83,6 +85,15 @@ def test_lists_dicts_and_sets_are_frozen_on_construction() -> None:
         (lambda: AppEventIngress("m", "in\udc80", b""), ("input_name",), "surrogate '\\udc80'"),
         (lambda: ClockReading(0, -1), ("wall_ns",), "expected u64"),
         (lambda: TypedBusSnapshot({"k": (1, 1)}), ("event_subscriptions", "k", 1), "duplicate"),
+        (
+            lambda: TransientSnapshot(
+                taken_at=ClockReading(0, 0), framework=framework(), frontier=((1, -1),)
+            ),
+            ("frontier", 0, "exec_id"),
+            "expected u64",
+        ),
+        (lambda: PendingCompletionSnapshot(1, (("", b""),)), ("results", 0, "name"), "non-empty"),
+        (lambda: InvokeIngress("m", (("n", "text"),)), ("inputs", 0, "payload"), "`bytes`"),
         (lambda: framework(counters={"": 1}), ("counters", ""), "non-empty name"),
         (lambda: framework(fired_phases=("\ud800",)), ("fired_phases", 0), "UTF-8"),
         (lambda: framework(counters={"n": 2**64}), ("counters", "n"), "expected u64"),
