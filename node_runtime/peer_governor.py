@@ -1,7 +1,7 @@
 """Who the node may contact: a blocklist, an optional allowlist and per-peer health.
 
-Sans-I/O: the governor is told about failures and successes (with the monotonic time they were
-observed) and answers one question, `may_contact(peer)`, with `decision(peer)` saying why. The
+Sans-I/O: the governor is told about failures (with the monotonic time they were observed) and
+successes, and answers one question, `may_contact(peer)`, with `decision(peer)` saying why. The
 answer is checked in a fixed order: blocked, then not allowed, then down.
 
 Policy (block and allow lists) is what an operator set; health is what was observed. `forget`
