@@ -10,6 +10,7 @@ import msgpack
 import pytest
 from multiformats import multicodec
 
+from node_runtime import Identity, Node, RestoreValueError
 from snapshot_schema import (
     AddressBookEntrySnapshot,
     AppEventIngress,
@@ -405,3 +406,29 @@ def test_every_name_must_be_non_empty(mutate: Any, path: str) -> None:
     with pytest.raises(SnapshotDecodeError, match="non-empty name") as caught:
         decode(msgpack.packb([1, body]))
     assert render_path(caught.value.path) == path
+
+
+# Node.restore (§7): a value a component refuses is located as a decode error would locate it.
+
+
+@pytest.mark.parametrize(
+    ("framework_fields", "path"),
+    [
+        (
+            {"pending_outbound": [PendingOutboundEntry(b"a"), PendingOutboundEntry(b"b")]},
+            "$.framework.pending_outbound[1]",  # over `max_outbound`
+        ),
+        (
+            {"address_book": [AddressBookEntrySnapshot(PEER, (b"\x04\x0a",))]},
+            "$.framework.address_book[0].addresses[0]",  # no multiaddr
+        ),
+    ],
+)
+def test_a_refused_restore_names_a_listed_path(framework_fields: dict[str, Any], path: str) -> None:
+    identity = Identity.generate()
+    framework = FrameworkSnapshot(peer_id_bytes=identity.peer_id.to_bytes(), **framework_fields)
+    snapshot = TransientSnapshot(taken_at=ClockReading(0, 0), framework=framework)
+    with pytest.raises(RestoreValueError) as caught:
+        Node.restore(snapshot, identity, max_outbound=1)
+    assert render_path(caught.value.path) == path
+    assert pattern(path) in {pattern(listed) for listed in documented_paths()}
