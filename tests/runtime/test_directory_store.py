@@ -814,12 +814,16 @@ def test_an_encrypting_store_sets_aside_a_plaintext_file(
 # What is not a regular file: never followed, never blocked on.
 
 
+class StillBlockedError(Exception):
+    """Not an `OSError` (as `TimeoutError` is), which the code under test may catch."""
+
+
 @contextlib.contextmanager
 def deadline(seconds: int = 10) -> Iterator[None]:
     """Fail instead of hanging when the block blocks (on a FIFO, say) for `seconds`."""
 
     def expire(signum: int, frame: object) -> NoReturn:
-        raise TimeoutError(f"still blocked after {seconds} s")
+        raise StillBlockedError(f"still blocked after {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(seconds)
