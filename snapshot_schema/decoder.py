@@ -167,7 +167,8 @@ def decode(
 
 def spec_version_of(data: bytes | bytearray | memoryview) -> int | None:
     """The spec version an encoded snapshot is stamped with (`None` for an unstamped one),
-    read without parsing the body. Raises `SnapshotDecodeError` if `data` has no envelope."""
+    read without parsing the body. Raises `SnapshotDecodeError` if `data` has no envelope or
+    its version is no u32."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise SnapshotDecodeError(f"expected bytes, got `{type(data).__name__}`")
     view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
