@@ -10,6 +10,7 @@ import attrs
 from node_runtime.clock import ManualClock
 from node_runtime.component_errors import ComponentError
 from node_runtime.node import Node
+from node_runtime.testing import engine
 
 
 def _advance(node: Node, ns: int) -> None:
@@ -21,24 +22,40 @@ def _advance(node: Node, ns: int) -> None:
 
 _ACTIONS: dict[str, Callable[..., object]] = {
     "add_address": lambda node, peer, address: node.add_peer_address(peer, address),
+    "remove_address": lambda node, peer, address: node.address_book.remove_address(
+        peer.to_bytes(), address
+    ),
     "retain": lambda node, peer: node.address_book.retain(peer.to_bytes()),
     "release": lambda node, peer: node.address_book.release(peer.to_bytes()),
+    "forget_addresses": lambda node, peer: node.address_book.forget(peer.to_bytes()),
     "block": lambda node, peer: node.governor.block(peer.to_bytes()),
     "unblock": lambda node, peer: node.governor.unblock(peer.to_bytes()),
     "set_allowlist": lambda node, allowed: node.governor.set_allowlist(
         None if allowed is None else [peer.to_bytes() for peer in allowed]
     ),
+    "allow": lambda node, peer: node.governor.allow(peer.to_bytes()),
+    "disallow": lambda node, peer: node.governor.disallow(peer.to_bytes()),
+    "forget_health": lambda node, peer: node.governor.forget(peer.to_bytes()),
     "dial_failed": lambda node, peer: node.record_dial_failure(peer),
     "dial_succeeded": lambda node, peer: node.record_dial_success(peer),
+    "forget_backoff": lambda node, peer: node.backoff.forget(peer.to_bytes()),
     "enqueue": lambda node, envelope: node.outbound.enqueue(envelope),
-    # The bytes alone: a restored copy pops the same envelope flagged `redelivered`.
+    # The bytes alone: a restored copy pops the same envelopes flagged `redelivered`.
     "pop": lambda node: node.outbound.pop().envelope,
+    "drain": lambda node, max_n: tuple(entry.envelope for entry in node.outbound.drain(max_n)),
     "mint_command_id": lambda node: node.command_ids.mint(),
     "mint_exec_id": lambda node: node.exec_ids.mint(),
     "count": lambda node, name: node.counters.increment(name),
     "fire": lambda node, phase: node.lifecycle.fire(phase),
     "drain_phases": lambda node: node.lifecycle.drain(),
     "subscribe": lambda node, kind, site: node.bus.subscribe(kind, site),
+    "unsubscribe": lambda node, kind, site: node.bus.unsubscribe(kind, site),
+    "await_command": engine.await_command,
+    "complete_command": engine.complete_command,
+    "mature_timer": engine.mature_timer,
+    "take_ingress": engine.take_ingress,
+    "write_slot": engine.write_slot,
+    "set_wire_state": engine.set_wire_state,
     "advance": _advance,
 }
 OPERATION_NAMES = tuple(_ACTIONS)
@@ -55,7 +72,8 @@ class Operation:
     """One call a host makes on a node: `Operation("dial_failed", (peer,))`.
 
     The arguments are those of the node method it stands for (`PeerId`s, `Multiaddr`s, bytes,
-    names, nanoseconds for `advance`); `OPERATION_NAMES` lists the kinds.
+    names, nanoseconds for `advance`), or of the stand-in engine's move in
+    `node_runtime.testing.engine`; `OPERATION_NAMES` lists the kinds.
     """
 
     name: str = attrs.field(validator=_known)

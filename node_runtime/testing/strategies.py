@@ -65,26 +65,44 @@ def _arguments(
 ) -> dict[str, st.SearchStrategy[tuple[object, ...]]]:
     """Each operation kind's arguments."""
     peer = st.tuples(peers)
+    address = st.tuples(peers, st.sampled_from(_ADDRESSES))
     none = st.just(())
+    subscription = st.tuples(st.sampled_from(["x", "y"]), st.integers(0, 3))
+    small_bytes = st.binary(max_size=4)
+    # Up to about an hour: past the default backoff deadlines, though not always.
+    seconds = st.integers(0, 4_000).map(lambda seconds: seconds * _S)
     return {
-        "add_address": st.tuples(peers, st.sampled_from(_ADDRESSES)),
+        "add_address": address,
+        "remove_address": address,
         "retain": peer,
         "release": peer,
+        "forget_addresses": peer,
         "block": peer,
         "unblock": peer,
         "set_allowlist": st.tuples(st.none() | st.lists(peers, max_size=3)),
+        "allow": peer,
+        "disallow": peer,
+        "forget_health": peer,
         "dial_failed": peer,
         "dial_succeeded": peer,
+        "forget_backoff": peer,
         "enqueue": st.tuples(st.binary(min_size=1, max_size=8)),
         "pop": none,
+        "drain": st.tuples(st.none() | st.integers(0, 3)),
         "mint_command_id": none,
         "mint_exec_id": none,
         "count": st.tuples(st.sampled_from(["a", "b"])),
         "fire": st.tuples(st.sampled_from(["started", "tick"])),
         "drain_phases": none,
-        "subscribe": st.tuples(st.sampled_from(["x", "y"]), st.integers(0, 3)),
-        # Up to about an hour per step: past the default backoff deadlines, though not always.
-        "advance": st.tuples(st.integers(0, 4_000).map(lambda seconds: seconds * _S)),
+        "subscribe": subscription,
+        "unsubscribe": subscription,
+        "await_command": st.tuples(st.integers(0, 3), st.none() | seconds),
+        "complete_command": st.tuples(st.integers(0, 3), small_bytes),
+        "mature_timer": none,
+        "take_ingress": none,
+        "write_slot": st.tuples(st.integers(0, 3), st.integers(0, 2), st.none() | small_bytes),
+        "set_wire_state": st.tuples(st.integers(0, 2), small_bytes),
+        "advance": st.tuples(seconds),
     }
 
 

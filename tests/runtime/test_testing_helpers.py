@@ -29,7 +29,7 @@ from node_runtime import (
     SystemClock,
     TruncatedFileError,
 )
-from node_runtime.component_errors import QueueEmptyError
+from node_runtime.component_errors import NoAllowlistError, QueueEmptyError
 from node_runtime.counters import Counters
 from node_runtime.testing import (
     MISSING,
@@ -46,7 +46,14 @@ from node_runtime.testing import (
 )
 from node_runtime.testing.pytest_plugin import pytest_assertrepr_compare
 from node_runtime.testing.strategies import DEFAULT_PEERS, node_operations, node_snapshots
-from snapshot_schema import TransientSnapshot, encode
+from snapshot_schema import (
+    ExecutionStateSnapshot,
+    PendingAsyncSnapshot,
+    PendingCompletionSnapshot,
+    TimerMaturedIngress,
+    TransientSnapshot,
+    encode,
+)
 
 S = 1_000_000_000
 KEY = bytes(range(32))
@@ -223,6 +230,77 @@ def test_operations_report_refusals_as_outcomes_and_propagate_other_errors(
         run_operations(node, [Operation("advance", (S,))])
     with pytest.raises(ValueError, match="unknown operation"):
         Operation("reboot")
+
+
+def test_the_operations_cover_what_a_host_and_an_engine_do(
+    node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    peer = DEFAULT_PEERS[0]
+    address = Multiaddr.from_string("/ip4/10.0.0.1/tcp/1")
+    node = Node(node_identity, clock=manual_clock, rng=random.Random(1))
+    outcomes = run_operations(
+        node,
+        [
+            Operation("add_address", (peer, address)),
+            Operation("remove_address", (peer, address)),
+            Operation("allow", (peer,)),
+            Operation("set_allowlist", ([],)),
+            Operation("allow", (peer,)),
+            Operation("disallow", (peer,)),
+            Operation("dial_failed", (peer,)),
+            Operation("forget_health", (peer,)),
+            Operation("forget_backoff", (peer,)),
+            Operation("retain", (peer,)),
+            Operation("forget_addresses", (peer,)),
+            Operation("subscribe", ("x", 1)),
+            Operation("unsubscribe", ("x", 1)),
+            Operation("enqueue", (b"a",)),
+            Operation("enqueue", (b"b",)),
+            Operation("drain", (1,)),
+            Operation("drain", (None,)),
+        ],
+    )
+    assert [outcome.value for outcome in outcomes[:2]] == [True, True]
+    assert outcomes[2] == Outcome(refused=NoAllowlistError)  # nothing to edit: open policy
+    assert node.governor.allowlist == frozenset()
+    assert node.governor.health(peer.to_bytes()) is None
+    assert node.backoff.entry(peer.to_bytes()) is None
+    assert peer.to_bytes() not in node.address_book
+    assert node.bus.subscribers("x") == ()
+    assert [outcome.value for outcome in outcomes[-2:]] == [(b"a",), (b"b",)]
+
+
+def test_the_engine_moves_fill_every_execution_field(
+    node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    node = Node(node_identity, clock=manual_clock)
+    now = manual_clock.monotonic_ns()
+    outcomes = run_operations(
+        node,
+        [
+            Operation("await_command", (1, 5 * S)),
+            Operation("await_command", (2, None)),
+            Operation("complete_command", (2, b"ok")),
+            Operation("complete_command", (3, b"no one waits")),
+            Operation("mature_timer"),
+            Operation("write_slot", (4, 0, b"v")),
+            Operation("write_slot", (5, 0, None)),
+            Operation("set_wire_state", (1, b"w")),
+        ],
+    )
+    assert [outcome.value for outcome in outcomes[2:4]] == [True, False]
+    snapshot = node.snapshot()
+    assert snapshot.pending_async == {
+        1: PendingAsyncSnapshot(op_ref=1, exec_id=0, deadline_ns=now + 5 * S)
+    }
+    assert snapshot.pending_completions == (PendingCompletionSnapshot(2, (("result", b"ok"),)),)
+    assert snapshot.ingress == (TimerMaturedIngress(now),)
+    assert snapshot.frontier == ((5, 0),)
+    assert snapshot.slot_table == {(4, 0): b"v", (5, 0): None}
+    assert snapshot.execution_state == {0: ExecutionStateSnapshot(outputs_written=2)}
+    assert snapshot.wire_states == {1: b"w"}
+    assert run_operations(node, [Operation("take_ingress")] * 2) == [Outcome(1), Outcome(0)]
+    assert node.execution.ingress == ()
 
 
 # The strategies, on our own node.
