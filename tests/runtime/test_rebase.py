@@ -206,3 +206,18 @@ def test_restore_rebases_every_saved_time_by_the_rule() -> None:
     assert restored.execution.pending_async[2].deadline_ns == 122 * S
     assert restored.execution.pending_async[3].deadline_ns is None
     assert restored.execution.ingress == (TimerMaturedIngress(85 * S),)
+
+
+@given(
+    last_attempt=edgy_u64s,
+    wait=edgy_u64s,
+    taken=st.builds(ClockReading, edgy_u64s, edgy_u64s),
+    now=st.builds(ClockReading, edgy_u64s, edgy_u64s),
+)
+def test_a_rebased_retry_never_precedes_its_rebased_last_attempt(
+    last_attempt: int, wait: int, taken: ClockReading, now: ClockReading
+) -> None:
+    # A backoff entry stays valid through a restore: its retry is no earlier than its attempt.
+    rebased = Rebase(taken, now, random.Random(0))
+    next_retry = min(U64_MAX, last_attempt + wait)
+    assert rebased.past_time(last_attempt) <= rebased.deadline(next_retry)
