@@ -154,3 +154,16 @@ def test_an_identity_key_file_others_may_read_is_refused(files: Files) -> None:
     files.identity.chmod(0o644)
     result = nodesnap("replay", files.a, "--identity", files.identity)
     assert_error(result, ExitCode.KEY, str(files.identity), "permissions 0644 are too open")
+
+
+def test_store_verify_with_a_key_reports_plain_text_files_as_untrusted(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["store", "verify", str(files.store), "--key-file", str(files.key)])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == ExitCode.UNTRUSTED
+    assert lines == [
+        f"UNTRUSTED {files.store / name(generation)}: the file is not encrypted and encryption "
+        "is required"
+        for generation in (1, 2)
+    ]

@@ -1065,19 +1065,27 @@ def test_prune_leaves_a_snapshot_too_large_for_it_in_place(tmp_path: Path) -> No
         assert latest_of(node_store).ref == refs[2]
 
 
-def test_prune_raises_a_version_problem_before_moving_or_removing_anything(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("problem", "error"),
+    [("a newer build's file", UnsupportedContainerError), ("the wrong key", EncryptionKeyError)],
+)
+def test_prune_raises_a_reader_problem_before_moving_or_removing_anything(
+    tmp_path: Path, problem: str, error: type[Exception]
 ) -> None:
-    with DirectoryStore(tmp_path, keep_last=None, fsync=False) as store:
+    with DirectoryStore(tmp_path, encryption_key=KEY, keep_last=None, fsync=False) as store:
         store.save(make_snapshot(1))
         store.save(make_snapshot(2))
     (tmp_path / file_name(3)).write_bytes(b"junk")
-    newer = bytearray(seal(make_snapshot(4), generation=4))
-    newer[8:10] = (2).to_bytes(2, "big")
-    newer[-32:] = hashlib.sha256(newer[:-32]).digest()
-    (tmp_path / file_name(4)).write_bytes(newer)
-    with DirectoryStore(tmp_path, keep_last=1, fsync=False) as store:
+    key = KEY
+    if problem == "the wrong key":
+        key = WRONG_KEY
+    else:
+        newer = bytearray(seal(make_snapshot(4), generation=4, encryption_key=KEY))
+        newer[8:10] = (2).to_bytes(2, "big")
+        newer[-32:] = hashlib.sha256(newer[:-32]).digest()
+        (tmp_path / file_name(4)).write_bytes(newer)
+    with DirectoryStore(tmp_path, encryption_key=key, keep_last=1, fsync=False) as store:
         before = sorted(os.listdir(tmp_path))
-        with pytest.raises(UnsupportedContainerError):
+        with pytest.raises(error):
             store.prune()
         assert sorted(os.listdir(tmp_path)) == before
