@@ -186,8 +186,8 @@ def _generations(directory: Path, pattern: re.Pattern[str]) -> list[tuple[int, P
 
 
 def stored_files(directory: Path) -> list[tuple[int, Path]]:
-    """Generation and path of every entry under a snapshot's name in `directory`, oldest first
-    (whatever it is: a damaged file, or no file at all)."""
+    """Generation and path of every entry under a snapshot's name in `directory`, oldest first,
+    whatever it is (a damaged file, a FIFO, a directory)."""
     return sorted(_generations(directory, _NAME))
 
 
@@ -382,7 +382,7 @@ class DirectoryStore:
 
     def _stored(self) -> list[tuple[int, Path]]:
         """Generation and path of every file under its final name, newest first."""
-        return sorted(_generations(self.path, _NAME), reverse=True)
+        return stored_files(self.path)[::-1]
 
     def _ref(self, generation: int, path: Path) -> SnapshotRef:
         file, size = open_regular_file(path)
