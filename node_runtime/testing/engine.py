@@ -19,6 +19,15 @@ from snapshot_schema import (
 )
 from snapshot_schema.checks import U32_MAX, U64_MAX
 
+__all__ = [
+    "await_command",
+    "complete_command",
+    "mature_timer",
+    "set_wire_state",
+    "take_ingress",
+    "write_slot",
+]
+
 
 def await_command(node: Node, command_id: int, timeout_ns: int | None) -> None:
     """Suspend an op until `command_id` completes, giving up `timeout_ns` from now (a deadline,

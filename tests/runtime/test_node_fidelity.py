@@ -206,7 +206,7 @@ class NodeFidelity(NodeMachine):
 
     seeds = st.integers(0, 2**32)
     origins = st.integers(0, 400_000 * S)  # the new process's monotonic clock
-    # The default window half the time: a quick restart then staggers deadlines of a few seconds.
+    # Often the default window: a quick restart then staggers deadlines of a few seconds.
     staggers = st.just(DEFAULT_RESTART_STAGGER_NS) | st.integers(0, 60 * S)
 
     @rule(seed=seeds, origin=origins, wall_step=st.integers(0, 60 * S), stagger=staggers)
