@@ -27,6 +27,7 @@ from node_runtime.clock import Clock, ManualClock, SystemClock
 from node_runtime.component_errors import (
     AddressLimitError,
     ComponentError,
+    ComponentTypeError,
     ComponentValueError,
     IdExhaustedError,
     IdsNotDurableError,
@@ -54,7 +55,7 @@ from node_runtime.node import Node
 from node_runtime.outbound import OutboundQueue, PendingEnvelope
 from node_runtime.peer_governor import Decision, PeerGovernor, PeerHealth
 from node_runtime.peer_id import PeerId
-from node_runtime.peer_key import PeerKey
+from node_runtime.peer_key import PeerKey, PeerRef
 from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS, Rebase
 from node_runtime.sealed_file import (
     CONTAINER_VERSION,
@@ -118,6 +119,7 @@ __all__ = [
     "Checkpointer",
     "Clock",
     "ComponentError",
+    "ComponentTypeError",
     "ComponentValueError",
     "CorruptFileError",
     "Counters",
@@ -152,6 +154,7 @@ __all__ = [
     "PeerId",
     "PeerIdMismatchError",
     "PeerKey",
+    "PeerRef",
     "PendingEnvelope",
     "QueueEmptyError",
     "QueueFullError",

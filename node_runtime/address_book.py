@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NoReturn
 
-from node_runtime._component_checks import check_int, check_multiaddr, check_peer_key
+from node_runtime._component_checks import (
+    check_int,
+    check_multiaddr,
+    check_peer_key,
+    peer_key_of,
+)
 from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import (
     AddressLimitError,
@@ -21,7 +26,7 @@ from node_runtime.component_errors import (
 )
 from node_runtime.errors import InvalidMultiaddrError
 from node_runtime.multiaddr import Multiaddr, is_multiaddr
-from node_runtime.peer_key import PeerKey
+from node_runtime.peer_key import PeerKey, PeerRef
 from snapshot_schema.checks import U64_MAX
 
 DEFAULT_MAX_ADDRESSES_PER_PEER = 32
@@ -97,17 +102,18 @@ class AddressBook(ChangeCounter):
     def peers(self) -> tuple[PeerKey, ...]:
         return tuple(self._entries)
 
-    def addresses(self, peer: PeerKey) -> tuple[Multiaddr, ...]:
-        entry = self._entries.get(peer)
+    def addresses(self, peer: PeerRef) -> tuple[Multiaddr, ...]:
+        entry = self._entries.get(peer_key_of(peer, "peer"))
         return () if entry is None else tuple(map(Multiaddr.from_bytes, entry.addresses))
 
-    def ref_count(self, peer: PeerKey) -> int:
-        entry = self._entries.get(peer)
+    def ref_count(self, peer: PeerRef) -> int:
+        entry = self._entries.get(peer_key_of(peer, "peer"))
         return 0 if entry is None else entry.ref_count
 
-    def add_address(self, peer: PeerKey, address: Multiaddr) -> bool:
+    def add_address(self, peer: PeerRef, address: Multiaddr) -> bool:
         """Append `address` to `peer`'s list; False (and no change) if it is already there."""
-        entry = self._entries.get(check_peer_key(peer, "peer"))
+        key = check_peer_key(peer, "peer")
+        entry = self._entries.get(key)
         encoded = check_multiaddr(address, "address")
         if entry is not None and encoded in entry.addresses:
             return False
@@ -115,47 +121,50 @@ class AddressBook(ChangeCounter):
             raise AddressLimitError(f"peer already has {self._max_addresses} addresses")
         self._changed()
         if entry is None:
-            self._entries[peer] = _Entry((encoded,), 0)
+            self._entries[key] = _Entry((encoded,), 0)
         else:
             entry.addresses = (*entry.addresses, encoded)
         return True
 
-    def remove_address(self, peer: PeerKey, address: Multiaddr) -> bool:
+    def remove_address(self, peer: PeerRef, address: Multiaddr) -> bool:
         """Drop `address` from `peer`'s list; False if it was not there."""
-        entry = self._entries.get(check_peer_key(peer, "peer"))
+        key = check_peer_key(peer, "peer")
+        entry = self._entries.get(key)
         encoded = check_multiaddr(address, "address")
         if entry is None or encoded not in entry.addresses:
             return False
         self._changed()
         entry.addresses = tuple(kept for kept in entry.addresses if kept != encoded)
-        self._forget_if_unused(peer, entry)
+        self._forget_if_unused(key, entry)
         return True
 
-    def retain(self, peer: PeerKey) -> int:
+    def retain(self, peer: PeerRef) -> int:
         """Take a reference to `peer` (remembering it if new); the new count."""
-        entry = self._entries.get(check_peer_key(peer, "peer"))
+        key = check_peer_key(peer, "peer")
+        entry = self._entries.get(key)
         if entry is not None and entry.ref_count == U64_MAX:
             raise RefCountOverflowError("reference count is at its maximum")
         self._changed()
         if entry is None:
-            entry = self._entries[peer] = _Entry((), 0)
+            entry = self._entries[key] = _Entry((), 0)
         entry.ref_count += 1
         return entry.ref_count
 
-    def release(self, peer: PeerKey) -> int:
+    def release(self, peer: PeerRef) -> int:
         """Give back a reference to `peer`; the new count. Below zero is refused."""
-        entry = self._entries.get(check_peer_key(peer, "peer"))
+        key = check_peer_key(peer, "peer")
+        entry = self._entries.get(key)
         if entry is None or entry.ref_count == 0:
             raise RefCountUnderflowError("release without a matching retain")
         self._changed()
         entry.ref_count -= 1
-        self._forget_if_unused(peer, entry)
+        self._forget_if_unused(key, entry)
         return entry.ref_count
 
-    def forget(self, peer: PeerKey) -> None:
-        check_peer_key(peer, "peer")
+    def forget(self, peer: PeerRef) -> None:
+        key = check_peer_key(peer, "peer")
         self._changed()
-        self._entries.pop(peer, None)
+        self._entries.pop(key, None)
 
     def _forget_if_unused(self, peer: PeerKey, entry: _Entry) -> None:
         if not entry.addresses and entry.ref_count == 0:

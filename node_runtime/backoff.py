@@ -34,10 +34,10 @@ from fractions import Fraction
 
 import attrs
 
-from node_runtime._component_checks import check_int, check_ns, check_peer_key
+from node_runtime._component_checks import check_int, check_ns, check_peer_key, peer_key_of
 from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import ComponentValueError
-from node_runtime.peer_key import PeerKey
+from node_runtime.peer_key import PeerKey, PeerRef
 from snapshot_schema.checks import U32_MAX, U64_MAX
 
 _SECOND_NS = 1_000_000_000
@@ -149,42 +149,42 @@ class BackoffTable(ChangeCounter):
         """Every peer with failures since its last success, in the order those runs began."""
         return iter(self._entries.items())
 
-    def entry(self, peer: PeerKey) -> BackoffState | None:
-        return self._entries.get(peer)
+    def entry(self, peer: PeerRef) -> BackoffState | None:
+        return self._entries.get(peer_key_of(peer, "peer"))
 
-    def record_failure(self, peer: PeerKey, now_ns: int) -> int:
+    def record_failure(self, peer: PeerRef, now_ns: int) -> int:
         """Count a failure to reach `peer` at `now_ns`; returns when it may be retried.
 
         Attempts saturate at 2**32-1 and the deadline at 2**64-1 (both as snapshots store them).
         """
-        check_peer_key(peer, "peer")
+        key = check_peer_key(peer, "peer")
         check_ns(now_ns, "now_ns")
-        previous = self._entries.get(peer)
+        previous = self._entries.get(key)
         attempts = 1 if previous is None else min(previous.attempts + 1, U32_MAX)
         next_retry_ns = min(now_ns + self._policy.delay_ns(attempts, self._rng), U64_MAX)
         self._changed()
-        self._entries[peer] = BackoffState(attempts, now_ns, next_retry_ns)
+        self._entries[key] = BackoffState(attempts, now_ns, next_retry_ns)
         return next_retry_ns
 
-    def record_success(self, peer: PeerKey) -> None:
+    def record_success(self, peer: PeerRef) -> None:
         """`peer` was reached: its backoff is over and its next failure starts afresh."""
-        check_peer_key(peer, "peer")
+        key = check_peer_key(peer, "peer")
         self._changed()
-        self._entries.pop(peer, None)
+        self._entries.pop(key, None)
 
-    def forget(self, peer: PeerKey) -> None:
+    def forget(self, peer: PeerRef) -> None:
         """Drop `peer`'s entry (it left the address book, say)."""
-        check_peer_key(peer, "peer")
+        key = check_peer_key(peer, "peer")
         self._changed()
-        self._entries.pop(peer, None)
+        self._entries.pop(key, None)
 
-    def next_ready_ns(self, peer: PeerKey) -> int | None:
+    def next_ready_ns(self, peer: PeerRef) -> int | None:
         """When `peer` may be retried, or `None` when it has no backoff."""
-        state = self._entries.get(peer)
+        state = self._entries.get(peer_key_of(peer, "peer"))
         return None if state is None else state.next_retry_ns
 
-    def is_ready(self, peer: PeerKey, now_ns: int) -> bool:
-        state = self._entries.get(peer)
+    def is_ready(self, peer: PeerRef, now_ns: int) -> bool:
+        state = self._entries.get(peer_key_of(peer, "peer"))
         return state is None or now_ns >= state.next_retry_ns
 
     def ready_peers(self, now_ns: int) -> list[PeerKey]:

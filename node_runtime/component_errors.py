@@ -29,6 +29,14 @@ class ComponentValueError(ComponentError, ValueError):
         return (type(self), (self.reason, self.path))
 
 
+class ComponentTypeError(ComponentValueError, TypeError):
+    """An argument of the wrong type (a `str` where a `PeerId` goes, a `bool` or a float where
+    an integer goes): a `TypeError`, and a `ComponentValueError` with the argument's `path`."""
+
+    def __reduce__(self) -> tuple[type[ComponentTypeError], tuple[str, tuple[PathElement, ...]]]:
+        return (type(self), (self.reason, self.path))
+
+
 class RestoreValueError(ComponentValueError, SnapshotValueError):
     """A snapshot holding state a component refuses, raised by `Node.restore`: an address that
     is not a valid multiaddr, more addresses per peer than the book keeps, more queued envelopes

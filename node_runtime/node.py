@@ -9,12 +9,18 @@ the same state in any process, rebasing every deadline with the rule in `rebase.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from typing import Any
 
+from node_runtime._component_checks import check_peer_id
 from node_runtime.address_book import AddressBook
 from node_runtime.backoff import BackoffPolicy, BackoffState, BackoffTable
 from node_runtime.clock import Clock, SystemClock
-from node_runtime.component_errors import ComponentValueError, RestoreValueError
+from node_runtime.component_errors import (
+    ComponentTypeError,
+    ComponentValueError,
+    RestoreValueError,
+)
 from node_runtime.counters import Counters
 from node_runtime.errors import PeerIdMismatchError
 from node_runtime.execution import InFlightExecution
@@ -98,11 +104,58 @@ class Node:
             + self.exec_ids.revision
         )
 
-    # What a host does with it. Peers are `PeerId`s here: the components key by their bytes.
+    # What a host does with it. Peers are `PeerId`s here (a wrong type is a `ComponentTypeError`,
+    # a `TypeError`); the components key by their bytes.
 
     def add_peer_address(self, peer: PeerId, address: Multiaddr) -> bool:
         """Remember an address for `peer`; False if it was already known."""
         return self.address_book.add_address(self._other_peer_key(peer), address)
+
+    def remove_peer_address(self, peer: PeerId, address: Multiaddr) -> bool:
+        """Forget one address of `peer`; False if it was not known."""
+        return self.address_book.remove_address(check_peer_id(peer, "peer"), address)
+
+    def forget_peer(self, peer: PeerId) -> None:
+        """Drop what the node observed of `peer`: its addresses, health and backoff. Its block
+        and allow entries stay: they are policy, not observation."""
+        key = check_peer_id(peer, "peer")
+        self.address_book.forget(key)
+        self.governor.forget(key)
+        self.backoff.forget(key)
+
+    def block(self, peer: PeerId) -> None:
+        """Never contact `peer` again, nor accept it (saved at once under autosave)."""
+        self.governor.block(check_peer_id(peer, "peer"))
+
+    def unblock(self, peer: PeerId) -> None:
+        """Lift a block; a peer that is not blocked stays so."""
+        self.governor.unblock(check_peer_id(peer, "peer"))
+
+    def set_allowlist(self, peers: Iterable[PeerId] | None) -> None:
+        """Contact and accept only `peers` (an empty iterable: nobody), or `None`: anyone not
+        blocked."""
+        if peers is None:
+            self.governor.set_allowlist(None)
+        elif isinstance(peers, PeerId) or not isinstance(peers, Iterable):
+            raise ComponentTypeError(
+                f"expected an iterable of `PeerId`s or None, got `{type(peers).__name__}`",
+                ("peers",),
+            )
+        else:
+            keys = [check_peer_id(peer, "peers", index) for index, peer in enumerate(peers)]
+            self.governor.set_allowlist(keys)
+
+    def allow(self, peer: PeerId) -> None:
+        """Add `peer` to the allowlist; `NoAllowlistError` when there is none (open policy)."""
+        self.governor.allow(check_peer_id(peer, "peer"))
+
+    def disallow(self, peer: PeerId) -> None:
+        """Remove `peer` from the allowlist; `NoAllowlistError` when there is none."""
+        self.governor.disallow(check_peer_id(peer, "peer"))
+
+    def decision(self, peer: PeerId) -> Decision:
+        """What policy and health say of `peer`: OK, BLOCKED, NOT_ALLOWED or DOWN."""
+        return self.governor.decision(check_peer_id(peer, "peer"))
 
     def record_dial_failure(self, peer: PeerId) -> int:
         """A dial to `peer` failed: count it against its health, back off; the retry time.
@@ -131,7 +184,7 @@ class Node:
         a question, not a reservation: it stays true until the dial's outcome is recorded, so a
         host dials a peer once at a time.
         """
-        key = peer.to_bytes()
+        key = check_peer_id(peer, "peer")
         return (
             key != self.peer_id.to_bytes()
             and self.governor.decision(key) in _DIALABLE
@@ -141,7 +194,7 @@ class Node:
     def _other_peer_key(self, peer: PeerId) -> bytes:
         """`peer`'s key, refusing the node's own: a node never dials itself, so it keeps no
         address, health or backoff for itself (restore drops any it finds)."""
-        key = peer.to_bytes()
+        key = check_peer_id(peer, "peer")
         if key == self.peer_id.to_bytes():
             raise ComponentValueError("a node never dials itself", ("peer",))
         return key

@@ -21,10 +21,15 @@ from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
-from node_runtime._component_checks import check_int, check_ns, check_peer_key
+from node_runtime._component_checks import check_int, check_ns, check_peer_key, peer_key_of
 from node_runtime.change_counter import ChangeCounter
-from node_runtime.component_errors import ComponentValueError, NoAllowlistError
-from node_runtime.peer_key import PeerKey
+from node_runtime.component_errors import (
+    ComponentTypeError,
+    ComponentValueError,
+    NoAllowlistError,
+)
+from node_runtime.peer_id import PeerId
+from node_runtime.peer_key import PeerKey, PeerRef
 from snapshot_schema.checks import U32_MAX
 
 
@@ -125,43 +130,49 @@ class PeerGovernor(ChangeCounter):
         """Every peer that failed since its last success, in the order those runs began."""
         return iter(self._health.items())
 
-    def health(self, peer: PeerKey) -> PeerHealth | None:
+    def health(self, peer: PeerRef) -> PeerHealth | None:
         """`peer`'s failures since its last success; `None` when it has none."""
-        return self._health.get(peer)
+        return self._health.get(peer_key_of(peer, "peer"))
 
-    def block(self, peer: PeerKey) -> None:
+    def block(self, peer: PeerRef) -> None:
         self._blocked.add(check_peer_key(peer, "peer"))
         self._policy_changed()
 
-    def unblock(self, peer: PeerKey) -> None:
+    def unblock(self, peer: PeerRef) -> None:
         """Lift a block; a peer that is not blocked stays so."""
-        self._blocked.discard(peer)
+        self._blocked.discard(check_peer_key(peer, "peer"))
         self._policy_changed()
 
-    def is_blocked(self, peer: PeerKey) -> bool:
-        return peer in self._blocked
+    def is_blocked(self, peer: PeerRef) -> bool:
+        return peer_key_of(peer, "peer") in self._blocked
 
-    def set_allowlist(self, peers: Iterable[PeerKey] | None) -> None:
+    def set_allowlist(self, peers: Iterable[PeerRef] | None) -> None:
         """Allow exactly `peers` (an empty iterable allows nobody), or `None` to open the policy."""
-        self._allowed = (
-            None
-            if peers is None
-            else {check_peer_key(peer, "peers", index) for index, peer in enumerate(peers)}
-        )
+        if peers is None:
+            self._allowed = None
+        elif isinstance(peers, bytes | str | PeerId) or not isinstance(peers, Iterable):
+            # One peer is not a list of peers (and bytes would iterate as integers).
+            raise ComponentTypeError(
+                f"expected an iterable of peers or None, got `{type(peers).__name__}`", ("peers",)
+            )
+        else:
+            self._allowed = {
+                check_peer_key(peer, "peers", index) for index, peer in enumerate(peers)
+            }
         self._policy_changed()
 
-    def allow(self, peer: PeerKey) -> None:
+    def allow(self, peer: PeerRef) -> None:
         """Add `peer` to the allowlist; refused (`NoAllowlistError`) under the open policy."""
         self._allowlist_to_edit().add(check_peer_key(peer, "peer"))
         self._policy_changed()
 
-    def disallow(self, peer: PeerKey) -> None:
+    def disallow(self, peer: PeerRef) -> None:
         """Remove `peer` from the allowlist; refused (`NoAllowlistError`) under the open policy.
 
         Under the open policy there is no list to remove a peer from: use `block` to stop
         contacting one peer, or `set_allowlist` to close the policy.
         """
-        self._allowlist_to_edit().discard(peer)
+        self._allowlist_to_edit().discard(check_peer_key(peer, "peer"))
         self._policy_changed()
 
     def add_policy_listener(self, listener: Callable[[], object]) -> None:
@@ -181,39 +192,41 @@ class PeerGovernor(ChangeCounter):
             )
         return self._allowed
 
-    def record_failure(self, peer: PeerKey, now_ns: int) -> PeerHealth:
+    def record_failure(self, peer: PeerRef, now_ns: int) -> PeerHealth:
         """Count a failure to reach `peer` at `now_ns`; returns its new health."""
-        check_peer_key(peer, "peer")
+        key = check_peer_key(peer, "peer")
         check_ns(now_ns, "now_ns")
-        previous = self._health.get(peer)
+        previous = self._health.get(key)
         failures = 1 if previous is None else min(previous.consecutive_failures + 1, U32_MAX)
         health = PeerHealth(failures, now_ns, failures >= self._failure_threshold)
         self._changed()
-        self._health[peer] = health
+        self._health[key] = health
         return health
 
-    def record_success(self, peer: PeerKey) -> None:
+    def record_success(self, peer: PeerRef) -> None:
         """`peer` was reached: its failures are over and it is no longer down. Its row goes (a
         healthy peer needs none), so successes with any number of peers keep no state."""
-        check_peer_key(peer, "peer")
-        if peer in self._health:
+        key = check_peer_key(peer, "peer")
+        if key in self._health:
             self._changed()
-            del self._health[peer]
+            del self._health[key]
 
-    def forget(self, peer: PeerKey) -> None:
+    def forget(self, peer: PeerRef) -> None:
         """Drop what was observed about `peer`; its block and allow entries are kept."""
+        key = check_peer_key(peer, "peer")
         self._changed()
-        self._health.pop(peer, None)
+        self._health.pop(key, None)
 
-    def decision(self, peer: PeerKey) -> Decision:
-        if peer in self._blocked:
+    def decision(self, peer: PeerRef) -> Decision:
+        key = peer_key_of(peer, "peer")
+        if key in self._blocked:
             return Decision.BLOCKED
-        if self._allowed is not None and peer not in self._allowed:
+        if self._allowed is not None and key not in self._allowed:
             return Decision.NOT_ALLOWED
-        health = self._health.get(peer)
+        health = self._health.get(key)
         if health is not None and health.down:
             return Decision.DOWN
         return Decision.OK
 
-    def may_contact(self, peer: PeerKey) -> bool:
+    def may_contact(self, peer: PeerRef) -> bool:
         return self.decision(peer) is Decision.OK
