@@ -13,6 +13,8 @@ import time
 from typing import Protocol, final
 
 from node_runtime._component_checks import check_ns
+from node_runtime.component_errors import ComponentValueError
+from snapshot_schema.checks import U64_MAX
 
 
 class Clock(Protocol):
@@ -40,11 +42,13 @@ class SystemClock:
 
 @final
 class ManualClock:
-    """A clock that moves only when told to, for deterministic tests."""
+    """A clock that moves only when told to, for deterministic tests. Its readings stay u64
+    values, as snapshots store them: anything that would leave that range is refused
+    (`ComponentValueError`) and changes nothing."""
 
     def __init__(self, monotonic_ns: int = 0, wall_ns: int = 0) -> None:
-        self._monotonic_ns = monotonic_ns
-        self._wall_ns = wall_ns
+        self._monotonic_ns = check_ns(monotonic_ns, "monotonic_ns")
+        self._wall_ns = check_ns(wall_ns, "wall_ns")
 
     def monotonic_ns(self) -> int:
         return self._monotonic_ns
@@ -55,12 +59,14 @@ class ManualClock:
     def advance(self, ns: int) -> None:
         """Let `ns` nanoseconds pass: both clocks move forward together.
 
-        A negative `ns` is refused (`ComponentValueError`): a monotonic clock cannot go back.
+        A negative `ns` is refused: a monotonic clock cannot go back.
         """
         check_ns(ns, "ns")
+        if max(self._monotonic_ns, self._wall_ns) + ns > U64_MAX:
+            raise ComponentValueError(f"advancing by {ns} ns would pass 2**64-1 ns", ("ns",))
         self._monotonic_ns += ns
         self._wall_ns += ns
 
     def set_wall(self, wall_ns: int) -> None:
         """Jump the wall clock alone, forwards or backwards, as NTP or an operator might."""
-        self._wall_ns = wall_ns
+        self._wall_ns = check_ns(wall_ns, "wall_ns")

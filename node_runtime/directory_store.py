@@ -82,7 +82,8 @@ when their file verifies. No store saves its way up here (at a million saves a s
 
 _NAME = re.compile(r"^(\d{20})\.nsnap$")
 _QUARANTINED_NAME = re.compile(r"^(\d{20})\.nsnap(?:\.\d+)?$")  # `.N` when set aside twice
-_LOCK_NAME = ".lock"
+LOCK_FILE = ".lock"
+"""The writer lock's name in a store directory."""
 _SAFE_OPEN = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO would block a plain open
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -99,15 +100,20 @@ def _not_regular(path: Path, mode: int) -> NotRegularFileError:
     return NotRegularFileError(f"{path} is {kind}, not a regular file: never followed or read")
 
 
-def open_regular_file(path: Path) -> tuple[BinaryIO, int]:
+def open_regular_file(path: Path, *, follow_symlinks: bool = False) -> tuple[BinaryIO, int]:
     """`path` opened for reading, and its size; `NotRegularFileError` for anything but a regular
-    file. A symbolic link is never followed and a FIFO never blocks the open."""
+    file. A FIFO never blocks the open; a symbolic link is never followed unless
+    `follow_symlinks` (for a path an operator names, not an entry found in a store)."""
+    flags = os.O_RDONLY | _SAFE_OPEN
+    if follow_symlinks:
+        flags &= ~os.O_NOFOLLOW
     try:
-        descriptor = os.open(path, os.O_RDONLY | _SAFE_OPEN)
+        descriptor = os.open(path, flags)
     except OSError as error:
         # O_NOFOLLOW meets a symbolic link with ELOOP; opening a socket fails with ENXIO.
         if error.errno in (errno.ELOOP, errno.ENXIO):
-            raise _not_regular(path, os.lstat(path).st_mode) from None
+            status = os.stat(path) if follow_symlinks else os.lstat(path)
+            raise _not_regular(path, status.st_mode) from None
         raise
     status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
@@ -169,6 +175,17 @@ def _read_rest(
         )
     file.seek(0)
     return file.read(size)
+
+
+def read_sealed_file(
+    file: BinaryIO, path: Path, size: int, max_snapshot_size: int = DEFAULT_MAX_SNAPSHOT_SIZE
+) -> bytes:
+    """All `size` bytes of the sealed file `file`, open at its start (as `open_regular_file`
+    returns it), read as a store reads them: the header first, the rest only if its length is
+    the one the header states and a snapshot within `max_snapshot_size` can have it. Not
+    verified: pass the bytes to `unseal`."""
+    header = _read_header(file, path, size, max_snapshot_size)
+    return _read_rest(file, path, size, header, max_snapshot_size)
 
 
 def _file_name(generation: int) -> str:
@@ -298,7 +315,7 @@ class DirectoryStore:
             )
 
     def _take_writer_lock(self) -> int:
-        lock_path = self.path / _LOCK_NAME
+        lock_path = self.path / LOCK_FILE
         unsafe = InsecureStoreError(
             f"{lock_path}: not a regular file (a symbolic link is never followed); remove it"
         )
@@ -422,8 +439,7 @@ class DirectoryStore:
     def _load(self, generation: int, path: Path) -> StoredSnapshot:
         file, size = open_regular_file(path)
         with file:
-            header = _read_header(file, path, size, self._max_snapshot_size)
-            data = _read_rest(file, path, size, header, self._max_snapshot_size)
+            data = read_sealed_file(file, path, size, self._max_snapshot_size)
         return self._verify(generation, path, data)
 
     def load(self, ref: SnapshotRef | int) -> StoredSnapshot:
@@ -492,7 +508,9 @@ class DirectoryStore:
 
         Durable when it returns (unless the store was opened with `fsync=False`). On failure it
         raises `StoreWriteError` (`StoreFullError` if a snapshot that verifies holds the last
-        generation); the snapshots already stored are untouched and no partial file remains.
+        generation), or `SnapshotTooLargeError` for a snapshot above `max_snapshot_size` (no
+        reader with this limit could load it); the snapshots already stored are untouched and
+        no partial file remains.
         """
         if self.read_only:
             raise StoreError(f"{self.path}: opened read-only")
@@ -505,6 +523,14 @@ class DirectoryStore:
             encryption_key=self._encryption_key,
             compress=self._compress,
         )
+        encoded_length = read_header(data).encoded_length
+        if encoded_length > self._max_snapshot_size:
+            # Written, it would be skipped by every reader with this store's limit: a save
+            # that no restore could load is no save.
+            raise SnapshotTooLargeError(
+                f"{self.path}: a snapshot of {encoded_length} bytes exceeds this store's "
+                f"{self._max_snapshot_size}-byte max_snapshot_size: not saved"
+            )
         path = self.path / _file_name(generation)
         with self._lock:
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import attrs
 
+from node_runtime.component_errors import ComponentValueError
 from node_runtime.rebase import Rebase
 from snapshot_schema import (
     FrozenMap,
@@ -16,21 +17,39 @@ from snapshot_schema import (
     TimerMaturedIngress,
     TransientSnapshot,
 )
+from snapshot_schema.checks import as_frozen_map, as_tuple
+from snapshot_schema.errors import SnapshotValueError
 from snapshot_schema.execution_records import ExecutionStateSnapshot, PendingCompletionSnapshot
-from snapshot_schema.transient import SiteExec
+from snapshot_schema.transient import SiteExec, check_execution_fields
 
 
 @attrs.frozen
 class InFlightExecution:
-    """The execution fields of a `TransientSnapshot`, as the engine left them."""
+    """The execution fields of a `TransientSnapshot`, as the engine left them. Checked when
+    built, as a snapshot checks them (`ComponentValueError` with the field's path), so that
+    `Node.snapshot()` never fails on them later."""
 
-    frontier: tuple[SiteExec, ...] = ()
-    slot_table: FrozenMap[SiteExec, bytes | None] = attrs.field(factory=FrozenMap)
-    pending_async: FrozenMap[int, PendingAsyncSnapshot] = attrs.field(factory=FrozenMap)
-    execution_state: FrozenMap[int, ExecutionStateSnapshot] = attrs.field(factory=FrozenMap)
-    ingress: tuple[IngressEvent, ...] = ()
-    wire_states: FrozenMap[int, bytes] = attrs.field(factory=FrozenMap)
-    pending_completions: tuple[PendingCompletionSnapshot, ...] = ()
+    frontier: tuple[SiteExec, ...] = attrs.field(default=(), converter=as_tuple)
+    slot_table: FrozenMap[SiteExec, bytes | None] = attrs.field(
+        factory=FrozenMap, converter=as_frozen_map
+    )
+    pending_async: FrozenMap[int, PendingAsyncSnapshot] = attrs.field(
+        factory=FrozenMap, converter=as_frozen_map
+    )
+    execution_state: FrozenMap[int, ExecutionStateSnapshot] = attrs.field(
+        factory=FrozenMap, converter=as_frozen_map
+    )
+    ingress: tuple[IngressEvent, ...] = attrs.field(default=(), converter=as_tuple)
+    wire_states: FrozenMap[int, bytes] = attrs.field(factory=FrozenMap, converter=as_frozen_map)
+    pending_completions: tuple[PendingCompletionSnapshot, ...] = attrs.field(
+        default=(), converter=as_tuple
+    )
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            check_execution_fields(self)
+        except SnapshotValueError as error:
+            raise ComponentValueError(error.reason, error.path) from None
 
     @classmethod
     def of(cls, snapshot: TransientSnapshot, rebase: Rebase) -> InFlightExecution:

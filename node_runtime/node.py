@@ -85,6 +85,10 @@ class Node:
 
     @execution.setter
     def execution(self, execution: InFlightExecution) -> None:
+        if type(execution) is not InFlightExecution:
+            raise ComponentTypeError(
+                f"expected `InFlightExecution`, got `{type(execution).__name__}`", ("execution",)
+            )
         self._execution = execution
         self._execution_revision += 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import attrs
 
 from snapshot_schema.checks import (
@@ -61,6 +63,37 @@ def _check_execution_state(value: object, path: Path) -> None:
     check_instance(value, ExecutionStateSnapshot, path)
 
 
+class ExecutionFields(Protocol):
+    """The in-flight execution fields, wherever they are held (a snapshot, a node)."""
+
+    @property
+    def frontier(self) -> tuple[SiteExec, ...]: ...
+    @property
+    def slot_table(self) -> FrozenMap[SiteExec, bytes | None]: ...
+    @property
+    def pending_async(self) -> FrozenMap[int, PendingAsyncSnapshot]: ...
+    @property
+    def execution_state(self) -> FrozenMap[int, ExecutionStateSnapshot]: ...
+    @property
+    def ingress(self) -> tuple[IngressEvent, ...]: ...
+    @property
+    def wire_states(self) -> FrozenMap[int, bytes]: ...
+    @property
+    def pending_completions(self) -> tuple[PendingCompletionSnapshot, ...]: ...
+
+
+def check_execution_fields(fields: ExecutionFields) -> None:
+    """Raise `SnapshotValueError`, with the field's path, for an execution field a snapshot
+    cannot hold."""
+    check_tuple(fields.frontier, _check_site_exec, ("frontier",))
+    check_map(fields.slot_table, _check_site_exec, check_optional_bytes, ("slot_table",))
+    check_map(fields.pending_async, check_u64, _check_pending_async, ("pending_async",))
+    check_map(fields.execution_state, check_u64, _check_execution_state, ("execution_state",))
+    check_tuple(fields.ingress, _check_ingress, ("ingress",))
+    check_map(fields.wire_states, _check_u32_key, check_bytes, ("wire_states",))
+    check_tuple(fields.pending_completions, _check_completion, ("pending_completions",))
+
+
 @attrs.frozen(kw_only=True, weakref_slot=False)
 class TransientSnapshot:
     """A node's runtime state: framework state, typed bus, and in-flight execution.
@@ -91,14 +124,8 @@ class TransientSnapshot:
     def __attrs_post_init__(self) -> None:
         check_instance(self.taken_at, ClockReading, ("taken_at",))
         check_instance(self.framework, FrameworkSnapshot, ("framework",))
-        check_tuple(self.frontier, _check_site_exec, ("frontier",))
-        check_map(self.slot_table, _check_site_exec, check_optional_bytes, ("slot_table",))
-        check_map(self.pending_async, check_u64, _check_pending_async, ("pending_async",))
-        check_map(self.execution_state, check_u64, _check_execution_state, ("execution_state",))
         check_instance(self.bus, TypedBusSnapshot, ("bus",))
-        check_tuple(self.ingress, _check_ingress, ("ingress",))
-        check_map(self.wire_states, _check_u32_key, check_bytes, ("wire_states",))
-        check_tuple(self.pending_completions, _check_completion, ("pending_completions",))
+        check_execution_fields(self)
 
     @property
     def spec_version(self) -> int:

@@ -1,5 +1,7 @@
 """Clocks: the system clock reads the OS; the manual clock moves only when told to."""
 
+from collections.abc import Callable
+
 import pytest
 
 from node_runtime.clock import Clock, ManualClock, SystemClock
@@ -50,3 +52,27 @@ def test_advancing_by_a_negative_or_non_integer_amount_is_refused_and_changes_no
 
     assert raised.value.path == ("ns",)
     assert (clock.monotonic_ns(), clock.wall_ns()) == (5, 1_000)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: ManualClock(monotonic_ns=-1),
+        lambda: ManualClock(wall_ns=2**64),
+        lambda: ManualClock(wall_ns=1.5),  # type: ignore[arg-type]
+    ],
+)
+def test_a_manual_clock_reading_outside_u64_is_refused(build: Callable[[], ManualClock]) -> None:
+    with pytest.raises(ComponentValueError):
+        build()
+
+
+def test_a_manual_clock_never_moves_outside_u64_and_a_refused_move_changes_nothing() -> None:
+    clock = ManualClock(monotonic_ns=2**64 - 10, wall_ns=5)
+    with pytest.raises(ComponentValueError):
+        clock.advance(10)
+    with pytest.raises(ComponentValueError):
+        clock.set_wall(-1)
+    assert (clock.monotonic_ns(), clock.wall_ns()) == (2**64 - 10, 5)
+    clock.advance(9)
+    assert clock.monotonic_ns() == 2**64 - 1

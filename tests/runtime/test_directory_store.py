@@ -1089,3 +1089,14 @@ def test_prune_raises_a_reader_problem_before_moving_or_removing_anything(
         with pytest.raises(error):
             store.prune()
         assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_a_snapshot_above_max_snapshot_size_is_not_saved(tmp_path: Path) -> None:
+    big = make_snapshot(1, addresses=30)
+    limit = len(encode(big)) - 1
+    with DirectoryStore(tmp_path, max_snapshot_size=limit) as store:
+        with pytest.raises(SnapshotTooLargeError, match="not saved"):
+            store.save(big)
+        assert store.list() == []
+        assert [entry.name for entry in tmp_path.iterdir()] == [".lock"]
+        assert store.save(make_snapshot(2)).generation >= 1  # a snapshot that fits still saves

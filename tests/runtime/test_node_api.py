@@ -12,6 +12,7 @@ from node_runtime import (
     ComponentValueError,
     Decision,
     Identity,
+    InFlightExecution,
     ManualClock,
     Multiaddr,
     NoAllowlistError,
@@ -140,3 +141,23 @@ def test_a_malformed_key_entering_a_table_is_still_a_value_error() -> None:
     with pytest.raises(ComponentValueError) as refused:
         PeerGovernor().unblock(b"\xff\xff")
     assert not isinstance(refused.value, TypeError)
+
+
+def test_execution_state_a_snapshot_cannot_hold_is_refused_where_it_is_built() -> None:
+    with pytest.raises(ComponentValueError) as refused:
+        InFlightExecution(frontier=[(1, "x")])
+    assert refused.value.path == ("frontier", 0, "exec_id")
+    with pytest.raises(ComponentValueError) as refused:
+        InFlightExecution(wire_states={2**32: b""})
+    assert refused.value.path[0] == "wire_states"
+
+
+def test_a_node_takes_only_an_in_flight_execution_as_its_execution() -> None:
+    node = make_node()
+    revision = node.revision
+    with pytest.raises(ComponentTypeError) as refused:
+        node.execution = {"frontier": ()}  # type: ignore[assignment]
+    assert refused.value.path == ("execution",)
+    assert node.revision == revision
+    node.execution = InFlightExecution(frontier=[(1, 2)])
+    assert node.snapshot().frontier == ((1, 2),)
