@@ -405,7 +405,7 @@ class DirectoryStore:
         file, size = open_regular_file(path)
         with file:
             header = _read_header(file, path, size, self._max_snapshot_size)
-        return SnapshotRef(generation, os.fspath(path), size, header.created_wall_ns)
+        return SnapshotRef(generation, path, size, header.created_wall_ns)
 
     def list(self) -> list[SnapshotRef]:
         """Every stored snapshot whose header this build reads, oldest first. Not verified:
@@ -433,7 +433,7 @@ class DirectoryStore:
         )
         if sealed.header.generation != generation:
             raise CorruptFileError(f"file name says generation {generation}, its header another")
-        ref = SnapshotRef(generation, os.fspath(path), len(data), sealed.header.created_wall_ns)
+        ref = SnapshotRef(generation, path, len(data), sealed.header.created_wall_ns)
         return StoredSnapshot(ref, sealed.header, sealed.snapshot)
 
     def _load(self, generation: int, path: Path) -> StoredSnapshot:
@@ -542,7 +542,7 @@ class DirectoryStore:
                     error.errno,
                 ) from error
             self._retain_after(generation)
-        return SnapshotRef(generation, os.fspath(path), len(data), snapshot.taken_at.wall_ns)
+        return SnapshotRef(generation, path, len(data), snapshot.taken_at.wall_ns)
 
     def _reserve_generation(self) -> int:
         with self._lock:
@@ -631,5 +631,5 @@ class DirectoryStore:
         removed = [ref for ref, _ in verified if ref.generation in beyond]
         with self._lock:
             for ref in removed:
-                Path(ref.path).unlink(missing_ok=True)
+                ref.path.unlink(missing_ok=True)
         return removed

@@ -9,6 +9,7 @@ returns a damaged or untrusted snapshot; `latest` and `at` skip such files, sett
 from __future__ import annotations
 
 import builtins
+from pathlib import Path
 from typing import Protocol
 
 import attrs
@@ -23,7 +24,7 @@ class SnapshotRef:
     time (ns since the epoch) at which the snapshot was taken."""
 
     generation: int
-    path: str
+    path: Path = attrs.field(converter=Path)
     size: int
     created_wall_ns: int
 

@@ -1100,3 +1100,12 @@ def test_a_snapshot_above_max_snapshot_size_is_not_saved(tmp_path: Path) -> None
         assert store.list() == []
         assert [entry.name for entry in tmp_path.iterdir()] == [".lock"]
         assert store.save(make_snapshot(2)).generation >= 1  # a snapshot that fits still saves
+
+
+def test_a_snapshot_ref_names_its_file_by_a_path(tmp_path: Path) -> None:
+    with DirectoryStore(tmp_path) as store:
+        ref = store.save(make_snapshot(1))
+        assert isinstance(ref.path, Path)
+        assert ref.path == tmp_path / file_name(ref.generation)
+        assert ref.path.stat().st_size == ref.size
+        assert store.list() == [ref]
