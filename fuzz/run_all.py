@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fuzz import TARGETS
@@ -56,12 +57,18 @@ def command(target: str, runs: int, seed: int, work: Path, extra: list[str]) -> 
     ]
 
 
-def run(target: str, runs: int, seed: int, extra: list[str]) -> bool:
+def run(
+    target: str,
+    runs: int,
+    seed: int,
+    extra: list[str],
+    build: Callable[[str, int, int, Path, list[str]], list[str]] = command,
+) -> bool:
     ARTIFACTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{target}-") as work:
         started = time.monotonic()
         result = subprocess.run(  # noqa: S603 - our own interpreter and module
-            command(target, runs, seed, Path(work), extra),
+            build(target, runs, seed, Path(work), extra),
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -70,6 +77,9 @@ def run(target: str, runs: int, seed: int, extra: list[str]) -> bool:
         elapsed = time.monotonic() - started
     final = _FINAL.search(result.stderr)
     if result.returncode != 0 or final is None:
+        # atheris prints the Python traceback of a violation on stdout, libFuzzer its own
+        # report on stderr: a failure shows both, or it says no more than "fuzz target exited".
+        sys.stderr.write(result.stdout[-20_000:])
         sys.stderr.write(result.stderr[-20_000:])
         print(f"FAIL {target}: exit {result.returncode} after {elapsed:.1f} s")
         return False
