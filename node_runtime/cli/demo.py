@@ -8,8 +8,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from node_runtime.cli.exit_codes import CliError, ExitCode
+from node_runtime.cli.exit_codes import INTERRUPTED, CliError, ExitCode
 from node_runtime.cli.files import int_at_least
+from node_runtime.cli.render import printable, say
 from node_runtime.demo import report, scenario
 from node_runtime.demo.processes import DemoError
 
@@ -27,8 +28,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "restart it from its newest snapshot, and check from what the run measured that it "
         "carried on: same PeerId, no ID reused, blocked peer still blocked, backoff honoured, "
         "pending envelopes redelivered, every envelope delivered exactly once. Prints one "
-        "line per check and exits 1 if any failed. A previous demo's data in --dir is "
-        "replaced; any other non-empty directory is refused.",
+        "line per check and exits 1 if any failed. Each phase is printed as it starts; "
+        "Ctrl-C stops the nodes and says which phase it interrupted. A previous demo's data "
+        "in --dir is replaced; any other non-empty directory is refused.",
     )
     parser.add_argument(
         "--dir",
@@ -61,21 +63,44 @@ def _prepare(directory: Path) -> None:
     (directory / _MARKER).touch()
 
 
+class _Phases:
+    """Prints each phase as the run starts it (at once, even into a pipe), and remembers the
+    current one, so that an interrupted run can say what it interrupted."""
+
+    def __init__(self) -> None:
+        self.current = "preparing the run"
+
+    def __call__(self, phase: str) -> None:
+        self.current = phase
+        print(f"- {phase}", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.nodes > _MAX_NODES:
         raise CliError(ExitCode.USAGE, f"--nodes {args.nodes} is over {_MAX_NODES}", "run fewer")
     directory: Path = args.dir.resolve()
     _prepare(directory)
+    phases = _Phases()
     try:
-        measured = asyncio.run(scenario.run(directory, args.nodes))
+        # On Ctrl-C, asyncio.run cancels the run, which kills the nodes, then raises.
+        measured = asyncio.run(scenario.run(directory, args.nodes, phases))
     except DemoError as error:
         print(
-            f"nodesnap: error: demo stopped: {error} — node logs are in {directory}",
+            printable(f"nodesnap: error: demo stopped: {error} — node logs are in {directory}"),
             file=sys.stderr,
         )
         return 1
+    except KeyboardInterrupt:
+        print(
+            printable(
+                f"nodesnap: interrupted: the demo stopped while {phases.current}; the nodes "
+                f"were killed, their data and logs are in {directory}"
+            ),
+            file=sys.stderr,
+        )
+        return INTERRUPTED
     checks = report.judge(measured)
     lines = report.render(measured, checks)
-    print("\n".join(lines))
+    say(*lines)
     (directory / "report.txt").write_text("\n".join(lines) + "\n")
     return report.exit_status(checks)

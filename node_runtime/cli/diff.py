@@ -8,8 +8,13 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from node_runtime.cli.exit_codes import ExitCode
-from node_runtime.cli.files import SnapshotFile, add_trust_options, key_of, read_snapshot_file
-from node_runtime.cli.render import address_text, iso_utc, peer_text, seconds
+from node_runtime.cli.files import (
+    SnapshotFile,
+    add_reading_options,
+    read_snapshot_file,
+    reading_options,
+)
+from node_runtime.cli.render import address_text, iso_utc, peer_text, say, seconds
 from node_runtime.testing.diff import show, snapshot_diff
 from snapshot_schema import (
     AddressBookEntrySnapshot,
@@ -37,22 +42,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument("a", metavar="A", help="the earlier snapshot file")
     parser.add_argument("b", metavar="B", help="the later snapshot file")
-    add_trust_options(parser)
+    add_reading_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    key = key_of(args)
-    a = read_snapshot_file(args.a, key=key, peer=args.peer)
-    b = read_snapshot_file(args.b, key=key, peer=args.peer)
-    print(f"a: {_label(a)}")
-    print(f"b: {_label(b)}")
+    options = reading_options(args)
+    a = read_snapshot_file(args.a, options)
+    b = read_snapshot_file(args.b, options)
+    say(f"a: {_label(a)}", f"b: {_label(b)}")
     sections = [section for section in changes(a.state, b.state) if section[1]]
     for title, lines in sections:
-        print(f"{title}:")
-        print("\n".join(f"  {line}" for line in lines))
+        say(f"{title}:", *(f"  {line}" for line in lines))
     if not sections:
-        print("no differences")
+        say("no differences")
     return ExitCode.OK
 
 

@@ -7,13 +7,17 @@ wrong and what to do about it. Nothing else reaches the terminal: no traceback, 
 from __future__ import annotations
 
 import enum
+import os
+from pathlib import Path
 
 from node_runtime.component_errors import RestoreValueError
 from node_runtime.errors import IdentityKeyError, PeerIdMismatchError
 from node_runtime.storage_errors import (
     DamagedFileError,
     EncryptionKeyError,
+    InsecureStoreError,
     SignerMismatchError,
+    SnapshotTooLargeError,
     StoreError,
     StoreLockedError,
     UnsupportedContainerError,
@@ -42,7 +46,13 @@ class ExitCode(enum.IntEnum):
     """Missing or wrong encryption key, unusable identity key, identity of another node."""
     LOCKED = 7
     """Another process writes the store."""
+    TOO_LARGE = 8
+    """A snapshot above the size limit (`--max-size`): maybe fine for a reader with a larger
+    one."""
 
+
+INTERRUPTED = 128 + 2
+"""The exit status after Ctrl-C, as a shell reports a process killed by SIGINT."""
 
 # Most severe first, for commands that check many files and exit once. Problems with a file
 # (possibly an attack, then an accident) rank above problems with the reader (a key or a build
@@ -53,6 +63,7 @@ _SEVERITY = (
     ExitCode.UNREADABLE,
     ExitCode.KEY,
     ExitCode.UNSUPPORTED,
+    ExitCode.TOO_LARGE,
     ExitCode.LOCKED,
     ExitCode.USAGE,
     ExitCode.OK,
@@ -62,13 +73,15 @@ EPILOG = """\
 exit codes:
   0  success
   1  usage error (bad arguments; an output exists and --force was not given); a demo check failed
-  2  a file or directory is missing, unreadable or unwritable
+  2  a file or directory is missing, unreadable, unwritable or not a regular file
   3  damaged: torn, truncated, altered, or not a snapshot
-  4  untrusted: signature missing, invalid or by another node; decryption failed
+  4  untrusted: signature missing, invalid or by another node; decryption failed; a store
+     others may write
   5  unsupported: a container or spec version this build cannot read or write
   6  key problem: missing or wrong --key-file, bad --identity, identity of another node
   7  the store is locked by another writer
-commands that check several files exit with the most severe code: 4, 3, 2, 6, 5.
+  8  too large: a snapshot above the size limit (--max-size)
+commands that check several files exit with the most severe code: 4, 3, 2, 6, 5, 8.
 """
 
 
@@ -95,8 +108,12 @@ def classify(error: SnapshotError | OSError) -> tuple[ExitCode, str]:
         return ExitCode.UNREADABLE, "check the path and its permissions"
     if isinstance(error, StoreLockedError):
         return ExitCode.LOCKED, "another process writes this store: stop it or retry later"
+    if isinstance(error, InsecureStoreError):
+        return ExitCode.UNTRUSTED, "check that no one else changed the store, then fix that"
     if isinstance(error, StoreError):
         return ExitCode.UNREADABLE, "check the store's path"
+    if isinstance(error, SnapshotTooLargeError):
+        return ExitCode.TOO_LARGE, "if you trust the file, raise --max-size above its size"
     if isinstance(error, DamagedFileError | SnapshotDecodeError | RestoreValueError):
         return ExitCode.DAMAGED, "do not use this file: take another generation or a backup"
     if isinstance(error, SignerMismatchError):
@@ -114,8 +131,17 @@ def classify(error: SnapshotError | OSError) -> tuple[ExitCode, str]:
     return ExitCode.DAMAGED, "do not use this file"
 
 
+def naming(path: str | os.PathLike[str], reason: str) -> str:
+    """`reason` naming `path` once: the library's errors about a file often name it already."""
+    text = os.fspath(path)
+    for named in {text, os.fspath(Path(text))}:  # as given, and as the library spells it
+        if reason.startswith((f"{named}: ", f"{named} is ")):
+            return reason
+    return f"{text}: {reason}"
+
+
 def file_error(path: str, error: SnapshotError | OSError) -> CliError:
     """`error`, raised while reading or writing `path`, as a `CliError` that names the path."""
     code, todo = classify(error)
     reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-    return CliError(code, f"{path}: {reason}", todo)
+    return CliError(code, naming(path, reason), todo)

@@ -1,4 +1,9 @@
-"""Reading what the commands take: snapshot files (sealed or raw), keys, identities, PeerIds."""
+"""Reading what the commands take: snapshot files (sealed or raw), keys, identities, PeerIds.
+
+Every input is read with a bound: a path must name a regular file (a FIFO or a device such as
+/dev/zero is refused before a byte is read), and a file larger than its kind can be is refused
+from its size alone, before it is read.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,50 @@ import binascii
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import attrs
 
-from node_runtime.cli.exit_codes import CliError, ExitCode, classify, file_error
+from node_runtime.cli.exit_codes import CliError, ExitCode, classify, file_error, naming
+from node_runtime.directory_store import open_regular_file, read_sealed_file
 from node_runtime.errors import IdentityKeyError, InvalidPeerIdError
 from node_runtime.identity import Identity
 from node_runtime.peer_id import PeerId
-from node_runtime.sealed_file import KEY_BYTES, SealedHeader, looks_sealed, read_header, unseal
-from node_runtime.storage_errors import EncryptionKeyError, SignatureMissingError
-from snapshot_schema import SnapshotError, TransientSnapshot, decode, spec_version_of
+from node_runtime.sealed_file import (
+    KEY_BYTES,
+    MAGIC,
+    SealedHeader,
+    looks_sealed,
+    read_header,
+    unseal,
+)
+from node_runtime.storage_errors import (
+    EncryptionKeyError,
+    NotRegularFileError,
+    SignatureMissingError,
+    SnapshotTooLargeError,
+)
+from snapshot_schema import (
+    DEFAULT_MAX_SNAPSHOT_SIZE,
+    SnapshotError,
+    TransientSnapshot,
+    decode,
+    spec_version_of,
+)
+
+_KEY_FILE_LIMIT = 4096
+"""Bytes: a key file holds 32 raw bytes or 64 hex digits (and whitespace)."""
+_IDENTITY_FILE_LIMIT = 65536
+"""Bytes: an Ed25519 identity in PKCS8 PEM is 119."""
+
+
+@attrs.frozen
+class ReadOptions:
+    """How a command reads snapshot files: `--key-file`, `--peer`, `--max-size`."""
+
+    key: bytes | None
+    peer: PeerId | None
+    max_size: int
 
 
 @attrs.frozen
@@ -39,27 +78,56 @@ class SnapshotFile:
         return self.snapshot
 
 
-def read_snapshot_file(
-    path: str,
-    *,
-    key: bytes | None = None,
-    peer: PeerId | None = None,
-    need_state: bool = True,
-) -> SnapshotFile:
+def open_input(path: str) -> tuple[BinaryIO, int]:
+    """`path` open for reading, and its size. A symbolic link the operator names is followed;
+    anything but a regular file (a directory, FIFO, device) is refused without being read."""
+    try:
+        return open_regular_file(Path(path), follow_symlinks=True)
+    except NotRegularFileError as error:
+        raise CliError(
+            ExitCode.UNREADABLE, naming(path, str(error)), "name a regular file"
+        ) from None
+    except OSError as error:
+        raise file_error(path, error) from None
+
+
+def _read_bounded(file: BinaryIO, path: Path, size: int, max_size: int) -> bytes:
+    """The bytes of a snapshot file of `size` bytes, read only if a snapshot of at most
+    `max_size` bytes can be that large: a sealed file through the store's reader (header first),
+    a raw one, which is the encoded snapshot itself, if it is no larger than `max_size`."""
+    sealed = looks_sealed(file.read(len(MAGIC)))
+    file.seek(0)
+    if sealed:
+        return read_sealed_file(file, path, size, max_size)
+    if size > max_size:
+        raise SnapshotTooLargeError(
+            f"{size} bytes, more than a raw snapshot may have (the limit is {max_size} bytes)"
+        )
+    return file.read(size)
+
+
+def read_snapshot_file(path: str, options: ReadOptions, *, need_state: bool = True) -> SnapshotFile:
     """Read and verify `path`: a sealed file through `unseal` (integrity, signature when present
-    or when `peer` demands one, decryption), a raw encoded snapshot through `decode`.
+    or when `options.peer` demands one, decryption), a raw encoded snapshot through `decode`;
+    both refused unread when larger than `options.max_size` allows.
 
     With `need_state=False`, an encrypted file read without a key is still verified as far as
     possible (integrity, signature) and returned with its header but no snapshot.
     """
+    key, peer, max_size = options.key, options.peer, options.max_size
+    file, size = open_input(path)
     try:
-        data = Path(path).read_bytes()
+        with file:
+            data = _read_bounded(file, Path(path), size, max_size)
         if not looks_sealed(data):
             if peer is not None:
                 raise SignatureMissingError("a raw encoded snapshot carries no signature")
-            return SnapshotFile(path, len(data), spec_version_of(data), None, decode(data))
+            snapshot = decode(data, max_size=max_size)
+            return SnapshotFile(path, len(data), spec_version_of(data), None, snapshot)
         try:
-            sealed = unseal(data, encryption_key=key, expected_signer=peer)
+            sealed = unseal(
+                data, encryption_key=key, expected_signer=peer, max_snapshot_size=max_size
+            )
         except EncryptionKeyError:
             if key is not None or need_state:
                 raise
@@ -74,8 +142,10 @@ def read_snapshot_file(
 
 def read_key_file(path: str) -> bytes:
     """A 32-byte encryption key from a file holding the raw bytes or 64 hex digits."""
+    file, size = open_input(path)
     try:
-        data = Path(path).read_bytes()
+        with file:
+            data = file.read(_KEY_FILE_LIMIT + 1)  # a larger file is no key: never read it all
     except OSError as error:
         raise file_error(path, error) from None
     if len(data) == KEY_BYTES:
@@ -87,7 +157,7 @@ def read_key_file(path: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise CliError(
             ExitCode.KEY,
-            f"{path}: not an encryption key ({len(data)} bytes)",
+            f"{path}: not an encryption key ({size} bytes)",
             f"a key file holds {KEY_BYTES} raw bytes or {2 * KEY_BYTES} hex digits",
         )
     return key
@@ -95,6 +165,16 @@ def read_key_file(path: str) -> bytes:
 
 def read_identity(path: str) -> Identity:
     """The identity in a key file written by `Identity.save` (`nodesnap keygen`)."""
+    # `Identity.load` reads the whole file: make sure first that it is a regular file of a
+    # key file's size (the operator's own file, so no one swaps it in between).
+    file, size = open_input(path)
+    file.close()
+    if size > _IDENTITY_FILE_LIMIT:
+        raise CliError(
+            ExitCode.KEY,
+            f"{path}: {size} bytes, too large for an identity key file",
+            "pass an identity key file written by `nodesnap keygen`",
+        )
     try:
         return Identity.load(path)
     except IdentityKeyError as error:  # its message names the file already
@@ -128,7 +208,9 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
 def write_output(path: str, write: Callable[[Path], None], *, force: bool) -> None:
     """Call `write(path)` (an atomic writer: a reader sees the old file or the new one, never a
-    part), refusing to replace an existing file unless `force`."""
+    part), refusing to replace an existing file unless `force`, and a directory always."""
+    if os.path.isdir(path) or path.endswith(os.sep):
+        raise CliError(ExitCode.USAGE, f"{path} names a directory", "name a file to write in it")
     if os.path.lexists(path) and not force:
         raise CliError(ExitCode.USAGE, f"{path} exists", "pass --force to replace it")
     try:
@@ -137,8 +219,8 @@ def write_output(path: str, write: Callable[[Path], None], *, force: bool) -> No
         raise file_error(path, error) from None
 
 
-def add_trust_options(parser: argparse.ArgumentParser) -> None:
-    """`--key-file` and `--peer`, for every command that reads snapshot files."""
+def add_reading_options(parser: argparse.ArgumentParser) -> None:
+    """`--key-file`, `--peer` and `--max-size`, for every command that reads snapshot files."""
     parser.add_argument(
         "--key-file",
         metavar="KEYFILE",
@@ -150,9 +232,23 @@ def add_trust_options(parser: argparse.ArgumentParser) -> None:
         metavar="PEERID",
         help="demand a valid signature by this PeerId",
     )
+    add_max_size_option(parser)
 
 
-def key_of(args: argparse.Namespace) -> bytes | None:
-    """The encryption key `--key-file` names, if any."""
+def add_max_size_option(parser: argparse.ArgumentParser) -> None:
+    """`--max-size`: the largest snapshot a command reads (files are refused from their size)."""
+    parser.add_argument(
+        "--max-size",
+        type=int_at_least(1),
+        default=DEFAULT_MAX_SNAPSHOT_SIZE,
+        metavar="BYTES",
+        help="refuse, unread, a file holding a larger snapshot "
+        f"(default {DEFAULT_MAX_SNAPSHOT_SIZE}, 256 MiB)",
+    )
+
+
+def reading_options(args: argparse.Namespace) -> ReadOptions:
+    """The options `add_reading_options` added, the key file read."""
     path: str | None = args.key_file
-    return None if path is None else read_key_file(path)
+    key = None if path is None else read_key_file(path)
+    return ReadOptions(key, args.peer, args.max_size)

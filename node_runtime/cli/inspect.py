@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 
 from node_runtime.cli.exit_codes import ExitCode
-from node_runtime.cli.files import SnapshotFile, add_trust_options, key_of, read_snapshot_file
+from node_runtime.cli.files import (
+    SnapshotFile,
+    add_reading_options,
+    read_snapshot_file,
+    reading_options,
+)
 from node_runtime.cli.render import (
     JsonValue,
     dump_json,
@@ -13,8 +18,10 @@ from node_runtime.cli.render import (
     header_json,
     iso_utc,
     peer_text,
+    say,
     seconds,
     to_json,
+    u64,
 )
 from node_runtime.sealed_file import Flags
 from snapshot_schema import TransientSnapshot
@@ -32,16 +39,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument("file", metavar="FILE", help="a sealed .nsnap file or a raw snapshot")
     parser.add_argument("--json", action="store_true", help="the full content as JSON")
-    add_trust_options(parser)
+    add_reading_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    loaded = read_snapshot_file(args.file, key=key_of(args), peer=args.peer, need_state=False)
+    loaded = read_snapshot_file(args.file, reading_options(args), need_state=False)
     if args.json:
         print(dump_json(_as_json(loaded)))
     else:
-        print("\n".join(_describe(loaded)))
+        say(*_describe(loaded))
     return ExitCode.OK
 
 
@@ -59,7 +66,7 @@ def _verified(loaded: SnapshotFile) -> list[str]:
 def _as_json(loaded: SnapshotFile) -> JsonValue:
     return {
         "file": loaded.path,
-        "size": loaded.size,
+        "size": u64(loaded.size),
         "format": "raw" if loaded.header is None else "sealed",
         "header": None if loaded.header is None else header_json(loaded.header),
         "verified": list[JsonValue](_verified(loaded)),

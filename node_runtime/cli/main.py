@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -16,7 +17,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 from node_runtime.cli import demo, diff, inspect, keygen, migrate, replay, store, validate
-from node_runtime.cli.exit_codes import EPILOG, CliError, ExitCode, classify
+from node_runtime.cli.exit_codes import EPILOG, INTERRUPTED, CliError, ExitCode, classify
+from node_runtime.cli.render import printable
 from snapshot_schema import CURRENT_SNAPSHOT_SPEC_VERSION, SnapshotError
 
 # In the order `--help` lists them: the networked demo first, the README's first command.
@@ -30,7 +32,8 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} — see `{self.prog} --help`\n")
+        line = printable(f"{self.prog}: error: {message} — see `{self.prog} --help`")
+        self.exit(ExitCode.USAGE, line + "\n")
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -80,12 +83,25 @@ def _add_epilog(parser: argparse.ArgumentParser) -> None:
                 _add_epilog(command)
 
 
+class _PrintableFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
+def _escape_what_the_terminal_cannot_show() -> None:
+    """A terminal whose encoding cannot show a character (a non-UTF-8 locale) gets its escape,
+    `\\u2014`, instead of an encoding error ending the command with a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 @contextlib.contextmanager
 def _warnings_to_stderr() -> Iterator[None]:
     """The library logs what it does on the operator's behalf (a damaged file moved to
     quarantine/ by `store prune`): show it as a line of ours, only while the command runs."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("nodesnap: warning: %(message)s"))
+    handler.setFormatter(_PrintableFormatter("nodesnap: warning: %(message)s"))
     logger = logging.getLogger("node_runtime")
     logger.addHandler(handler)
     try:
@@ -98,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the process exit status. Every refusal becomes one line on stderr,
     `nodesnap: error: <what> — <what to do>`; only argparse exits by itself (`SystemExit` for
     --help, --version and usage errors)."""
+    _escape_what_the_terminal_cannot_show()
     args = build_parser().parse_args(argv)
     try:
         with _warnings_to_stderr():
@@ -113,9 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, todo = classify(error)
         return _fail(code, f"{error} — {todo}")
     except KeyboardInterrupt:
-        return 128 + 2  # as a shell reports SIGINT
+        print(f"nodesnap: interrupted: {args.command} stopped", file=sys.stderr)
+        return INTERRUPTED
 
 
 def _fail(code: ExitCode, message: str) -> int:
-    print(f"nodesnap: error: {message}", file=sys.stderr)
+    print(printable(f"nodesnap: error: {message}"), file=sys.stderr)
     return code

@@ -9,12 +9,13 @@ from functools import partial
 from node_runtime.cli.exit_codes import CliError, ExitCode, file_error
 from node_runtime.cli.files import (
     SnapshotFile,
-    add_trust_options,
-    key_of,
+    add_reading_options,
     read_identity,
     read_snapshot_file,
+    reading_options,
     write_output,
 )
+from node_runtime.cli.render import say
 from node_runtime.durable_io import write_atomically
 from node_runtime.sealed_file import Flags, seal
 from snapshot_schema import MIGRATIONS, SnapshotError, encode
@@ -44,7 +45,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="KEYFILE",
         help="the node's identity key file, to sign again a signed file (ignored otherwise)",
     )
-    add_trust_options(parser)
+    add_reading_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -59,11 +60,11 @@ def run(args: argparse.Namespace) -> ExitCode:
     out: str = path if args.in_place else args.out
     if not args.in_place and os.path.exists(out) and os.path.samefile(path, out):
         raise CliError(ExitCode.USAGE, f"--out {out} is the input file", "pass --in-place")
-    key = key_of(args)
-    loaded = read_snapshot_file(path, key=key, peer=args.peer)
-    data = _rewrite(loaded, key, args.identity)
+    options = reading_options(args)
+    loaded = read_snapshot_file(path, options)
+    data = _rewrite(loaded, options.key, args.identity)
     write_output(out, partial(write_atomically, data=data), force=args.force or args.in_place)
-    print(
+    say(
         f"migrated {path} from spec version {loaded.stored_version} to {args.to}: {out} "
         f"({len(data)} bytes)"
     )

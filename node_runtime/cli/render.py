@@ -1,5 +1,6 @@
-"""How the commands show things: PeerIds and multiaddrs as text, times as ISO-8601 UTC, and a
-snapshot as JSON (bytes as hex, keys in record field order, so the output is stable)."""
+"""How the commands show things: PeerIds and multiaddrs as text, times as ISO-8601 UTC, every
+line with its control characters escaped, and a snapshot as JSON (bytes as hex, 64-bit integers
+as strings, keys in record field order, so the output is stable)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from snapshot_schema import (
     INGRESS_TYPES,
     AddressBookEntrySnapshot,
     BackoffEntry,
+    ExecutionStateSnapshot,
     FrameworkSnapshot,
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
@@ -26,6 +28,21 @@ from snapshot_schema import (
 _NS = 1_000_000_000
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+def printable(line: str) -> str:
+    """`line` safe to show on a terminal: every character that is not printable (control
+    characters such as ESC, which could move the cursor or rewrite the screen; bidi overrides;
+    surrogates from undecodable file names) as its Python escape, `\\x1b`, `\\u202e`."""
+    if line.isprintable():
+        return line
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)
+
+
+def say(*lines: str) -> None:
+    """Print `lines` to stdout, each made `printable`: snapshots hold strings from anywhere."""
+    for line in lines:
+        print(printable(line))
 
 
 def peer_text(peer: bytes) -> str:
@@ -72,19 +89,26 @@ def header_summary(header: SealedHeader) -> str:
     )
 
 
+def u64(value: int) -> str:
+    """A 64-bit integer in JSON: a string of decimal digits (the protobuf JSON convention), as
+    JavaScript and jq hold numbers in doubles, exact only up to 2**53."""
+    return str(value)
+
+
 def header_json(header: SealedHeader) -> dict[str, JsonValue]:
+    """The header's fields; the 16-bit ones (versions, header length) as numbers."""
     return {
         "container_version": header.container_version,
         "spec_version": header.spec_version,
         "peer_id": str(header.peer_id),
-        "generation": header.generation,
-        "created_wall_ns": header.created_wall_ns,
+        "generation": u64(header.generation),
+        "created_wall_ns": u64(header.created_wall_ns),
         "created": iso_utc(header.created_wall_ns),
         "flags": list[JsonValue](flag_names(header.flags)),
         "header_length": header.header_length,
-        "body_length": header.body_length,
-        "encoded_length": header.encoded_length,
-        "file_length": header.file_length,
+        "body_length": u64(header.body_length),
+        "encoded_length": u64(header.encoded_length),
+        "file_length": u64(header.file_length),
         "key_id": None if header.key_id is None else header.key_id.hex(),
         "nonce": None if header.nonce is None else header.nonce.hex(),
     }
@@ -104,8 +128,19 @@ def _addresses(value: object) -> JsonValue:
     return [address_text(address) for address in value]
 
 
+def _u32(value: object) -> JsonValue:
+    assert isinstance(value, int)
+    return value
+
+
 # Fields whose bytes are PeerIds or multiaddrs, shown as text; every other byte string as hex.
+# The u32 fields (docs/FORMAT.md §2, §3) stay numbers; every other integer is a u64: a string.
 _FIELD_VIEWS = {
+    (FrameworkSnapshot, "spec_version"): _u32,
+    (PeerGovernorSnapshot, "failure_threshold"): _u32,
+    (PeerHealthSnapshot, "consecutive_failures"): _u32,
+    (BackoffEntry, "attempts"): _u32,
+    (ExecutionStateSnapshot, "outputs_written"): _u32,
     (AddressBookEntrySnapshot, "peer_id"): _peers,
     (AddressBookEntrySnapshot, "addresses"): _addresses,
     (PeerHealthSnapshot, "peer_id"): _peers,
@@ -119,7 +154,7 @@ _FIELD_VIEWS = {
 def to_json(value: object) -> JsonValue:
     """Any snapshot value as JSON: records as objects (ingress events also name their `kind`),
     mappings with text or integer keys as objects, other mappings as `[key, value]` pairs, sets
-    sorted."""
+    sorted, u64 integers as strings (u32 record fields are numbers: see `_FIELD_VIEWS`)."""
     record = type(value)
     if attrs.has(record):
         out: dict[str, JsonValue] = {"kind": record.__name__} if record in INGRESS_TYPES else {}
@@ -137,9 +172,13 @@ def to_json(value: object) -> JsonValue:
         if all(type(key) in (str, int) for key in value):
             return {str(key): to_json(item) for key, item in value.items()}
         return [[to_json(key), to_json(item)] for key, item in value.items()]
-    assert value is None or isinstance(value, bool | int | str)  # the scalars records hold
+    if isinstance(value, int) and not isinstance(value, bool):
+        return u64(value)
+    assert value is None or isinstance(value, bool | str)  # the scalars records hold
     return value
 
 
 def dump_json(value: JsonValue) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    """`value` as JSON text in ASCII: every other character as a `\\u` escape, so that no
+    string from a snapshot reaches the terminal raw, whatever its encoding."""
+    return json.dumps(value, indent=2, ensure_ascii=True)

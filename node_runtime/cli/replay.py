@@ -7,16 +7,17 @@ import random
 
 from node_runtime.cli.exit_codes import ExitCode, file_error
 from node_runtime.cli.files import (
-    add_trust_options,
+    add_reading_options,
     int_at_least,
-    key_of,
     read_identity,
     read_snapshot_file,
+    reading_options,
 )
-from node_runtime.cli.render import iso_utc, peer_text, seconds
+from node_runtime.cli.render import iso_utc, peer_text, say, seconds
 from node_runtime.clock import ManualClock
 from node_runtime.node import Node
 from node_runtime.peer_governor import Decision
+from node_runtime.peer_id import PeerId
 from snapshot_schema import SnapshotError
 
 _NS = 1_000_000_000
@@ -39,8 +40,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "replay",
         help="restore a snapshot and show what the node would do next",
         description="Restore the snapshot into a Node (which needs that node's identity) and "
-        "report what it would do next: which peers it may dial now, which are backing off and "
-        "for how long, which policy holds back, how many envelopes await redelivery. By "
+        "report what it would do next: which peers it may dial now (Node.may_dial; for a down "
+        "peer that dial is a probe), which are backing off and for how long, which policy "
+        "holds back (blocked, not allowed), how many envelopes await redelivery. By "
         "default the node is restored at the snapshot's instant; --downtime restores it as "
         "after a restart that many seconds later (expired deadlines are then staggered, with "
         "a fixed seed so the report is reproducible).",
@@ -66,13 +68,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="N",
         help="list at most N peers per group (0: all; default 10)",
     )
-    add_trust_options(parser)
+    add_reading_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
     identity = read_identity(args.identity)
-    loaded = read_snapshot_file(args.file, key=key_of(args), peer=args.peer)
+    loaded = read_snapshot_file(args.file, reading_options(args))
     taken = loaded.state.taken_at
     downtime: int = args.downtime
     clock = ManualClock(taken.monotonic_ns + downtime, taken.wall_ns + downtime)
@@ -81,15 +83,17 @@ def run(args: argparse.Namespace) -> ExitCode:
         node = Node.restore(loaded.state, identity, clock=clock, rng=rng)
     except SnapshotError as error:
         raise file_error(args.file, error) from None
-    print(
+    say(
         f"restored {node.peer_id} as at {iso_utc(clock.wall_ns())} "
-        f"({seconds(downtime)} after the snapshot)"
+        f"({seconds(downtime)} after the snapshot)",
+        *report(node, args.limit),
     )
-    print("\n".join(report(node, args.limit)))
     return ExitCode.OK
 
 
 def report(node: Node, limit: int) -> list[str]:
+    """What the node would do next. A peer is ready to dial exactly when `Node.may_dial` says
+    so: a down peer too, once its backoff has passed (that dial is its probe)."""
     now = node.clock.monotonic_ns()
     governor, backoff = node.governor, node.backoff
     known = (
@@ -105,20 +109,24 @@ def report(node: Node, limit: int) -> list[str]:
         decision = governor.decision(peer)
         retry = backoff.next_ready_ns(peer)
         addresses = len(node.address_book.addresses(peer)) if peer in node.address_book else 0
-        if decision is not Decision.OK:
+        down = decision is Decision.DOWN
+        if node.may_dial(PeerId.from_bytes(peer)):
+            probe = "; down, so this dial is a probe" if down else ""
+            ready.append(f"{peer_text(peer)} ({addresses} addresses{probe})")
+        elif decision in (Decision.BLOCKED, Decision.NOT_ALLOWED):
             held.append(f"{peer_text(peer)} ({decision.value})")
-        elif retry is not None and retry > now:
+        else:  # policy lets it be dialled (down or not): only its backoff holds it back
+            assert retry is not None  # may_dial said no, and policy did not: backoff did
             entry = backoff.entry(peer)
             attempts = 0 if entry is None else entry.attempts
+            probe = "; down, so the retry is a probe" if down else ""
             waiting.append(
                 (
                     retry - now,
                     f"{peer_text(peer)} retry in {seconds(retry - now)} "
-                    f"(failed attempts: {attempts})",
+                    f"(failed attempts: {attempts}{probe})",
                 )
             )
-        else:
-            ready.append(f"{peer_text(peer)} ({addresses} addresses)")
     waiting.sort()  # soonest first: what the node does next
     envelopes = list(node.outbound.items())
     redelivered = sum(envelope.redelivered for envelope in envelopes)

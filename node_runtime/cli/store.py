@@ -6,8 +6,13 @@ import argparse
 import os
 from pathlib import Path
 
-from node_runtime.cli.exit_codes import CliError, ExitCode, classify, most_severe
-from node_runtime.cli.files import add_trust_options, int_at_least, key_of
+from node_runtime.cli.exit_codes import CliError, ExitCode, classify, most_severe, naming
+from node_runtime.cli.files import (
+    add_max_size_option,
+    add_reading_options,
+    int_at_least,
+    reading_options,
+)
 from node_runtime.cli.render import (
     JsonValue,
     dump_json,
@@ -15,8 +20,11 @@ from node_runtime.cli.render import (
     header_json,
     header_summary,
     iso_utc,
+    say,
+    u64,
 )
 from node_runtime.directory_store import (
+    LOCK_FILE,
     QUARANTINE,
     DirectoryStore,
     read_stored_header,
@@ -45,6 +53,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     ls.add_argument("directory", metavar="DIR")
     ls.add_argument("--json", action="store_true", help="a JSON array, one object per file")
+    add_max_size_option(ls)
     ls.set_defaults(run=run_ls)
 
     verify = actions.add_parser(
@@ -54,7 +63,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "per file as `validate` prints them; exits with the most severe failure's code.",
     )
     verify.add_argument("directory", metavar="DIR")
-    add_trust_options(verify)
+    add_reading_options(verify)
     verify.set_defaults(run=run_verify)
 
     prune = actions.add_parser(
@@ -77,65 +86,90 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="B",
         help="keep the newest snapshots whose sizes sum to at most B bytes",
     )
-    add_trust_options(prune)
+    add_reading_options(prune)
     prune.set_defaults(run=run_prune)
 
 
+def _snapshot_files(directory: Path) -> list[tuple[int, Path]]:
+    """`stored_files(directory)`; when there are none, refuse a directory that holds other
+    things only (no lock, no quarantine/ either): a wrong path, most likely, not a store."""
+    stored = stored_files(directory)
+    if stored:
+        return stored
+    entries = [entry.name for entry in directory.iterdir()]
+    if entries and LOCK_FILE not in entries and QUARANTINE not in entries:
+        raise CliError(
+            ExitCode.UNREADABLE,
+            f"{directory}: not a snapshot store: none of its {len(entries)} entries is a "
+            f"snapshot file, {LOCK_FILE} or {QUARANTINE}/",
+            "check the store's path",
+        )
+    return stored
+
+
 def run_ls(args: argparse.Namespace) -> ExitCode:
-    store = DirectoryStore(args.directory, read_only=True)
+    store = DirectoryStore(args.directory, read_only=True, max_snapshot_size=args.max_size)
     rows: list[JsonValue] = []
     # Every name, not `DirectoryStore.list()`, which leaves damaged files out: an operator
     # wants to see those too.
-    for generation, path in stored_files(store.path):
+    stored = _snapshot_files(store.path)
+    if not stored and not args.json:
+        say(f"no snapshots in {store.path}")
+    for generation, path in stored:
         size: int | None = None
         header: SealedHeader | None = None
         problem: str | None = None
         try:
             size = os.lstat(path).st_size  # of a link or FIFO itself: never followed or opened
-            header = read_stored_header(path)
+            header = read_stored_header(path, args.max_size)
         except (SnapshotError, OSError) as error:
             problem = f"{classify(error)[0].name}: {error}"
         if args.json:
             rows.append(
                 {
-                    "generation": generation,
+                    "generation": u64(generation),
                     "path": str(path),
-                    "size": size,
+                    "size": None if size is None else u64(size),
                     "header": None if header is None else header_json(header),
                     "problem": problem,
                 }
             )
         elif header is None:
-            print(f"{generation}  -  {'-' if size is None else size}  {problem}")
+            say(f"{generation}  -  {'-' if size is None else size}  {problem}")
         else:
             created = iso_utc(header.created_wall_ns)
-            print(f"{generation}  {created}  {size}  {flags_text(header.flags)}")
+            say(f"{generation}  {created}  {size}  {flags_text(header.flags)}")
     if args.json:
         print(dump_json(rows))
     return ExitCode.OK
 
 
 def run_verify(args: argparse.Namespace) -> ExitCode:
+    options = reading_options(args)
     store = DirectoryStore(
-        args.directory, read_only=True, encryption_key=key_of(args), expected_signer=args.peer
+        args.directory,
+        read_only=True,
+        encryption_key=options.key,
+        expected_signer=options.peer,
+        max_snapshot_size=options.max_size,
     )
     codes = []
-    stored = stored_files(store.path)
+    stored = _snapshot_files(store.path)
     if not stored:
-        print(f"no snapshots in {store.path}")
+        say(f"no snapshots in {store.path}")
     for generation, path in stored:
         try:
             header = store.load(generation).header
         except (SnapshotError, OSError) as error:
             code = classify(error)[0]
-            print(f"{code.name} {path}: {error}")
+            say(f"{code.name} {naming(path, str(error))}")
             codes.append(code)
         else:
-            print(f"OK {path} {header_summary(header)}")
+            say(f"OK {path} {header_summary(header)}")
     quarantined = store.path / QUARANTINE
     if quarantined.is_dir():
         count = sum(1 for _ in quarantined.iterdir())
-        print(f"{count} files in {quarantined} (set aside earlier, not checked)")
+        say(f"{count} files in {quarantined} (set aside earlier, not checked)")
     return most_severe(codes)
 
 
@@ -146,18 +180,21 @@ def run_prune(args: argparse.Namespace) -> ExitCode:
             "store prune needs a retention limit",
             "pass --keep-last N and/or --max-bytes B",
         )
-    directory = Path(args.directory)
-    if not directory.is_dir():  # a writer would create it: pruning must not
-        raise CliError(
-            ExitCode.UNREADABLE, f"{directory}: no snapshot store here", "check the store's path"
-        )
+    # A reader first: it checks the directory and its mode without creating either (a writer
+    # would), and with nothing to prune no writer is opened, nor its lock left behind.
+    directory = DirectoryStore(args.directory, read_only=True).path
+    options = reading_options(args)
+    if not _snapshot_files(directory):
+        say(f"no snapshots in {directory}")
+        return ExitCode.OK
     try:
         store = DirectoryStore(
             directory,
             keep_last=args.keep_last,
             max_bytes=args.max_bytes,
-            expected_signer=args.peer,
-            encryption_key=key_of(args),
+            expected_signer=options.peer,
+            encryption_key=options.key,
+            max_snapshot_size=options.max_size,
         )
     except StoreLockedError:
         raise CliError(
@@ -168,7 +205,8 @@ def run_prune(args: argparse.Namespace) -> ExitCode:
     with store:
         removed = store.prune()
         kept = len(stored_files(directory))
-    for ref in removed:
-        print(f"removed generation {ref.generation} ({ref.size} bytes)")
-    print(f"kept {kept} snapshots, removed {len(removed)}")
+    say(
+        *(f"removed generation {ref.generation} ({ref.size} bytes)" for ref in removed),
+        f"kept {kept} snapshots, removed {len(removed)}",
+    )
     return ExitCode.OK

@@ -15,7 +15,16 @@ import attrs
 import pytest
 from cli_support import IDENTITY, KEY, OTHER, PEERS, Files, S, build_files, nodesnap, snapshots
 
-from node_runtime import DirectoryStore, Identity, ManualClock, Node, PeerId, read_header, unseal
+from node_runtime import (
+    DirectoryStore,
+    Identity,
+    ManualClock,
+    Multiaddr,
+    Node,
+    PeerId,
+    read_header,
+    unseal,
+)
 from node_runtime.cli.exit_codes import ExitCode
 from node_runtime.cli.main import COMMANDS, main
 from snapshot_schema import ClockReading, TypedBusSnapshot, decode, encode
@@ -34,6 +43,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, lis
     captured = capsys.readouterr()
     assert captured.err == ""
     return code, captured.out.splitlines()
+
+
+def files_identity(root: Path) -> Path:
+    """IDENTITY's key file under `root`."""
+    path = root / "node.pem"
+    IDENTITY.save(path)
+    return path
 
 
 def fields(lines: list[str]) -> dict[str, str]:
@@ -85,11 +101,11 @@ def test_inspect_json_is_the_full_content_with_text_for_peers_and_addresses(
     document = json.loads(capsys.readouterr().out)
     assert code == ExitCode.OK
     assert list(document) == ["file", "size", "format", "header", "verified", "snapshot"]
-    assert document["header"]["generation"] == 2
+    assert document["header"]["generation"] == "2"
     assert document["header"]["flags"] == ["signed", "encrypted"]
     framework = document["snapshot"]["framework"]
     assert framework["peer_id_bytes"] == NODE
-    assert framework["counters"] == {"dials_failed": 4}
+    assert framework["counters"] == {"dials_failed": "4"}
     book = {entry["peer_id"]: entry["addresses"] for entry in framework["address_book"]}
     assert book[str(PEERS[0])] == ["/ip4/10.0.0.1/tcp/4001", "/ip4/10.0.0.9/udp/4001/quic-v1"]
     assert framework["peer_governor"]["blocklist"] == [str(PEERS[3])]
@@ -215,21 +231,51 @@ def test_replay_says_what_the_node_would_do_next(
         lines[0]
         == f"restored {NODE} as at 2025-11-24T16:00:05.000000000Z (0.000 s after the snapshot)"
     )
-    assert lines[1:6] == [
+    # The down peer (3 failures) is not held back by policy: its backoff alone holds it, and
+    # its retry is a probe. Its delay is jittered: only that it is a delay is known.
+    lines = [
+        re.sub(r"retry in [0-9.]+ s \(failed attempts: 3", "retry in … (3", line) for line in lines
+    ]
+    assert lines[1:8] == [
         "ready to dial: 1 peers",
         f"  {PEERS[0]} (2 addresses)",
-        "backing off: 1 peers",
+        "backing off: 2 peers",
         f"  {PEERS[1]} retry in 10.000 s (failed attempts: 1)",
-        "held back by policy: 2 peers",
+        f"  {PEERS[2]} retry in … (3; down, so the retry is a probe)",
+        "held back by policy: 1 peers",
+        f"  {PEERS[3]} (blocked)",
     ]
-    assert sorted(lines[6:8]) == sorted([f"  {PEERS[3]} (blocked)", f"  {PEERS[2]} (down)"])
     assert "outbound: 2 envelopes queued, 2 flagged for redelivery" in lines
-    # After an hour down the backoff deadline has passed: the retry is staggered instead.
+    # After an hour down the backoff deadlines have passed: the retries are staggered instead.
     code, lines = run(capsys, *args, "--downtime", "3600", "--limit", "1")
     assert lines[0].endswith("(3600.000 s after the snapshot)")
-    assert lines[4].startswith(f"  {PEERS[1]} retry in ")
-    assert lines[5] == "held back by policy: 2 peers"
-    assert lines[7] == "  … and 1 more (--limit 0 lists all)"
+    assert lines[3] == "backing off: 2 peers"
+    assert lines[5] == "  … and 1 more (--limit 0 lists all)"
+    assert lines[6:8] == ["held back by policy: 1 peers", f"  {PEERS[3]} (blocked)"]
+
+
+def test_replay_lists_a_down_peer_whose_backoff_passed_as_ready_to_probe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
+    node = Node(IDENTITY, clock=clock)
+    node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001"))
+    for _ in range(3):
+        node.record_dial_failure(PEERS[0])
+    retry = node.backoff.next_ready_ns(PEERS[0].to_bytes())
+    assert retry is not None
+    clock.advance(retry - clock.monotonic_ns())
+    assert node.may_dial(PEERS[0])  # down, and probed now that its backoff has passed
+    path = tmp_path / "down.snapshot"
+    path.write_bytes(encode(node.snapshot()))
+    code, lines = run(capsys, "replay", path, "--identity", files_identity(tmp_path))
+    assert code == ExitCode.OK
+    assert lines[1:5] == [
+        "ready to dial: 1 peers",
+        f"  {PEERS[0]} (1 addresses; down, so this dial is a probe)",
+        "backing off: 0 peers",
+        "held back by policy: 0 peers",
+    ]
 
 
 def test_migrate_rewrites_keeping_the_container_options(
@@ -287,7 +333,8 @@ def test_store_ls(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
     ]
     main(["store", "ls", "--json", str(files.store)])
     rows = json.loads(capsys.readouterr().out)
-    assert [row["generation"] for row in rows] == [1, 2, 3]
+    assert [row["generation"] for row in rows] == ["1", "2", "3"]
+    assert [row["size"] for row in rows] == [*map(str, sizes), "4"]
     assert rows[1]["header"]["peer_id"] == NODE
     assert rows[2]["header"] is None
     assert rows[2]["problem"].startswith("DAMAGED: ")
@@ -369,3 +416,60 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path: Path) ->
         process.stdout.close()
         assert process.wait(timeout=60) == 128 + 13
         assert process.stderr.read() == b""
+
+
+def test_keygen_creates_missing_parent_directories_owner_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp_path.chmod(0o755)
+    out = tmp_path / "keys" / "node" / "node.pem"
+    previous = os.umask(0o022)
+    try:
+        code, lines = run(capsys, "keygen", "--out", out)
+    finally:
+        os.umask(previous)
+    assert code == ExitCode.OK
+    assert lines == [str(Identity.load(out).peer_id)]
+    for directory in (tmp_path / "keys", tmp_path / "keys" / "node"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755  # an existing one is left alone
+
+
+def test_store_ls_of_an_empty_directory_says_there_are_no_snapshots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "store"
+    empty.mkdir(mode=0o700)
+    assert run(capsys, "store", "ls", empty) == (ExitCode.OK, [f"no snapshots in {empty}"])
+    assert run(capsys, "store", "ls", "--json", empty) == (ExitCode.OK, ["[]"])
+    # A store whose snapshots were all removed keeps its lock: still a store, still empty.
+    DirectoryStore(empty, fsync=False).close()
+    assert run(capsys, "store", "ls", empty) == (ExitCode.OK, [f"no snapshots in {empty}"])
+
+
+def test_store_prune_of_an_empty_directory_opens_no_writer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "store"
+    empty.mkdir(mode=0o700)
+    code, lines = run(capsys, "store", "prune", empty, "--keep-last", "1")
+    assert (code, lines) == (ExitCode.OK, [f"no snapshots in {empty}"])
+    assert list(empty.iterdir()) == []  # no lock left behind
+
+
+@pytest.mark.parametrize(
+    "action", [["ls"], ["ls", "--json"], ["verify"], ["prune", "--max-bytes", "0"]]
+)
+def test_store_commands_refuse_a_directory_that_holds_no_store(
+    files: Files, capsys: pytest.CaptureFixture[str], action: list[str]
+) -> None:
+    before = sorted(files.root.iterdir())
+    code = main(["store", action[0], str(files.root), *action[1:]])
+    captured = capsys.readouterr()
+    assert code == ExitCode.UNREADABLE
+    assert captured.out == ""
+    assert captured.err == (
+        f"nodesnap: error: {files.root}: not a snapshot store: none of its {len(before)} "
+        "entries is a snapshot file, .lock or quarantine/ — check the store's path\n"
+    )
+    assert sorted(files.root.iterdir()) == before

@@ -74,7 +74,8 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
     # A file missing or unreadable.
     ("missing file", lambda f: ["inspect", f.path("nope.nsnap")], ExitCode.UNREADABLE,
      ("nope.nsnap", "No such file")),
-    ("a directory", lambda f: ["inspect", f.store], ExitCode.UNREADABLE, ("Is a directory",)),
+    ("a directory", lambda f: ["inspect", f.store], ExitCode.UNREADABLE,
+     ("is a directory, not a regular file", "name a regular file")),
     ("missing key file", lambda f: ["inspect", f.b, "--key-file", f.path("nope.key")],
      ExitCode.UNREADABLE, ("nope.key",)),
     ("missing identity", lambda f: ["replay", f.a, "--identity", f.path("nope.pem")],
@@ -83,6 +84,8 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
      f.path("no/such/dir.snapshot")], ExitCode.UNREADABLE, ("dir.snapshot",)),
     ("missing store", lambda f: ["store", "ls", f.path("nowhere")], ExitCode.UNREADABLE,
      ("no snapshot store",)),
+    ("not a store", lambda f: ["store", "verify", f.root], ExitCode.UNREADABLE,
+     ("not a snapshot store",)),
     ("prune a missing store", lambda f: ["store", "prune", f.path("nowhere"), "--keep-last",
      "1"], ExitCode.UNREADABLE, ("no snapshot store",)),
     # Damaged.
@@ -125,9 +128,14 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
      "--out", f.path("m.nsnap")], ExitCode.KEY, ("is signed", "--identity")),
     ("migrate signing as another node", lambda f: ["migrate", f.a, "--to", "1", "--out",
      f.path("m.nsnap"), "--identity", f.other_identity], ExitCode.KEY, ("cannot sign",)),
+    # Limits.
+    ("snapshot above --max-size", lambda f: ["inspect", f.a, "--max-size", "100"],
+     ExitCode.TOO_LARGE, ("a snapshot of", "raise --max-size")),
     # Outputs that must not be replaced, and limits that must be given.
     ("keygen over a file", lambda f: ["keygen", "--out", f.path("existing.out")],
      ExitCode.USAGE, ("exists", "--force")),
+    ("keygen into a directory", lambda f: ["keygen", "--out", f.store, "--force"],
+     ExitCode.USAGE, ("store names a directory", "name a file to write in it")),
     ("migrate over a file", lambda f: ["migrate", f.raw, "--to", "1", "--out",
      f.path("existing.out")], ExitCode.USAGE, ("exists", "--force")),
     ("migrate over its input", lambda f: ["migrate", f.raw, "--to", "1", "--out", f.raw],
