@@ -46,6 +46,8 @@ RUN_TIMEOUT_S: Final = 50.0
 STEP_TIMEOUT_S: Final = 15.0
 
 MessageId = tuple[str, str, int]  # (sender, destination, seq)
+Progress = Callable[[str], None]
+"""Told what the run is about to do, as it starts each phase."""
 
 
 @attrs.frozen
@@ -203,8 +205,9 @@ def _ids(process: NodeProcess, life: int, victim_seqs: list[int]) -> dict[str, t
     }
 
 
-async def run(directory: Path, nodes: int) -> Measurements:
-    """Run the scenario with `nodes` (at least 3) node processes under `directory`."""
+async def run(directory: Path, nodes: int, progress: Progress) -> Measurements:
+    """Run the scenario with `nodes` (at least 3) node processes under `directory`, telling
+    `progress` each phase as it starts."""
     names = [VICTIM, BLOCKED, RECEIVER, *(f"peer{n}" for n in range(4, nodes + 1))]
     processes = {
         name: NodeProcess(
@@ -218,7 +221,7 @@ async def run(directory: Path, nodes: int) -> Measurements:
     tripwire = _Tripwire()
     try:
         async with asyncio.timeout(RUN_TIMEOUT_S):
-            return await _run(directory, processes, tripwire)
+            return await _run(directory, processes, tripwire, progress)
     except TimeoutError:
         raise DemoError(f"the run took over {RUN_TIMEOUT_S} s") from None
     finally:
@@ -227,23 +230,56 @@ async def run(directory: Path, nodes: int) -> Measurements:
         tripwire.close()
 
 
-async def _run(
-    directory: Path, processes: dict[str, NodeProcess], tripwire: _Tripwire
-) -> Measurements:
-    started = time.monotonic()
-    victim, blocked, receiver = processes[VICTIM], processes[BLOCKED], processes[RECEIVER]
+def _wall_deadline(snapshot: TransientSnapshot, peer: PeerId) -> int | None:
+    """When, on the wall clock, `snapshot` lets `peer` be retried (`None`: no backoff)."""
+    taken = snapshot.taken_at
+    return next(
+        (
+            taken.wall_ns + entry.next_retry_ns - taken.monotonic_ns
+            for entry in snapshot.framework.backoff_table
+            if entry.peer_id == peer.to_bytes()
+        ),
+        None,
+    )
+
+
+async def _stop(processes: dict[str, NodeProcess], progress: Progress) -> list[Event]:
+    """Each node's last reported state, then a clean stop of every node."""
+    states = [await process.request_state() for process in processes.values()]
+    progress("stopping the nodes")
+    for process in processes.values():
+        await process.stop()
+    return states
+
+
+async def _start(
+    processes: dict[str, NodeProcess], tripwire: _Tripwire, progress: Progress
+) -> tuple[dict[str, Event], PeerId]:
+    """Start every node and introduce them to each other, and the victim to the unreachable
+    peer: each node's `ready` event, and the unreachable PeerId."""
+    progress(f"starting {len(processes)} node processes on 127.0.0.1")
     ready = dict(
         zip(processes, await asyncio.gather(*(p.start() for p in processes.values())), strict=True)
     )
-    ids = {name: event["peer"] for name, event in ready.items()}
     for name, process in processes.items():
         for other, event in ready.items():
             if other != name:
-                process.command(cmd="peer", peer=ids[other], addr=event["addr"])
+                process.command(cmd="peer", peer=event["peer"], addr=event["addr"])
     unreachable = Identity.generate().peer_id  # nobody holds this key: no dial can succeed
-    victim.command(cmd="peer", peer=str(unreachable), addr=await tripwire.start())
+    processes[VICTIM].command(cmd="peer", peer=str(unreachable), addr=await tripwire.start())
+    return ready, unreachable
+
+
+async def _run(
+    directory: Path, processes: dict[str, NodeProcess], tripwire: _Tripwire, progress: Progress
+) -> Measurements:
+    started = time.monotonic()
+    victim, blocked, receiver = processes[VICTIM], processes[BLOCKED], processes[RECEIVER]
+    ready, unreachable = await _start(processes, tripwire, progress)
+    ids = {name: event["peer"] for name, event in ready.items()}
 
     # Round 1: everyone talks to everyone; the victim mints IDs.
+    progress("round 1: every node sends envelopes to every other; the victim mints IDs")
     victim.command(cmd="mint", count=MINTS)
     _exchange(processes, ids, skip=set())
     await _all_sent(processes)
@@ -254,6 +290,10 @@ async def _run(
 
     # The victim blocks a peer, which keeps sending; the receiver goes down and the victim
     # queues envelopes for it; the victim fails to reach the unreachable peer; more IDs.
+    progress(
+        "the victim blocks a peer, queues envelopes for the stopped receiver, backs off from "
+        "an unreachable peer and mints more IDs"
+    )
     victim.command(cmd="block", peer=ids[BLOCKED])
     await victim.wait_for(lambda e: e["event"] == "blocked", "the block")
     blocked_since = len(blocked.events)
@@ -266,6 +306,7 @@ async def _run(
     await victim.wait_for(lambda e: e["event"] == "minted", "IDs", since=victim_since)
     pending = [e["seq"] for e in _of(victim, "sent", victim_since) if e["to"] == ids[RECEIVER]]
     await _poll(lambda: bool(tripwire.dials), "the victim's dial to the unreachable peer")
+    progress("waiting for the victim's autosave of that state")
     generation, snapshot = await _confirmed_snapshot(
         victim.store,
         PeerId.from_string(ids[VICTIM]),
@@ -274,25 +315,23 @@ async def _run(
         ),
     )
 
+    progress(f"killing the victim with SIGKILL after its autosave of generation {generation}")
     kill_status = await victim.kill()
     killed_at = time.time_ns()
     dials_before_kill = tuple(tripwire.dials)
-    taken = snapshot.taken_at
-    deadline = next(
-        (
-            taken.wall_ns + entry.next_retry_ns - taken.monotonic_ns
-            for entry in snapshot.framework.backoff_table
-            if entry.peer_id == unreachable.to_bytes()
-        ),
-        None,
-    )
+    deadline = _wall_deadline(snapshot, unreachable)
     queued = [Envelope.decode(e.envelope_bytes) for e in snapshot.framework.pending_outbound]
     pending_in_snapshot = tuple(e.seq for e in queued if str(e.destination) == ids[RECEIVER])
 
     # Restart the victim from its store, then the receiver; round 2, minus the victim's
     # envelopes to the peer it blocked (they would wait forever).
+    progress("restarting the victim from its newest snapshot, then the receiver")
     restarted = await victim.start(port=_port(ready[VICTIM]["addr"]))
     await receiver.start(port=_port(ready[RECEIVER]["addr"]))
+    progress(
+        "round 2: every node sends again; waiting for every delivery, the victim's redial of "
+        "the unreachable peer and its refusal of the blocked one"
+    )
     victim_since = len(victim.events)
     victim.command(cmd="mint", count=MINTS)
     _exchange(processes, ids, skip={f"{VICTIM}>{BLOCKED}"})
@@ -316,9 +355,7 @@ async def _run(
     refused_at_restart = restarted["counters"].get(refused, 0)
     while (state := await victim.request_state())["counters"].get(refused, 0) <= refused_at_restart:
         await asyncio.sleep(0.1)  # bounded by the run's timeout
-    states = [await process.request_state() for process in processes.values()]
-    for process in processes.values():
-        await process.stop()
+    states = await _stop(processes, progress)
 
     delivered = _delivered(processes, ids)
     victim_seqs = _of(victim, "sent")
