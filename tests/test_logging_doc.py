@@ -15,7 +15,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "logging.md"
 
 
 def _loggers_in_code() -> set[str]:
-    names = set()
+    names: set[str] = set()
     for package in (snapshot_schema, node_runtime):
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             if module.name.endswith(".__main__"):
