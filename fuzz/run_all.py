@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from fuzz import TARGETS
@@ -57,13 +58,28 @@ def command(target: str, runs: int, seed: int, work: Path, extra: list[str]) -> 
     ]
 
 
-def run(
+@dataclass(frozen=True)
+class RunResult:
+    """What libFuzzer reported at the end of one run of a harness."""
+
+    target: str
+    executions: int
+    seconds: float
+    cov: int
+    ft: int
+    corpus: int
+    peak_rss_mb: int | None
+
+
+def run_once(
     target: str,
     runs: int,
     seed: int,
     extra: list[str],
     build: Callable[[str, int, int, Path, list[str]], list[str]] = command,
-) -> bool:
+) -> RunResult | None:
+    """Run one harness; its final statistics, or `None` (with its output on stderr) when it
+    failed."""
     ARTIFACTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{target}-") as work:
         started = time.monotonic()
@@ -82,13 +98,35 @@ def run(
         sys.stderr.write(result.stdout[-20_000:])
         sys.stderr.write(result.stderr[-20_000:])
         print(f"FAIL {target}: exit {result.returncode} after {elapsed:.1f} s")
-        return False
+        return None
     executions, cov, ft, corpus, _ = final.groups()
     rss = _PEAK_RSS.search(result.stderr)
+    return RunResult(
+        target,
+        int(executions),
+        elapsed,
+        int(cov),
+        int(ft),
+        int(corpus),
+        int(rss.group(1)) if rss else None,
+    )
+
+
+def run(
+    target: str,
+    runs: int,
+    seed: int,
+    extra: list[str],
+    build: Callable[[str, int, int, Path, list[str]], list[str]] = command,
+) -> bool:
+    """Run one harness and print a line about it; whether it kept its contract."""
+    outcome = run_once(target, runs, seed, extra, build)
+    if outcome is None:
+        return False
     print(
-        f"ok   {target}: {executions} executions in {elapsed:.1f} s "
-        f"({int(executions) / elapsed:,.0f}/s), cov {cov}, ft {ft}, corpus {corpus}, "
-        f"peak RSS {rss.group(1) if rss else '?'} MB"
+        f"ok   {target}: {outcome.executions} executions in {outcome.seconds:.1f} s "
+        f"({outcome.executions / outcome.seconds:,.0f}/s), cov {outcome.cov}, ft {outcome.ft}, "
+        f"corpus {outcome.corpus}, peak RSS {outcome.peak_rss_mb or '?'} MB"
     )
     return True
 
