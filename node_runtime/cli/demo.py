@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(
             printable(
-                f"nodesnap: interrupted: the demo stopped while {phases.current}; the nodes "
-                f"were killed, their data and logs are in {directory}"
+                f'nodesnap: interrupted: the demo stopped in the phase "{phases.current}" and '
+                f"killed its nodes — their data and logs are in {directory}"
             ),
             file=sys.stderr,
         )

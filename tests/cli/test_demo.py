@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,13 @@ def test_demo_passes_every_check_and_leaves_the_stores(tmp_path: Path) -> None:
         run = demo("--dir", str(directory), "--nodes", nodes)
         assert run.returncode == 0, run.stdout + run.stderr
         lines = run.stdout.splitlines()
+        phases = [line for line in lines if line.startswith("- ")]
+        assert lines[: len(phases)] == phases  # every phase before the report
+        assert phases[0] == f"- starting {nodes} node processes on 127.0.0.1"
+        assert phases[-1] == "- stopping the nodes"
+        (killed,) = (phase for phase in phases if phase.startswith("- killing the victim"))
+        generation = killed.rsplit(" ", 1)[1]
+        assert f"after its autosave of generation {generation}, then restarted" in run.stdout
         verdicts = [line for line in lines if line.startswith(("OK  ", "FAIL"))]
         assert len(verdicts) == CHECKS, run.stdout
         assert all(line.startswith("OK  ") for line in verdicts), run.stdout
@@ -47,7 +55,8 @@ def test_demo_passes_every_check_and_leaves_the_stores(tmp_path: Path) -> None:
             assert list((directory / name / "store").glob("*.nsnap")), name
             assert f"{directory / name / 'store'}" in run.stdout
     assert not (directory / "peer4").exists()
-    assert (directory / "report.txt").read_text() == run.stdout
+    report = "\n".join(line for line in run.stdout.splitlines() if not line.startswith("- "))
+    assert (directory / "report.txt").read_text() == report + "\n"
     # Under the default failure threshold the blocked peer found the victim down (refused at
     # every dial), and kept probing it: the refusals after the restart above are its probes.
     victim, blocked = (latest(directory / name / "store") for name in ("victim", "blocked"))
@@ -62,6 +71,46 @@ def latest(store: Path) -> TransientSnapshot:
         found = reader.latest()
     assert found is not None
     return found.snapshot
+
+
+def processes_using(directory: Path) -> list[str]:
+    """The command lines of running processes that name `directory` (the demo's nodes do)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # gone meanwhile, or not a process
+            continue
+        if str(directory) in command:
+            found.append(command)
+    return found
+
+
+def test_ctrl_c_stops_the_demo_with_a_line_naming_the_phase_it_interrupted(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "demo"
+    with subprocess.Popen(
+        [sys.executable, "-m", "node_runtime", "demo", "--dir", str(directory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        # Each phase is printed as it starts: the second arrives while the run goes on.
+        shown = [process.stdout.readline(), process.stdout.readline()]
+        assert shown[1].startswith("- round 1: ")
+        process.send_signal(signal.SIGINT)
+        rest, error = process.communicate(timeout=60)
+    assert process.returncode == 128 + 2
+    phases = [line.removesuffix("\n") for line in [*shown, *rest.splitlines(keepends=True)]]
+    assert all(phase.startswith("- ") for phase in phases), rest  # no report
+    assert error == (
+        f'nodesnap: interrupted: the demo stopped in the phase "{phases[-1][2:]}" and killed '
+        f"its nodes — their data and logs are in {directory}\n"
+    )
+    assert processes_using(directory) == []
+    assert not (directory / "report.txt").exists()
 
 
 def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
