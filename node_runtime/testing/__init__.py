@@ -17,6 +17,7 @@ is installed. See `docs/testing.md`.
 """
 
 from node_runtime.testing.diff import MISSING, Difference, format_diff, snapshot_diff
+from node_runtime.testing.memory_store import MemoryStore
 from node_runtime.testing.operations import (
     OPERATION_NAMES,
     Operation,
@@ -35,6 +36,7 @@ __all__ = [
     "MISSING",
     "OPERATION_NAMES",
     "Difference",
+    "MemoryStore",
     "Operation",
     "Outcome",
     "apply_operation",

@@ -4,47 +4,30 @@ cannot complete."""
 from __future__ import annotations
 
 import asyncio
-import builtins
 import threading
 
 import pytest
 
-from node_runtime import Checkpointer, Identity, Node, SnapshotRef, StoredSnapshot
+from node_runtime import Checkpointer, Identity, Node, SnapshotRef
 from node_runtime.host import Host
+from node_runtime.testing import MemoryStore
 from snapshot_schema import TransientSnapshot
 
 WAIT = 10.0
 
 
-class HangingStore:
+class HangingStore(MemoryStore):
     """Every save blocks until `release` is set."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.entered = threading.Event()
         self.release = threading.Event()
 
     def save(self, snapshot: TransientSnapshot) -> SnapshotRef:
         self.entered.set()
         self.release.wait(WAIT)
-        return SnapshotRef(1, "memory:1", 0, 0)
-
-    def latest(self) -> StoredSnapshot | None:
-        raise NotImplementedError
-
-    def at(self, wall_ns: int) -> StoredSnapshot | None:
-        raise NotImplementedError
-
-    def list(self) -> builtins.list[SnapshotRef]:
-        raise NotImplementedError
-
-    def load(self, ref: SnapshotRef | int) -> StoredSnapshot:
-        raise NotImplementedError
-
-    def prune(self) -> builtins.list[SnapshotRef]:
-        return []
-
-    def close(self) -> None:
-        pass
+        return super().save(snapshot)
 
 
 def test_stop_raises_timeout_error_within_its_timeout_when_the_final_save_hangs() -> None:

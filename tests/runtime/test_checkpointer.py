@@ -4,7 +4,6 @@ cooldown, a final save on close, retries after a failed save, and a writer that 
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import queue
 import threading
@@ -28,6 +27,7 @@ from node_runtime import (
     StoreError,
     StoreWriteError,
 )
+from node_runtime.testing import MemoryStore
 from snapshot_schema import TransientSnapshot
 
 S = 1_000_000_000
@@ -296,38 +296,21 @@ def test_invalid_timings_are_refused(node: Node, store: DirectoryStore) -> None:
 # A store that fails, and one that is slow.
 
 
-class FlakyStore:
+class FlakyStore(MemoryStore):
     """Fails its first `failures` saves with ENOSPC, then keeps snapshots in memory."""
 
     def __init__(self, failures: int = 1) -> None:
+        super().__init__()
         self.failures = failures
         self.attempts = 0
-        self.saved: builtins.list[TransientSnapshot] = []
+        self.saved: list[TransientSnapshot] = []
 
     def save(self, snapshot: TransientSnapshot) -> SnapshotRef:
         self.attempts += 1
         if self.attempts <= self.failures:
             raise StoreWriteError("disk full", 28)
         self.saved.append(snapshot)
-        return SnapshotRef(len(self.saved), f"memory:{len(self.saved)}", 0, 0)
-
-    def latest(self) -> StoredSnapshot | None:
-        raise NotImplementedError
-
-    def at(self, wall_ns: int) -> StoredSnapshot | None:
-        raise NotImplementedError
-
-    def list(self) -> builtins.list[SnapshotRef]:
-        raise NotImplementedError
-
-    def load(self, ref: SnapshotRef | int) -> StoredSnapshot:
-        raise NotImplementedError
-
-    def prune(self) -> builtins.list[SnapshotRef]:
-        return []
-
-    def close(self) -> None:
-        pass
+        return super().save(snapshot)
 
 
 def test_a_failed_save_is_raised_by_flush_and_retried_after_the_cooldown_then_less_often(

@@ -19,10 +19,10 @@ from node_runtime import (
     ManualClock,
     Node,
     SnapshotRef,
-    StoredSnapshot,
     StoreWriteError,
 )
 from node_runtime.checkpointer import FIRST_ID_BLOCK, ID_RENEWAL_PERIOD_S
+from node_runtime.testing import MemoryStore
 from snapshot_schema import TransientSnapshot
 
 S = 1_000_000_000
@@ -232,37 +232,20 @@ def test_minting_goes_on_from_the_durable_half_while_the_renewal_is_saved() -> N
         checkpointer.close(WAIT)
 
 
-class FailingStore:
+class FailingStore(MemoryStore):
     """Fails every save with `error` until `healed`; then keeps snapshots in memory."""
 
     def __init__(self, error: Exception) -> None:
+        super().__init__()
         self.error = error
         self.healed = False
-        self.saved: builtins.list[TransientSnapshot] = []
+        self.saved: list[TransientSnapshot] = []
 
     def save(self, snapshot: TransientSnapshot) -> SnapshotRef:
         if not self.healed:
             raise self.error
         self.saved.append(snapshot)
-        return SnapshotRef(len(self.saved), f"memory:{len(self.saved)}", 0, 0)
-
-    def latest(self) -> StoredSnapshot | None:
-        raise NotImplementedError
-
-    def at(self, wall_ns: int) -> StoredSnapshot | None:
-        raise NotImplementedError
-
-    def list(self) -> builtins.list[SnapshotRef]:
-        raise NotImplementedError
-
-    def load(self, ref: SnapshotRef | int) -> StoredSnapshot:
-        raise NotImplementedError
-
-    def prune(self) -> builtins.list[SnapshotRef]:
-        return []
-
-    def close(self) -> None:
-        pass
+        return super().save(snapshot)
 
 
 class GatedStore(FailingStore):
