@@ -90,6 +90,7 @@ def test_a_snapshot_path_that_is_no_regular_file_is_refused_unread(
     code, line = fail(capsys, *command(files, path))
     assert code == ExitCode.UNREADABLE
     assert f"{path} is {kind}, not a regular file" in line
+    assert line.count(str(path)) == 1  # named once, though the library's message names it too
     assert line.endswith("— name a regular file")
 
 

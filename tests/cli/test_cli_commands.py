@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import attrs
 import pytest
@@ -25,7 +26,8 @@ from node_runtime import (
     read_header,
     unseal,
 )
-from node_runtime.cli.exit_codes import ExitCode
+from node_runtime.cli import inspect as inspect_command
+from node_runtime.cli.exit_codes import EPILOG, ExitCode
 from node_runtime.cli.main import COMMANDS, main
 from snapshot_schema import ClockReading, TypedBusSnapshot, decode, encode
 
@@ -473,3 +475,25 @@ def test_store_commands_refuse_a_directory_that_holds_no_store(
         "entries is a snapshot file, .lock or quarantine/ — check the store's path\n"
     )
     assert sorted(files.root.iterdir()) == before
+
+
+def test_the_exit_code_table_in_the_docs_and_the_help_lists_every_code() -> None:
+    documented = Path(__file__).resolve().parents[2].joinpath("docs", "cli.md").read_text()
+    table = documented.split("## Exit codes")[1].split("\n\n")[1]
+    rows = [line.split("|")[1:3] for line in table.splitlines()[2:]]
+    assert [int(code) for code, _ in rows] == [code.value for code in ExitCode]
+    assert rows[ExitCode.TOO_LARGE][1].strip() == "too large"
+    help_lines = EPILOG.splitlines()
+    for code in ExitCode:
+        assert any(line.startswith(f"  {code.value}  ") for line in help_lines), code
+
+
+def test_ctrl_c_ends_a_command_with_a_line_saying_what_it_interrupted(
+    files: Files, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(args: object) -> NoReturn:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inspect_command, "run", interrupted)
+    assert main(["inspect", str(files.a)]) == 128 + 2
+    assert capsys.readouterr().err == "nodesnap: interrupted: inspect stopped\n"
