@@ -42,8 +42,11 @@ DEFAULT_TIMEOUT_S = 30.0
 """How long `flush`, `close` and `aclose` wait for the writer by default."""
 DEFAULT_MINT_TIMEOUT_S = 10.0
 """How long a mint waits for its reservation's save before `IdsNotDurableError`."""
-FIRST_ID_BLOCK: Final = 1_024
-MAX_ID_BLOCK: Final = 1 << 24
+DEFAULT_ID_BLOCK = 1 << 20
+"""Ids reserved at a time at first. Large, because a renewal must be saved before half a block
+is minted, and saving a large node takes a second or more; a crash skips at most one block, a
+trifle in a u64 space."""
+MAX_ID_BLOCK: Final = 1 << 32
 ID_RENEWAL_PERIOD_S: Final = 10.0
 """A reservation renewed sooner than this after the previous one doubles its block, so steady
 minting saves at most about once per period, whatever the rate."""
@@ -61,14 +64,18 @@ class Checkpointer:
         interval: float = DEFAULT_INTERVAL_S,
         cooldown: float = DEFAULT_COOLDOWN_S,
         mint_timeout: float = DEFAULT_MINT_TIMEOUT_S,
+        id_block: int = DEFAULT_ID_BLOCK,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not interval > 0 or not cooldown >= 0 or not mint_timeout > 0:
-            raise ValueError("interval and mint_timeout must be positive and cooldown not negative")
+        if not interval > 0 or not cooldown >= 0 or not mint_timeout > 0 or not id_block > 0:
+            raise ValueError(
+                "interval, mint_timeout and id_block must be positive and cooldown not negative"
+            )
         self._node = node
         self._interval = interval
         self._cooldown = cooldown
         self._mint_timeout = mint_timeout
+        self._id_block = id_block
         self._timer = timer
         self._saved_revision: int | None = None
         self._last_snapshot_at = -math.inf  # so the first save is due at once
@@ -84,7 +91,7 @@ class Checkpointer:
         self._writer = AutosaveWriter(store, self._confirm_reservations)
         node.governor.add_policy_listener(self.request_save)
         for allocator in self._allocators():
-            allocator.reserve_with(self, FIRST_ID_BLOCK)
+            allocator.reserve_with(self, id_block)
 
     @property
     def saves(self) -> int:
@@ -185,7 +192,7 @@ class Checkpointer:
         if self._closed:
             return
         now = self._timer()
-        block, renewed_at = self._blocks.get(allocator, (FIRST_ID_BLOCK, -math.inf))
+        block, renewed_at = self._blocks.get(allocator, (self._id_block, -math.inf))
         if now - renewed_at < ID_RENEWAL_PERIOD_S:
             block = min(block * 2, MAX_ID_BLOCK)
         self._blocks[allocator] = (block, now)
@@ -200,7 +207,7 @@ class Checkpointer:
             raise IdsNotDurableError("autosave is closed: no further id can be made durable")
         self.mint_waits += 1
         if allocator.saved_next_id <= allocator.next_id:
-            allocator.extend_reservation(self._blocks.get(allocator, (FIRST_ID_BLOCK, 0.0))[0])
+            allocator.extend_reservation(self._blocks.get(allocator, (self._id_block, 0.0))[0])
         if self._writer.is_idle() or not self._submitted_covers(allocator):
             self._take(self._timer())
         if not self._writer.wait_idle(self._mint_timeout):

@@ -21,11 +21,12 @@ from node_runtime import (
     SnapshotRef,
     StoreWriteError,
 )
-from node_runtime.checkpointer import FIRST_ID_BLOCK, ID_RENEWAL_PERIOD_S
+from node_runtime.checkpointer import DEFAULT_ID_BLOCK, ID_RENEWAL_PERIOD_S
 from node_runtime.testing import MemoryStore
 from snapshot_schema import TransientSnapshot
 
 S = 1_000_000_000
+BLOCK = 1_024  # a small first block, so a test mints through several
 IDENTITY = Identity.from_private_bytes(b"\x01" * 32)
 WAIT = 10.0
 
@@ -149,8 +150,8 @@ def restored_from(store: DirectoryStore) -> Node:
 
 def test_a_node_restored_after_a_crash_mints_above_every_id_minted(store: DirectoryStore) -> None:
     node = make_node()
-    checkpointer = Checkpointer(node, store)
-    minted = [node.command_ids.mint() for _ in range(5 * FIRST_ID_BLOCK)]
+    checkpointer = Checkpointer(node, store, id_block=BLOCK)
+    minted = [node.command_ids.mint() for _ in range(5 * BLOCK)]
     minted_exec = [node.exec_ids.mint() for _ in range(3)]
     checkpointer.flush(WAIT)
     # The crash: no close, no final save.
@@ -194,16 +195,16 @@ def test_the_first_mint_waits_for_the_first_save_and_steady_minting_never_waits(
 def test_reservations_renewed_often_grow_so_saves_stay_rare(store: DirectoryStore) -> None:
     now = [0.0]
     node = make_node()
-    checkpointer = Checkpointer(node, store, timer=lambda: now[0])
+    checkpointer = Checkpointer(node, store, id_block=BLOCK, timer=lambda: now[0])
     checkpointer.poll()
     checkpointer.flush(WAIT)
     saves_before = checkpointer.saves
-    for _ in range(100 * FIRST_ID_BLOCK):  # minted within one renewal period: blocks double
+    for _ in range(100 * BLOCK):  # minted within one renewal period: blocks double
         node.command_ids.mint()
         checkpointer.poll()
     checkpointer.flush(WAIT)
     renewals = checkpointer.saves - saves_before
-    assert renewals <= 8  # 1024 doubling to 65536 covers 100 blocks in at most 7 renewals
+    assert renewals <= 8  # doubling 7 times covers 100 blocks
     now[0] += 2 * ID_RENEWAL_PERIOD_S
     checkpointer.close(WAIT)
 
@@ -211,22 +212,22 @@ def test_reservations_renewed_often_grow_so_saves_stay_rare(store: DirectoryStor
 def test_minting_goes_on_from_the_durable_half_while_the_renewal_is_saved() -> None:
     store = GatedStore()
     node = make_node()
-    checkpointer = Checkpointer(node, store)
+    checkpointer = Checkpointer(node, store, id_block=BLOCK)
     try:
         checkpointer.poll()
         store.open_for(1)  # the first save, reserving the first block
-        assert [node.command_ids.mint() for _ in range(FIRST_ID_BLOCK // 2)][-1] == 511
+        assert [node.command_ids.mint() for _ in range(BLOCK // 2)][-1] == BLOCK // 2 - 1
         assert checkpointer.mint_waits == 1
         node.command_ids.mint()  # half the block is used: the reservation is extended
         assert checkpointer.poll()  # and the next poll saves it, cooldown or not
         assert store.entered.wait(WAIT)  # that save is under way, and held back
-        for _ in range(FIRST_ID_BLOCK // 2 - 1):
+        for _ in range(BLOCK // 2 - 1):
             node.command_ids.mint()  # still durable: no mint waits for the save in flight
         assert checkpointer.mint_waits == 1
-        assert node.command_ids.next_id == FIRST_ID_BLOCK
+        assert node.command_ids.next_id == BLOCK
         store.open_for(1)
-        assert node.command_ids.mint() == FIRST_ID_BLOCK
-        assert store.saved[-1].framework.next_command_id > FIRST_ID_BLOCK
+        assert node.command_ids.mint() == BLOCK
+        assert store.saved[-1].framework.next_command_id > BLOCK
     finally:
         store.open_for(100)
         checkpointer.close(WAIT)
@@ -301,3 +302,13 @@ def test_a_mint_waits_at_most_mint_timeout_for_a_stuck_store() -> None:
     finally:
         release.set()
         checkpointer.close(WAIT)
+
+
+def test_the_default_first_block_is_large_enough_for_a_slow_save_at_10k_ids_per_second() -> None:
+    # Half a block must outlast a save of a large node (a second or more) at 10,000 ids/s.
+    assert DEFAULT_ID_BLOCK // 2 / 10_000 > 30
+
+
+def test_an_id_block_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="id_block"):
+        Checkpointer(make_node(), MemoryStore(), id_block=0)
