@@ -273,12 +273,44 @@ def as_tuples(value: object) -> object:
 # --- data --------------------------------------------------------------------------------------
 
 PEER_ID_PREFIX = b"\x00\x24\x08\x01\x12\x20"  # identity multihash of a protobuf Ed25519 key
+SHA2_256_PREFIX = b"\x12\x20"  # sha2-256 multihash: PeerIds of RSA and secp256k1 keys
 
 
-def _peer_ids(rng: random.Random, count: int) -> list[bytes]:
+@dataclass(frozen=True)
+class DataShape:
+    """What each peer of a benchmark snapshot looks like."""
+
+    name: str
+    peer_id_prefix: bytes  # followed by 32 random bytes
+    addresses: int  # binary multiaddrs per address book entry
+    envelope_size: int  # bytes per pending outbound envelope (one per peer)
+
+    def describe(self) -> str:
+        kind = "Ed25519 identity" if self.peer_id_prefix == PEER_ID_PREFIX else "sha2-256"
+        return (
+            f"{kind} PeerIds, {self.addresses} address{'es' if self.addresses > 1 else ''}, "
+            f"{self.envelope_size} B envelopes"
+        )
+
+
+ED25519_SHAPE = DataShape("ed25519", PEER_ID_PREFIX, 2, ENVELOPE_SIZE)
+TYPICAL_SHAPE = DataShape("typical", SHA2_256_PREFIX, 2, 7)
+"""The rows of the `typical` golden snapshot, grown: sha2-256 PeerIds, a TCP and a QUIC address
+per peer, envelopes as short as its `0a 05 hello`."""
+DATA_SHAPES = (
+    ED25519_SHAPE,
+    TYPICAL_SHAPE,
+    DataShape("sha2-1-address", SHA2_256_PREFIX, 1, ENVELOPE_SIZE),
+    DataShape("sha2-8-addresses", SHA2_256_PREFIX, 8, ENVELOPE_SIZE),
+    DataShape("sha2-1KiB-envelopes", SHA2_256_PREFIX, 2, 1024),
+)
+SHAPES_BY_NAME = {shape.name: shape for shape in DATA_SHAPES}
+
+
+def _peer_ids(rng: random.Random, count: int, prefix: bytes = PEER_ID_PREFIX) -> list[bytes]:
     peers: set[bytes] = set()
     while len(peers) < count:
-        peers.add(PEER_ID_PREFIX + rng.randbytes(32))
+        peers.add(prefix + rng.randbytes(32))
     return sorted(peers)
 
 
@@ -289,17 +321,28 @@ def _addresses(rng: random.Random) -> tuple[bytes, bytes]:
     return ip4 + b"\x06" + port, ip4 + b"\x91\x02" + port + b"\xcd\x03"
 
 
-def build_snapshot(peer_count: int, seed: int = SEED) -> TransientSnapshot:
+def _address_list(rng: random.Random, count: int) -> tuple[bytes, ...]:
+    """`count` distinct addresses: TCP and QUIC pairs, each pair on its own host."""
+    addresses: list[bytes] = []
+    while len(addresses) < count:
+        addresses.extend(address for address in _addresses(rng) if address not in addresses)
+    return tuple(addresses[:count])
+
+
+def build_snapshot(
+    peer_count: int, seed: int = SEED, shape: DataShape = ED25519_SHAPE
+) -> TransientSnapshot:
     """A snapshot of a node that knows `peer_count` peers, reproducible from `seed`."""
     rng = random.Random(seed)
-    peers = _peer_ids(rng, peer_count + 1)
+    peers = _peer_ids(rng, peer_count + 1, shape.peer_id_prefix)
     own = peers.pop(rng.randrange(len(peers)))
     now = 3_600 * 10**9 + rng.randrange(10**12)
     address_book = []
     health = []
     backoff = []
     for peer in peers:
-        address_book.append(AddressBookEntrySnapshot(peer, _addresses(rng), rng.randrange(1, 4)))
+        addresses = _address_list(rng, shape.addresses)
+        address_book.append(AddressBookEntrySnapshot(peer, addresses, rng.randrange(1, 4)))
         failures = rng.randrange(5)
         health.append(
             PeerHealthSnapshot(peer, failures, now - rng.randrange(10**12), failures >= 3)
@@ -309,7 +352,7 @@ def build_snapshot(peer_count: int, seed: int = SEED) -> TransientSnapshot:
         delay = min(5 + attempts**2, 300) * 10**9
         backoff.append(BackoffEntry(peer, attempts, last_attempt, last_attempt + delay))
     outbound = [
-        PendingOutboundEntry(rng.randbytes(ENVELOPE_SIZE), rng.random() < 0.1)
+        PendingOutboundEntry(rng.randbytes(shape.envelope_size), rng.random() < 0.1)
         for _ in range(peer_count)
     ]
     framework = FrameworkSnapshot(

@@ -1,31 +1,49 @@
 """Build a `TransientSnapshot` from a decoded body (plain msgpack values), validating everything.
 
-Small records are built through their constructors, whose checks name the field; errors are
-relocated under the path of the value in the body. The per-peer tables can hold 100k rows, so
-they are validated a column at a time and kept as their rows in a `RecordTable`, which builds a
-record only when one is asked for (see `record_table.py`); a table that fails the fast test is
-walked through the constructors only to explain exactly what is wrong.
+Decoding must cost about the same per input byte whatever the body's shape: 1 MiB of 3-byte
+frontier entries or timer events must not cost many times 1 MiB of peers. So every repeated
+structure (the per-peer tables, the mappings, the arrays of names, ids and events) is tested a
+column at a time with the C-speed tests of `column_checks.py`, and built with no Python code
+per entry: the decoded tuples are kept as they are (frontier, mapping pairs, payload lists),
+tables keep their rows in a `RecordTable` (records are built when asked for, see
+`record_table.py`) and other records are built a column at a time (`unchecked_records`).
+A structure whose column test fails is walked value by value (`body_walk.py`), which names the
+exact path of what is wrong.
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Collection
-from typing import Any, NoReturn, TypeVar, cast
+from collections import deque
+from collections.abc import Callable, Iterable
+from itertools import compress, count, repeat
+from operator import eq, itemgetter, le
+from typing import Any, TypeVar
 
-import attrs
-
-from snapshot_schema.checks import (
-    U32_MAX,
-    U64_MAX,
-    check_bytes,
-    check_multihash,
-    check_name,
-    check_optional_bytes,
-    check_u32,
-    check_u64,
+from snapshot_schema import body_walk as walk
+from snapshot_schema.checks import check_multihash, check_name, check_u32, check_u64
+from snapshot_schema.column_checks import (
+    SITE_EXECS,
+    U32S,
+    U64S,
+    Column,
+    ColumnTest,
+    PeerColumns,
+    all_multihashes,
+    any_bytes,
+    arrays,
+    bools,
+    column,
+    columns_pass,
+    mapping,
+    names,
+    nonempty_bytes,
+    optional,
+    optional_bytes,
+    records,
+    rows_of,
+    strictly_ascending,
 )
-from snapshot_schema.errors import PathElement, SnapshotDecodeError, SnapshotValueError
+from snapshot_schema.errors import PathElement, SnapshotDecodeError
 from snapshot_schema.execution_records import (
     INGRESS_TYPES,
     ExecutionStateSnapshot,
@@ -44,254 +62,120 @@ from snapshot_schema.framework_records import (
     PendingOutboundEntry,
 )
 from snapshot_schema.frozen_map import FrozenMap
-from snapshot_schema.multihash import SINGLE_BYTE_CODES, is_multihash
 from snapshot_schema.record_table import RecordTable
 from snapshot_schema.transient import TransientSnapshot
-from snapshot_schema.unchecked import unchecked_builder
+from snapshot_schema.unchecked import unchecked_builder, unchecked_records
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
 
 Path = tuple[PathElement, ...]
 T = TypeVar("T")
 
-_WIRE_NAMES = {tuple: "array", bytes: "bin", str: "str", int: "int", bool: "bool", float: "float"}
-
-
-def _wire_name(value: object) -> str:
-    return "nil" if value is None else _WIRE_NAMES.get(type(value), type(value).__name__)
-
-
-def _relocated(error: SnapshotValueError, path: Path) -> SnapshotDecodeError:
-    return SnapshotDecodeError(error.reason, (*path, *error.path))
-
-
-def _array(raw: object, path: Path, length: int | None = None) -> tuple[Any, ...]:
-    if type(raw) is not tuple:
-        raise SnapshotDecodeError(f"expected array, got {_wire_name(raw)}", path)
-    if length is not None and len(raw) != length:
-        raise SnapshotDecodeError(f"expected array of {length} elements, got {len(raw)}", path)
-    return raw
-
-
-def _checked(check: Callable[[Any, Path], object], value: T, path: Path) -> T:
-    """`value`, once `check` passes; its complaint as a decode error otherwise."""
-    try:
-        check(value, path)
-    except SnapshotValueError as error:
-        raise _relocated(error, ()) from None
-    return value
-
-
-def _construct(cls: Callable[..., T], fields: tuple[Any, ...], path: Path) -> T:
-    try:
-        return cls(*fields)
-    except SnapshotValueError as error:
-        raise _relocated(error, path) from None
-
-
-def _pairs(
-    raw: object,
-    path: Path,
-    key_check: Callable[[Any, Path], object],
-    build_value: Callable[[Any, Path], Any],
-) -> FrozenMap[Any, Any]:
-    """A mapping written as `[key, value]` pairs in strictly ascending key order."""
-    items: list[tuple[Any, Any]] = []
-    for index, pair in enumerate(_array(raw, path)):
-        key, value = _array(pair, (*path, index), 2)
-        _checked(key_check, key, (*path, index, "key"))
-        if items and not items[-1][0] < key:
-            raise SnapshotDecodeError(
-                "keys must be unique and in ascending order", (*path, index, "key")
-            )
-        items.append((key, build_value(value, (*path, index, "value"))))
-    return FrozenMap(items)
-
-
-def _sorted_peer_set(raw: object, path: Path) -> frozenset[bytes]:
-    """A set of peer ids written as an array in strictly ascending byte order."""
-    peers = _array(raw, path)
-    for index, peer in enumerate(peers):
-        if not is_multihash(peer):
-            _checked(check_multihash, peer, (*path, index))
-        if index and not peers[index - 1] < peer:
-            raise SnapshotDecodeError(
-                "peer ids must be unique and in ascending order", (*path, index)
-            )
-    return frozenset(peers)
-
-
 _new_governor = unchecked_builder(PeerGovernorSnapshot)
 _new_framework = unchecked_builder(FrameworkSnapshot)
 _new_transient = unchecked_builder(TransientSnapshot)
+_new_bus = unchecked_builder(TypedBusSnapshot)
 
 
-def _addresses_valid(addresses: object) -> bool:
-    if type(addresses) is not tuple:
-        return False
-    for address in addresses:
-        if type(address) is not bytes or not address:
-            return False
-    count = len(addresses)
-    if count == 2:
-        return bool(addresses[0] != addresses[1])
-    return count < 2 or len(set(addresses)) == count
+def _attempt(raw: object, fast: Callable[[Column], T | None]) -> T | None:
+    """`fast(raw)` if `raw` is an array: the built structure, or `None` if a test refused it."""
+    return fast(raw) if type(raw) is tuple else None
 
 
-# The per-peer tables are checked a column at a time with C-level builtins (`map`, `set`,
-# `min`, `max`), which costs a fraction of a Python-level test per row. The column tests mirror
-# the records' constructor checks; a property test holds the two equal. When a table fails,
-# `_explain_table` walks it row by row through the constructors to say exactly where and why.
-
-Column = tuple[Any, ...]
-ColumnTest = Callable[[Column], bool]
-
-
-class _PeerColumns:
-    """Checks peer-id columns, each distinct peer once: the same peers recur across tables."""
-
-    def __init__(self) -> None:
-        self._valid: set[bytes] = set()
-
-    def __call__(self, column: Column) -> bool:
-        distinct = set(column)
-        if len(distinct) != len(column):
-            return False  # a peer appears twice
-        if self._valid.issuperset(column):  # in column order, like `_all_multihashes` below
-            return True
-        unseen = distinct - self._valid
-        # All new (the first table): test them in column order, which reads memory in order
-        # and runs about twice as fast as walking the set in hash order.
-        if not _all_multihashes(column if len(unseen) == len(column) else unseen):
-            return False
-        self._valid |= unseen
-        return True
+def _structure(
+    raw: object, path: Path, fast: Callable[[Column], T | None], walked: Callable[[Any, Path], T]
+) -> T:
+    """The structure `raw` holds: built by `fast` from its columns, or, when a column test
+    refuses it, by `walked`, which names the first value that is wrong."""
+    built = _attempt(raw, fast)
+    return walked(raw, path) if built is None else built
 
 
-_first_byte = operator.itemgetter(0)
-_second_byte = operator.itemgetter(1)
+def _kept(test: ColumnTest) -> Callable[[Column], Column | None]:
+    """A fast builder for an array kept as decoded: the array itself, if it passes `test`."""
+    return lambda values: values if test(values) else None
 
 
-def _all_multihashes(peers: Collection[Any]) -> bool:
-    """`is_multihash` for every peer, its fast path a column at a time for 100k PeerIds.
-
-    That path holds for bytes whose first byte is a one-byte multihash code and whose second,
-    the digest length, is one byte and the size minus two: a few passes of `map` test it for
-    every peer at C speed instead of 100k Python calls.
-    """
-    if not peers:
-        return True
-    if set(map(type, peers)) == {bytes}:
-        sizes = set(map(len, peers))
-        if (
-            min(sizes) >= 2
-            and max(sizes) < 0x82  # the length byte, size - 2, is below 0x80: a one-byte varint
-            and set(map(operator.sub, map(len, peers), map(_second_byte, peers))) == {2}
-            and set(map(_first_byte, peers)) <= SINGLE_BYTE_CODES
-        ):
-            return True
-    return all(map(is_multihash, peers))
+def _fields(rows: Column, first: int, last: int) -> list[Iterable[Any]]:
+    """The `first`-th to `last`-th elements of every row, each as an iterator over the rows."""
+    return [map(itemgetter(index), rows) for index in range(first, last + 1)]
 
 
-def _uints(maximum: int) -> ColumnTest:
-    def test(column: Column) -> bool:
-        return bool(set(map(type, column)) == {int} and min(column) >= 0 and max(column) <= maximum)
-
-    return test
-
-
-def _nonempty_bytes(column: Column) -> bool:
-    return set(map(type, column)) == {bytes} and all(column)
+def _plain_mapping(
+    key_test: ColumnTest, value_test: ColumnTest
+) -> Callable[[Column], FrozenMap[Any, Any] | None]:
+    """A fast builder for a mapping whose decoded values are kept as they are."""
+    test = mapping(key_test, value_test)
+    return lambda rows: FrozenMap(rows) if test(rows) else None
 
 
-def _bools(column: Column) -> bool:
-    return set(map(type, column)) == {bool}
+def _record_mapping(
+    key_test: ColumnTest, cls: type[T], field_tests: tuple[ColumnTest, ...]
+) -> Callable[[Column], FrozenMap[Any, T] | None]:
+    """A fast builder for a mapping whose values are `cls` records."""
+    test = mapping(key_test, records(*field_tests))
+
+    def build(rows: Column) -> FrozenMap[Any, T] | None:
+        if not test(rows):
+            return None
+        values = column(rows, 1)
+        made = unchecked_records(cls, _fields(values, 0, len(field_tests) - 1), len(values))
+        del values
+        return FrozenMap(zip(map(itemgetter(0), rows), made, strict=True))
+
+    return build
 
 
-def _address_lists(column: Column) -> bool:
-    return all(map(_addresses_valid, column))
+# --- the framework ----------------------------------------------------------------------------
 
 
-def _retry_after_attempt(columns: tuple[Column, ...]) -> bool:
-    return all(map(operator.le, columns[2], columns[3]))
+def _retry_after_attempt(rows: Column) -> bool:
+    """No backoff row retries before its last attempt (`last_attempt_ns <= next_retry_ns`)."""
+    return all(map(le, map(itemgetter(2), rows), map(itemgetter(3), rows)))
 
 
-def _explain_table(rows: tuple[Any, ...], path: Path, cls: type[Any], arity: int) -> NoReturn:
-    seen: set[bytes] = set()
-    for index, row in enumerate(rows):
-        where = (*path, index)
-        record = _construct(cls, _array(row, where, arity), where)
-        peer = getattr(record, "peer_id", None)
-        if peer in seen:
-            raise SnapshotDecodeError(f"duplicate peer {peer!r}", (*where, "peer_id"))
-        seen.add(peer)  # type: ignore[arg-type]  # None only for tables without peers
-    raise SnapshotDecodeError("invalid table", path)  # unreachable while the tests agree
-
-
-def _fast_table(
+def _table(
     raw: object,
     path: Path,
     cls: type[T],
     column_tests: tuple[ColumnTest, ...],
-    row_test: Callable[[tuple[Column, ...]], bool] | None = None,
+    row_test: Callable[[Column], bool] | None = None,
 ) -> RecordTable[T]:
-    rows = _array(raw, path)
-    if not rows:
-        return RecordTable.trusted(cls, ())
-    arity = len(column_tests)
-    if set(map(type, rows)) == {tuple} and set(map(len, rows)) == {arity}:
-        # A pass per column reads the rows in memory order: faster than `zip(*rows)`.
-        columns = tuple(tuple(map(operator.itemgetter(index), rows)) for index in range(arity))
-        if all(test(column) for test, column in zip(column_tests, columns, strict=True)) and (
-            row_test is None or row_test(columns)
-        ):
-            # The table keeps the validated rows; records are built only when asked for.
-            return RecordTable.trusted(cls, rows)
-    _explain_table(rows, path, cls, arity)
+    """A table of `cls` records, kept as its validated rows (see `record_table.py`)."""
+    if type(raw) is tuple and records(*column_tests)(raw) and (row_test is None or row_test(raw)):
+        return RecordTable.trusted(cls, raw)
+    return walk.record_table(raw, path, cls, len(column_tests))
 
 
-_U32S = _uints(U32_MAX)
-_U64S = _uints(U64_MAX)
+def _peer_set(raw: object, path: Path) -> frozenset[bytes]:
+    """A set of PeerIds, written sorted."""
+    if type(raw) is tuple and all_multihashes(raw) and strictly_ascending(raw):
+        return frozenset(raw)
+    return walk.sorted_peer_set(raw, path)
 
 
-def _governor(raw: object, path: Path, peers: _PeerColumns) -> PeerGovernorSnapshot:
-    blocklist, allowlist, health, threshold = _array(raw, path, 4)
-    _checked(check_u32, threshold, (*path, "failure_threshold"))
+def _governor(raw: object, path: Path, peers: PeerColumns) -> PeerGovernorSnapshot:
+    blocklist, allowlist, health, threshold = walk.array(raw, path, 4)
+    walk.checked(check_u32, threshold, (*path, "failure_threshold"))
     if threshold == 0:
         raise SnapshotDecodeError(
             "expected a failure threshold of at least 1", (*path, "failure_threshold")
         )
     return _new_governor(
-        _sorted_peer_set(blocklist, (*path, "blocklist")),
-        None if allowlist is None else _sorted_peer_set(allowlist, (*path, "allowlist")),
-        _fast_table(health, (*path, "health"), PeerHealthSnapshot, (peers, _U32S, _U64S, _bools)),
+        _peer_set(blocklist, (*path, "blocklist")),
+        None if allowlist is None else _peer_set(allowlist, (*path, "allowlist")),
+        _table(health, (*path, "health"), PeerHealthSnapshot, (peers, U32S, U64S, bools)),
         threshold,
     )
-
-
-def _names(raw: object, path: Path) -> tuple[str, ...]:
-    names = _array(raw, path)
-    for index, name in enumerate(names):
-        _checked(check_name, name, (*path, index))
-    return names
-
-
-def _u64(value: object, path: Path) -> int:
-    return _checked(check_u64, value, path)  # type: ignore[return-value]
-
-
-def _subscribers(raw: object, path: Path) -> tuple[int, ...]:
-    sites = _array(raw, path)
-    seen: set[int] = set()
-    for index, site in enumerate(sites):
-        if _u64(site, (*path, index)) in seen:
-            raise SnapshotDecodeError(f"duplicate subscriber id {site}", (*path, index))
-        seen.add(site)
-    return sites
 
 
 def _framework(*fields: object) -> FrameworkSnapshot:
     """The record from its fields in declared order, all valid, stamped the current version."""
     return _new_framework(*fields, CURRENT_SNAPSHOT_SPEC_VERSION)
+
+
+_ADDRESS_LISTS = arrays(nonempty_bytes, unique=True)
+_counters = _plain_mapping(names, U64S)
+_fired_phases = _kept(names)
 
 
 def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapshot:
@@ -316,34 +200,39 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
         peer_id,
         next_command_id,
         next_exec_id,
-    ) = _array(raw, path, 9)
-    peers = _PeerColumns()
+    ) = walk.array(raw, path, 9)
+    peers = PeerColumns()
     return _framework(
-        _pairs(counters, (*path, "counters"), check_name, _u64),
-        _names(fired_phases, (*path, "fired_phases")),
-        _fast_table(
+        _structure(
+            counters,
+            (*path, "counters"),
+            _counters,
+            lambda values, where: walk.pairs(values, where, check_name, walk.u64),
+        ),
+        _structure(fired_phases, (*path, "fired_phases"), _fired_phases, walk.names),
+        _table(
             address_book,
             (*path, "address_book"),
             AddressBookEntrySnapshot,
-            (peers, _address_lists, _U64S),
+            (peers, _ADDRESS_LISTS, U64S),
         ),
         _governor(governor, (*path, "peer_governor"), peers),
-        _fast_table(
+        _table(
             backoff_table,
             (*path, "backoff_table"),
             BackoffEntry,
-            (peers, _U32S, _U64S, _U64S),
+            (peers, U32S, U64S, U64S),
             _retry_after_attempt,
         ),
-        _fast_table(
+        _table(
             pending_outbound,
             (*path, "pending_outbound"),
             PendingOutboundEntry,
-            (_nonempty_bytes, _bools),
+            (nonempty_bytes, bools),
         ),
-        _checked(check_multihash, peer_id, (*path, "peer_id_bytes")),
-        _u64(next_command_id, (*path, "next_command_id")),
-        _u64(next_exec_id, (*path, "next_exec_id")),
+        walk.checked(check_multihash, peer_id, (*path, "peer_id_bytes")),
+        walk.u64(next_command_id, (*path, "next_command_id")),
+        walk.u64(next_exec_id, (*path, "next_exec_id")),
     )
 
 
@@ -387,54 +276,93 @@ def build_framework_trusted(layout: tuple[Any, ...]) -> FrameworkSnapshot:
     )
 
 
-def _site_exec(raw: object, path: Path) -> tuple[int, int]:
-    site, exec_id = _array(raw, path, 2)
-    return _u64(site, (*path, "node_site_id")), _u64(exec_id, (*path, "exec_id"))
+# --- the execution state -----------------------------------------------------------------------
+
+_NAMED_PAYLOADS = arrays(records(names, any_bytes))
+_frontier = _kept(SITE_EXECS)
+_slot_table = _plain_mapping(SITE_EXECS, optional_bytes)
+_pending_async = _record_mapping(
+    U64S, PendingAsyncSnapshot, (U64S, U64S, arrays(U64S), optional(U64S))
+)
+_execution_state = _record_mapping(U64S, ExecutionStateSnapshot, (U32S,))
+_subscriptions = _plain_mapping(names, arrays(U64S, unique=True))
+_wire_states = _plain_mapping(U32S, any_bytes)
 
 
-def _slot_value(raw: object, path: Path) -> bytes | None:
-    return _checked(check_optional_bytes, raw, path)  # type: ignore[return-value]
+_COMPLETIONS = records(U64S, _NAMED_PAYLOADS)
 
 
-def _wire_state(raw: object, path: Path) -> bytes:
-    return _checked(check_bytes, raw, path)  # type: ignore[return-value]
+def _completions(rows: Column) -> tuple[PendingCompletionSnapshot, ...] | None:
+    if not _COMPLETIONS(rows):
+        return None
+    return unchecked_records(PendingCompletionSnapshot, _fields(rows, 0, 1), len(rows))
 
 
-def _ingress_event(raw: object, path: Path) -> IngressEvent:
-    event = _array(raw, path)
-    tag = event[0] if event else None
-    if type(tag) is not int or not 0 <= tag < len(INGRESS_TYPES):
-        raise SnapshotDecodeError(f"unknown ingress event tag {tag!r}", (*path, "tag"))
-    cls = INGRESS_TYPES[tag]
-    arity = len(attrs.fields(cls))
-    if len(event) != arity + 1:
-        raise SnapshotDecodeError(
-            f"expected {cls.__name__} as an array of {arity + 1} elements, got {len(event)}", path
-        )
-    return cast(IngressEvent, _construct(cls, event[1:], path))
+# Each ingress event's fields after its tag, by tag (docs/FORMAT.md §3); `None`: the tag.
+_INGRESS_FIELDS: tuple[tuple[ColumnTest | None, ...], ...] = (
+    (None, any_bytes),  # envelope
+    (None, names, names, any_bytes),  # app event
+    (None, names, _NAMED_PAYLOADS),  # invoke
+    (None, U64S),  # timer matured
+    (None, U64S, arrays(any_bytes)),  # completion
+)
+_TAGS = frozenset(range(len(INGRESS_TYPES)))
 
 
-def _pending_async(raw: object, path: Path) -> PendingAsyncSnapshot:
-    return _construct(PendingAsyncSnapshot, _array(raw, path, 4), path)
+def _of_kind(events: Column, tags: Column, tag: int) -> Column:
+    return tuple(compress(events, map(eq, tags, repeat(tag))))
 
 
-def _execution_state(raw: object, path: Path) -> ExecutionStateSnapshot:
-    return _construct(ExecutionStateSnapshot, _array(raw, path, 1), path)
+def _ingress(events: Column) -> tuple[IngressEvent, ...] | None:
+    """The events as records, built a kind at a time and put back in their order; `None` if
+    one is not a valid event: a tuple starting with a known tag, the fields of its kind after."""
+    if not events:
+        return ()
+    if set(map(type, events)) != {tuple}:
+        return None
+    lengths = set(map(len, events))
+    if 0 in lengths:
+        return None
+    tags = column(events, 0)
+    kinds = set(tags)
+    if not (set(map(type, tags)) == {int} and kinds <= _TAGS):
+        return None
+    if len(kinds) == 1:
+        (tag,) = kinds
+        if lengths != {len(_INGRESS_FIELDS[tag])}:
+            return None
+        del tags  # one kind: the records come out in order
+        return _events(events, tag)
+    built: list[Any] = [None] * len(events)
+    for tag in kinds:
+        chosen = _of_kind(events, tags, tag)
+        if not rows_of(chosen, len(_INGRESS_FIELDS[tag])):
+            return None
+        made = _events(chosen, tag)
+        if made is None:
+            return None
+        deque(map(built.__setitem__, compress(count(), map(eq, tags, repeat(tag))), made), 0)
+    return tuple(built)
+
+
+def _events(events: Column, tag: int) -> tuple[IngressEvent, ...] | None:
+    """Events of the kind `tag`, each of its length, as records; `None` if a field is wrong."""
+    tests = _INGRESS_FIELDS[tag]
+    if not columns_pass(events, tests):
+        return None
+    return unchecked_records(INGRESS_TYPES[tag], _fields(events, 1, len(tests) - 1), len(events))
 
 
 def _bus(raw: object, path: Path) -> TypedBusSnapshot:
-    (subscriptions,) = _array(raw, path, 1)
-    return TypedBusSnapshot(
-        _pairs(subscriptions, (*path, "event_subscriptions"), check_name, _subscribers)
+    (subscriptions,) = walk.array(raw, path, 1)
+    return _new_bus(
+        _structure(
+            subscriptions,
+            (*path, "event_subscriptions"),
+            _subscriptions,
+            lambda values, where: walk.pairs(values, where, check_name, walk.subscribers),
+        )
     )
-
-
-def _completion(raw: object, path: Path) -> PendingCompletionSnapshot:
-    return _construct(PendingCompletionSnapshot, _array(raw, path, 2), path)
-
-
-def _table(raw: object, path: Path, build: Callable[[Any, Path], T]) -> tuple[T, ...]:
-    return tuple(build(row, (*path, index)) for index, row in enumerate(_array(raw, path)))
 
 
 def build_snapshot(body: object) -> TransientSnapshot:
@@ -450,16 +378,51 @@ def build_snapshot(body: object) -> TransientSnapshot:
         ingress,
         wire_states,
         pending_completions,
-    ) = _array(body, (), 10)
+    ) = walk.array(body, (), 10)
     return _new_transient(
-        _construct(ClockReading, _array(taken_at, ("taken_at",), 2), ("taken_at",)),
-        _table(frontier, ("frontier",), _site_exec),
-        _pairs(slot_table, ("slot_table",), _site_exec, _slot_value),
-        _pairs(pending_async, ("pending_async",), check_u64, _pending_async),
-        _pairs(execution_state, ("execution_state",), check_u64, _execution_state),
+        walk.construct(ClockReading, walk.array(taken_at, ("taken_at",), 2), ("taken_at",)),
+        _structure(
+            frontier,
+            ("frontier",),
+            _frontier,
+            lambda raw, path: walk.table(raw, path, walk.site_exec),
+        ),
+        _structure(
+            slot_table,
+            ("slot_table",),
+            _slot_table,
+            lambda raw, path: walk.pairs(raw, path, walk.site_exec, walk.slot_value),
+        ),
+        _structure(
+            pending_async,
+            ("pending_async",),
+            _pending_async,
+            lambda raw, path: walk.pairs(raw, path, check_u64, walk.pending_async),
+        ),
+        _structure(
+            execution_state,
+            ("execution_state",),
+            _execution_state,
+            lambda raw, path: walk.pairs(raw, path, check_u64, walk.execution_state),
+        ),
         build_framework(framework),
         _bus(bus, ("bus",)),
-        _table(ingress, ("ingress",), _ingress_event),
-        _pairs(wire_states, ("wire_states",), check_u32, _wire_state),
-        _table(pending_completions, ("pending_completions",), _completion),
+        _structure(
+            ingress,
+            ("ingress",),
+            _ingress,
+            lambda raw, path: walk.table(raw, path, walk.ingress_event),
+        ),
+        _structure(
+            wire_states,
+            ("wire_states",),
+            _wire_states,
+            lambda raw, path: walk.pairs(raw, path, check_u32, walk.wire_state),
+        ),
+        _structure(
+            pending_completions,
+            ("pending_completions",),
+            _completions,
+            lambda raw, path: walk.table(raw, path, walk.completion),
+        ),
     )

@@ -20,10 +20,8 @@ from snapshot_schema import (
     decode,
     encode,
 )
-from snapshot_schema.body_builder import _all_multihashes
 from snapshot_schema.encoder import encode_body
-from snapshot_schema.multihash import is_multihash
-from snapshot_schema.strategies import framework_snapshots, peer_ids, transient_snapshots
+from snapshot_schema.strategies import framework_snapshots, transient_snapshots
 
 
 def as_tuples(value: object) -> object:
@@ -118,25 +116,3 @@ def test_integers_written_in_a_longer_form_re_encode_canonically() -> None:
     decoded = decode(padded)
     assert decoded == value
     assert encode(decoded) == canonical
-
-
-# Peer ids around every edge of the column-wise multihash test: size 2 and 0x81/0x82, length
-# bytes at and past 0x80, unknown and multi-byte codes.
-shaped_peers = st.one_of(
-    peer_ids(),
-    st.builds(
-        lambda code, length, size: bytes([code, length]) + bytes(max(size - 2, 0)),
-        st.sampled_from([0x00, 0x12, 0x13, 0x7F, 0x80, 0xB2]),
-        st.sampled_from([0, 1, 32, 0x7E, 0x7F, 0x80, 0x81]),
-        st.sampled_from([2, 3, 34, 0x80, 0x81, 0x82, 0x83]),
-    ),
-    st.binary(max_size=3),
-)
-
-
-@settings(max_examples=400)
-@given(st.lists(shaped_peers, max_size=5))
-def test_the_column_wise_multihash_test_agrees_with_is_multihash(peers: list[bytes]) -> None:
-    expected = all(map(is_multihash, peers))
-    assert _all_multihashes(tuple(peers)) == expected
-    assert _all_multihashes(set(peers)) == expected

@@ -1,0 +1,278 @@
+"""What `decode` costs per input byte for every shape of body the format allows, against a typical
+snapshot's cost per byte.
+
+A typical snapshot is mostly PeerIds, addresses and envelopes: a few large values per msgpack
+object. The format also allows bodies of nothing but tiny entries: a frontier of `[0, 0]` pairs
+(3 bytes each), timer events, one-byte names, address lists of one-byte addresses. Each shape
+here fills one repeated structure of an otherwise empty, valid snapshot with as many of its
+smallest entries as fit in the input size. Every input decodes (the benchmark checks it).
+
+    .venv/bin/python -m benchmarks.shapes                 # 1 MiB inputs, 5 rounds
+    .venv/bin/python -m benchmarks.shapes --size 262144 --rounds 3
+
+Per shape: the best time of `rounds` decodes (rounds interleave the shapes and the typical
+snapshot, so a busy machine slows them alike) and the peak traced memory (`tracemalloc`) of one
+decode, each per input byte and as a ratio to the typical snapshot's. `tests/schema/
+test_shape_costs.py` holds every ratio under `TIME_BOUND` and `MEMORY_BOUND`
+(docs/FORMAT.md §5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import shlex
+import string
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from benchmarks.codec import TYPICAL_SHAPE, build_snapshot
+from benchmarks.harness import machine_line
+from snapshot_schema import decode, encode
+
+TIME_BOUND = 8.0
+"""Decode time per input byte of any valid shape, at most this many times a typical snapshot's."""
+MEMORY_BOUND = 8.0
+"""Peak traced memory per input byte of any valid shape, at most this many times a typical
+snapshot's."""
+DEFAULT_SIZE = 1 << 20
+DEFAULT_ROUNDS = 5
+
+PEER = b"\x12\x20" + bytes(32)  # the node's own PeerId in every shape
+Body = list[Any]
+
+
+def _empty_body() -> Body:
+    framework = [[], [], [], [[], None, [], 1], [], [], PEER, 0, 0]
+    return [[0, 0], [], [], [], [], framework, [[]], [], [], []]
+
+
+def _tiny_peer(index: int) -> bytes:
+    """The smallest distinct PeerIds, ascending: identity multihashes of 3-byte digests."""
+    return b"\x00\x03" + index.to_bytes(3, "big")
+
+
+def _tiny_address(index: int) -> bytes:
+    return index.to_bytes((index.bit_length() + 7) // 8 or 1, "big")
+
+
+_ALPHABET = "".join(sorted(string.ascii_letters + string.digits))
+
+
+def _names(count: int) -> list[str]:
+    """The `count` shortest distinct names, ascending."""
+    shortest = itertools.chain.from_iterable(
+        itertools.product(_ALPHABET, repeat=length) for length in itertools.count(1)
+    )
+    return sorted("".join(letters) for letters in itertools.islice(shortest, count))
+
+
+def _with(setter: Callable[[Body, int], None]) -> Callable[[int], Body]:
+    def build(count: int) -> Body:
+        body = _empty_body()
+        setter(body, count)
+        return body
+
+    return build
+
+
+def _set(path: tuple[int, ...], value: Callable[[int], object]) -> Callable[[int], Body]:
+    """A body whose element at `path` is `value(count)`."""
+
+    def setter(body: Body, count: int) -> None:
+        target: Any = body
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value(count)
+
+    return _with(setter)
+
+
+FRAMEWORK, GOVERNOR = 5, 3
+MIXED_EVENTS = [[0, b""], [1, "a", "b", b""], [2, "a", []], [3, 0], [4, 0, []]]
+
+SHAPES: dict[str, Callable[[int], Body]] = {
+    "frontier: [0, 0]": _set((1,), lambda n: [[0, 0]] * n),
+    "slot_table: [[a, b], nil]": _set((2,), lambda n: [[[i >> 7, i & 127], None] for i in range(n)]),
+    "pending_async: [k, [0, 0, [], nil]]": _set(
+        (3,), lambda n: [[i, [0, 0, [], None]] for i in range(n)]
+    ),
+    "pending_async output_sites: 0": _set((3,), lambda n: [[0, [0, 0, [0] * n, None]]]),
+    "execution_state: [k, [0]]": _set((4,), lambda n: [[i, [0]] for i in range(n)]),
+    "counters: [name, 0]": _set((FRAMEWORK, 0), lambda n: [[name, 0] for name in _names(n)]),
+    "fired_phases: 'a'": _set((FRAMEWORK, 1), lambda n: ["a"] * n),
+    "address_book: [peer, [], 0]": _set(
+        (FRAMEWORK, 2), lambda n: [[_tiny_peer(i), [], 0] for i in range(n)]
+    ),
+    "address_book addresses: 1-2 bytes": _set(
+        (FRAMEWORK, 2), lambda n: [[PEER, [_tiny_address(i) for i in range(n)], 0]]
+    ),
+    "blocklist: peer": _set((FRAMEWORK, GOVERNOR, 0), lambda n: list(map(_tiny_peer, range(n)))),
+    "allowlist: peer": _set((FRAMEWORK, GOVERNOR, 1), lambda n: list(map(_tiny_peer, range(n)))),
+    "health: [peer, 0, 0, false]": _set(
+        (FRAMEWORK, GOVERNOR, 2), lambda n: [[_tiny_peer(i), 0, 0, False] for i in range(n)]
+    ),
+    "backoff_table: [peer, 0, 0, 0]": _set(
+        (FRAMEWORK, 4), lambda n: [[_tiny_peer(i), 0, 0, 0] for i in range(n)]
+    ),
+    "pending_outbound: [1 byte, false]": _set((FRAMEWORK, 5), lambda n: [[b"x", False]] * n),
+    "event_subscriptions: [name, []]": _set((6, 0), lambda n: [[name, []] for name in _names(n)]),
+    "event_subscriptions sites: k": _set((6, 0), lambda n: [["k", list(range(n))]]),
+    "ingress envelope: [0, '']": _set((7,), lambda n: [[0, b""]] * n),
+    "ingress app event: [1, 'a', 'b', '']": _set((7,), lambda n: [[1, "a", "b", b""]] * n),
+    "ingress invoke: [2, 'a', []]": _set((7,), lambda n: [[2, "a", []]] * n),
+    "ingress invoke inputs: ['a', '']": _set((7,), lambda n: [[2, "a", [["a", b""]] * n]]),
+    "ingress timer: [3, 0]": _set((7,), lambda n: [[3, 0]] * n),
+    "ingress completion: [4, 0, []]": _set((7,), lambda n: [[4, 0, []]] * n),
+    "ingress completion results: ''": _set((7,), lambda n: [[4, 0, [b""] * n]]),
+    "ingress, all five kinds in turn": _set(
+        (7,), lambda n: [MIXED_EVENTS[i % len(MIXED_EVENTS)] for i in range(n)]
+    ),
+    "wire_states: [k, '']": _set((8,), lambda n: [[i, b""] for i in range(n)]),
+    "pending_completions: [0, []]": _set((9,), lambda n: [[0, []]] * n),
+    "pending_completions results: ['a', '']": _set((9,), lambda n: [[0, [["a", b""]] * n]]),
+}
+"""Every repeated structure of the body (docs/FORMAT.md §3) filled with its smallest entries."""
+
+
+def _encoded(body: Body) -> bytes:
+    return msgpack.packb([1, body], use_bin_type=True)
+
+
+def shape_input(name: str, size: int) -> bytes:
+    """A valid snapshot of about `size` bytes (within 1%) of the shape `name`."""
+    build = SHAPES[name]
+    small, large = len(_encoded(build(1_000))), len(_encoded(build(2_000)))
+    per_entry = (large - small) / 1_000
+    count = max(1, round((size - (small - 1_000 * per_entry)) / per_entry))
+    while len(data := _encoded(build(count))) > size * 1.01:
+        count = count * 99 // 100
+    return data
+
+
+def typical_input(size: int) -> bytes:
+    """The `typical` golden snapshot's rows, grown to about `size` bytes (within 1%)."""
+    per_peer = len(encode(build_snapshot(2_000, shape=TYPICAL_SHAPE))) / 2_000
+    return encode(build_snapshot(max(1, round(size / per_peer)), shape=TYPICAL_SHAPE))
+
+
+def best_time(data: bytes, rounds: int) -> float:
+    """The shortest of `rounds` decodes of `data`, in seconds (the result freed outside)."""
+    best = float("inf")
+    for _ in range(rounds):
+        gc.collect()
+        started = time.perf_counter()
+        result = decode(data)
+        best = min(best, time.perf_counter() - started)
+        del result
+    return best
+
+
+def traced_peak(data: bytes) -> int:
+    """Peak bytes allocated while `decode(data)` runs (deterministic, unlike the RSS)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = decode(data)
+        peak = tracemalloc.get_traced_memory()[1]
+        del result
+        return peak
+    finally:
+        tracemalloc.stop()
+
+
+@dataclass(frozen=True)
+class Cost:
+    shape: str
+    size: int
+    ns_per_byte: float
+    memory_per_byte: float
+    time_ratio: float  # to the typical snapshot's ns per byte
+    memory_ratio: float
+
+
+def measure(names: Sequence[str], size: int, rounds: int) -> list[Cost]:
+    """The cost of each shape in `names` and of the typical snapshot (first), `rounds` rounds
+    each, interleaved: round r decodes every input once."""
+    inputs = {"typical": typical_input(size)} | {name: shape_input(name, size) for name in names}
+    for data in inputs.values():
+        decode(data)  # every input is a valid snapshot
+    best = dict.fromkeys(inputs, float("inf"))
+    for _ in range(rounds):
+        for name, data in inputs.items():
+            best[name] = min(best[name], best_time(data, 1))
+    peaks = {name: traced_peak(data) for name, data in inputs.items()}
+    typical = inputs["typical"]
+    base_time, base_memory = best["typical"] / len(typical), peaks["typical"] / len(typical)
+    costs = []
+    for name, data in inputs.items():
+        time_per_byte, memory_per_byte = best[name] / len(data), peaks[name] / len(data)
+        costs.append(
+            Cost(
+                name,
+                len(data),
+                time_per_byte * 1e9,
+                memory_per_byte,
+                time_per_byte / base_time,
+                memory_per_byte / base_memory,
+            )
+        )
+    return costs
+
+
+def markdown_table(costs: Sequence[Cost]) -> str:
+    lines = [
+        "| shape | bytes | ns per byte | time vs typical | peak memory per byte "
+        "| memory vs typical |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines.extend(
+        f"| {cost.shape} | {cost.size:,} | {cost.ns_per_byte:.1f} | {cost.time_ratio:.2f} "
+        f"| {cost.memory_per_byte:.1f} | {cost.memory_ratio:.2f} |"
+        for cost in costs
+    )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.shapes",
+        description="Decode cost per input byte of every body shape, against a typical one.",
+    )
+    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="input bytes (1 MiB)")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="rounds (5)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    costs = measure(list(SHAPES), args.size, args.rounds)
+    worst_time = max(cost.time_ratio for cost in costs)
+    worst_memory = max(cost.memory_ratio for cost in costs)
+    print("# Decode cost by body shape")
+    print()
+    print(f"Command: `{shlex.join(sys.orig_argv)}`")
+    print()
+    print(f"Machine: {machine_line('msgpack')}")
+    print()
+    print(
+        f"Inputs of about {args.size:,} bytes; best of {args.rounds} interleaved rounds; "
+        f"total {time.perf_counter() - started:.0f} s."
+    )
+    print()
+    print(markdown_table(costs))
+    print()
+    print(
+        f"Worst: time {worst_time:.2f}x (bound {TIME_BOUND:g}x), memory {worst_memory:.2f}x "
+        f"(bound {MEMORY_BOUND:g}x) the typical snapshot's per byte."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
