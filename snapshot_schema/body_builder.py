@@ -141,16 +141,25 @@ def _table(
     row_test: Callable[[Column], bool] | None = None,
 ) -> RecordTable[T]:
     """A table of `cls` records, kept as its validated rows (see `record_table.py`)."""
-    if type(raw) is tuple and records(*column_tests)(raw) and (row_test is None or row_test(raw)):
-        return RecordTable.trusted(cls, raw)
-    return walk.record_table(raw, path, cls, len(column_tests))
+    test = records(*column_tests)
+
+    def fast(rows: Column) -> RecordTable[T] | None:
+        if test(rows) and (row_test is None or row_test(rows)):
+            return RecordTable.trusted(cls, rows)
+        return None
+
+    return _structure(
+        raw, path, fast, lambda rows, where: walk.record_table(rows, where, cls, len(column_tests))
+    )
+
+
+def _sorted_peers(peers: Column) -> frozenset[bytes] | None:
+    return frozenset(peers) if all_multihashes(peers) and strictly_ascending(peers) else None
 
 
 def _peer_set(raw: object, path: Path) -> frozenset[bytes]:
     """A set of PeerIds, written sorted."""
-    if type(raw) is tuple and all_multihashes(raw) and strictly_ascending(raw):
-        return frozenset(raw)
-    return walk.sorted_peer_set(raw, path)
+    return _structure(raw, path, _sorted_peers, walk.sorted_peer_set)
 
 
 def _governor(raw: object, path: Path, peers: PeerColumns) -> PeerGovernorSnapshot:

@@ -176,9 +176,11 @@ def all_multihashes(peers: Collection[Any]) -> bool:
             (size,) = sizes
             if 2 <= size < 0x82:  # the length byte, size - 2, is below 0x80: a one-byte varint
                 joined = b"".join(peers)
-                return joined[1::size] == bytes([size - 2]) * len(peers) and not joined[
-                    0::size
-                ].translate(None, _SINGLE_BYTE_CODES)
+                lengths, codes = joined[1::size], joined[0::size]
+                if lengths == bytes([size - 2]) * len(peers) and not codes.translate(
+                    None, _SINGLE_BYTE_CODES
+                ):
+                    return True
         elif (
             min(sizes) >= 2
             and max(sizes) < 0x82

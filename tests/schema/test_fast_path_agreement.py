@@ -1,90 +1,299 @@
-"""The decoder's columnar table checks accept exactly the rows the record constructors accept."""
+"""The decoder's column tests judge exactly as the record constructors do, and valid bodies never
+need the slow value-by-value walk (snapshot_schema/body_builder.py)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
+import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snapshot_schema import (
     AddressBookEntrySnapshot,
+    AppEventIngress,
     BackoffEntry,
+    ClockReading,
+    CompletionIngress,
+    EnvelopeIngress,
+    ExecutionStateSnapshot,
+    FrameworkSnapshot,
+    InvokeIngress,
+    PeerGovernorSnapshot,
     PeerHealthSnapshot,
+    PendingAsyncSnapshot,
+    PendingCompletionSnapshot,
     PendingOutboundEntry,
     SnapshotDecodeError,
     SnapshotValueError,
+    TimerMaturedIngress,
+    TransientSnapshot,
+    TypedBusSnapshot,
+    body_builder,
 )
-from snapshot_schema.body_builder import (
-    _U32S,
-    _U64S,
-    _address_lists,
-    _bools,
-    _fast_table,
-    _nonempty_bytes,
-    _PeerColumns,
-    _retry_after_attempt,
+from snapshot_schema.body_builder import build_snapshot
+from snapshot_schema.checks import (
+    U32_MAX,
+    U64_MAX,
+    check_bool,
+    check_bytes,
+    check_name,
+    check_nonempty_bytes,
+    check_optional_bytes,
+    check_uint,
 )
-from snapshot_schema.strategies import peer_ids
+from snapshot_schema.column_checks import (
+    U32S,
+    U64S,
+    ColumnTest,
+    all_multihashes,
+    any_bytes,
+    bools,
+    names,
+    nonempty_bytes,
+    optional_bytes,
+)
+from snapshot_schema.encoder import encode_body
+from snapshot_schema.multihash import is_multihash
+from snapshot_schema.strategies import peer_ids, transient_snapshots
 
 # Values near every boundary the checks draw, and of every wrong wire type.
-edge_ints = st.sampled_from([-1, 0, 1, 2**32 - 1, 2**32, 2**64 - 1, 2**64])
-scalars = st.one_of(edge_ints, st.booleans(), st.none(), st.binary(max_size=3), st.text(max_size=2))
-peers = st.one_of(
-    peer_ids(), st.sampled_from([b"", b"\x12", b"\x12\x20", b"\x80\x00\x00"]), scalars
-)
-address_lists = st.one_of(
-    st.lists(st.sampled_from([b"a", b"b", b"", "a", 1]), max_size=3).map(tuple), scalars
-)
-
-TABLES: dict[type, tuple[Any, ...]] = {
-    AddressBookEntrySnapshot: (
-        st.tuples(peers, address_lists, edge_ints | scalars),
-        (lambda p: (p, _address_lists, _U64S)),
-        None,
-    ),
-    PeerHealthSnapshot: (
-        st.tuples(peers, edge_ints | scalars, edge_ints, st.booleans() | scalars),
-        (lambda p: (p, _U32S, _U64S, _bools)),
-        None,
-    ),
-    BackoffEntry: (
-        st.tuples(peers, edge_ints, edge_ints | scalars, edge_ints),
-        (lambda p: (p, _U32S, _U64S, _U64S)),
-        _retry_after_attempt,
-    ),
-    PendingOutboundEntry: (
-        st.tuples(st.binary(max_size=2) | scalars, st.booleans() | scalars),
-        (lambda p: (_nonempty_bytes, _bools)),
-        None,
-    ),
-}
+EDGE_VALUES: list[object] = [
+    -1,
+    0,
+    1,
+    U32_MAX,
+    U32_MAX + 1,
+    U64_MAX,
+    U64_MAX + 1,
+    True,
+    False,
+    None,
+    1.5,
+    b"",
+    b"x",
+    bytes.fromhex("1220") + bytes(32),
+    "",
+    "a",
+    "\ud800",
+    "é",
+    (),
+    (0, 0),
+    (b"x",),
+]
+scalars = st.sampled_from(EDGE_VALUES)
 
 
-def _constructor_verdict(cls: type, rows: list[tuple[Any, ...]]) -> bool:
-    seen = set()
+def _accepts(check: Callable[[Any, tuple[str, ...]], None], value: object) -> bool:
     try:
-        records = [cls(*row) for row in rows]
-    except (SnapshotValueError, TypeError):
+        check(value, ())
+    except SnapshotValueError:
         return False
-    for record in records:
-        key = getattr(record, "peer_id", id(record))
-        if key in seen:
-            return False
-        seen.add(key)
     return True
 
 
+COLUMN_TESTS: list[tuple[ColumnTest, Callable[[Any, tuple[str, ...]], None]]] = [
+    (U32S, lambda value, path: check_uint(value, U32_MAX, path)),
+    (U64S, lambda value, path: check_uint(value, U64_MAX, path)),
+    (any_bytes, check_bytes),
+    (nonempty_bytes, check_nonempty_bytes),
+    (optional_bytes, check_optional_bytes),
+    (bools, check_bool),
+    (names, check_name),
+]
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(range(len(COLUMN_TESTS))), st.lists(scalars | st.text(max_size=3)))
+def test_each_column_test_accepts_exactly_the_values_its_check_accepts(
+    which: int, values: list[object]
+) -> None:
+    column_test, check = COLUMN_TESTS[which]
+    assert column_test(tuple(values)) == all(_accepts(check, value) for value in values)
+
+
+# PeerIds around every edge of the column-wise multihash test: size 2 and 0x81/0x82, length
+# bytes at and past 0x80, unknown and multi-byte codes, all of one size or mixed.
+shaped_peers = st.one_of(
+    peer_ids(),
+    st.builds(
+        lambda code, length, size: bytes([code, length]) + bytes(max(size - 2, 0)),
+        st.sampled_from([0x00, 0x12, 0x13, 0x7F, 0x80, 0xB2]),
+        st.sampled_from([0, 1, 32, 0x7E, 0x7F, 0x80, 0x81]),
+        st.sampled_from([2, 3, 34, 0x80, 0x81, 0x82, 0x83]),
+    ),
+    st.binary(max_size=3),
+    scalars,
+)
+
+
 @settings(max_examples=400)
-@given(st.sampled_from(sorted(TABLES, key=lambda cls: cls.__name__)), st.data())
-def test_fast_table_and_constructors_agree(cls: type, data: st.DataObject) -> None:
-    row_strategy, column_tests, row_test = TABLES[cls]
-    rows = data.draw(st.lists(row_strategy, max_size=4))
+@given(st.lists(shaped_peers, max_size=5), st.booleans())
+def test_the_column_wise_multihash_test_agrees_with_is_multihash(
+    peers: list[object], one_size: bool
+) -> None:
+    if one_size and peers and all(isinstance(peer, bytes) for peer in peers):
+        peers = [peers[0]] * len(peers)  # the joined, strided path
+    expected = all(map(is_multihash, peers))
+    assert all_multihashes(tuple(peers)) == expected
+    assert all_multihashes(set(peers)) == expected
+
+
+# --- whole bodies ------------------------------------------------------------------------------
+
+
+def as_tuples(value: object) -> object:
+    """Every list in `value` as a tuple: what msgpack decodes arrays to."""
+    if isinstance(value, list | tuple):
+        return tuple(as_tuples(item) for item in value)
+    return value
+
+
+def _slots(value: object) -> Iterator[tuple[list[Any], int]]:
+    """Every (array, index) of a body of nested lists, depth first."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield value, index
+            yield from _slots(item)
+
+
+def _body_lists(snapshot: TransientSnapshot) -> list[Any]:
+    body: list[Any] = msgpack.unpackb(msgpack.packb(encode_body(snapshot), use_bin_type=True))
+    return body
+
+
+def _mutated(snapshot: TransientSnapshot, data: st.DataObject) -> object:
+    """The snapshot's body with one change that may or may not keep it valid."""
+    body = _body_lists(snapshot)
+    slots = list(_slots(body))
+    if slots:
+        array, index = data.draw(st.sampled_from(slots))
+        action = data.draw(st.sampled_from(["replace", "duplicate", "swap", "delete"]))
+        if action == "replace":
+            array[index] = data.draw(scalars)
+        elif action == "duplicate":
+            array.insert(index, array[index])
+        elif action == "swap" and index:
+            array[index - 1], array[index] = array[index], array[index - 1]
+        elif action == "delete":
+            del array[index]
+    return as_tuples(body)
+
+
+def _outcome(body: object) -> tuple[str, object]:
     try:
-        built: Sequence[Any] = _fast_table(
-            tuple(rows), ("t",), cls, column_tests(_PeerColumns()), row_test
-        )
-    except SnapshotDecodeError:
-        assert not _constructor_verdict(cls, rows)
-    else:
-        assert _constructor_verdict(cls, rows)
-        assert built == tuple(cls(*row) for row in rows)
+        built = build_snapshot(body)
+    except SnapshotDecodeError as error:
+        return "refused", (error.path, error.reason)
+    return "built", built
+
+
+def _walked_outcome(body: object) -> tuple[str, object]:
+    with mock.patch.object(body_builder, "_attempt", return_value=None):
+        return _outcome(body)
+
+
+PEERS = [bytes.fromhex("1220") + bytes([n]) * 32 for n in range(3)]
+RICH = TransientSnapshot(
+    taken_at=ClockReading(5, 6),
+    frontier=((1, 2), (1, 2), (0, 3)),
+    slot_table={(1, 2): b"v", (1, 3): None, (2, 0): b""},
+    pending_async={
+        1: PendingAsyncSnapshot(1, 2, (3, 4), 9),
+        2: PendingAsyncSnapshot(0, 0, (), None),
+    },
+    execution_state={1: ExecutionStateSnapshot(2), 3: ExecutionStateSnapshot(0)},
+    framework=FrameworkSnapshot(
+        counters={"a": 1, "b": 2},
+        fired_phases=("x", "y", "x"),
+        address_book=(
+            AddressBookEntrySnapshot(PEERS[0], (b"\x01", b"\x02"), 1),
+            AddressBookEntrySnapshot(PEERS[1], (b"\x03", b"\x04", b"\x05"), 2),
+        ),
+        peer_governor=PeerGovernorSnapshot(
+            blocklist={PEERS[0], PEERS[1]},
+            allowlist={PEERS[1], PEERS[2]},
+            health=(PeerHealthSnapshot(PEERS[0], 1, 2, False), PeerHealthSnapshot(PEERS[2])),
+            failure_threshold=2,
+        ),
+        backoff_table=(BackoffEntry(PEERS[0], 1, 2, 3), BackoffEntry(PEERS[1], 0, 5, 5)),
+        pending_outbound=(PendingOutboundEntry(b"e", False), PendingOutboundEntry(b"f", True)),
+        peer_id_bytes=PEERS[2],
+        next_command_id=7,
+        next_exec_id=8,
+    ),
+    bus=TypedBusSnapshot({"k": (1, 2), "l": ()}),
+    ingress=(
+        EnvelopeIngress(b"\x01"),
+        AppEventIngress("m", "i", b"v"),
+        InvokeIngress("r", (("to", b"p"), ("body", b""))),
+        TimerMaturedIngress(9),
+        CompletionIngress(4, (b"ok", b"")),
+        TimerMaturedIngress(10),
+    ),
+    wire_states={1: b"w", 2: b""},
+    pending_completions=(
+        PendingCompletionSnapshot(4, (("a", b"x"), ("b", b""))),
+        PendingCompletionSnapshot(5, ()),
+    ),
+)
+"""A snapshot with two or more entries in every repeated structure, all ingress kinds."""
+
+
+def _single_changes() -> Iterator[tuple[str, object]]:
+    """`RICH`'s body with one value replaced by each edge value, or one array element
+    duplicated, moved or deleted: every change at every position."""
+    positions = len(list(_slots(_body_lists(RICH))))
+    for position in range(positions):
+        for change in [*range(len(EDGE_VALUES)), "duplicate", "swap", "delete"]:
+            body = _body_lists(RICH)
+            array, index = list(_slots(body))[position]
+            if change == "duplicate":
+                array.insert(index, array[index])
+            elif change == "swap":
+                array[index - 1], array[index] = array[index], array[index - 1]
+            elif change == "delete":
+                del array[index]
+            else:
+                array[index] = EDGE_VALUES[change]
+            yield f"{position}:{change}", as_tuples(body)
+
+
+def test_column_tests_and_the_walk_agree_on_every_single_change_to_a_rich_body() -> None:
+    changes = list(_single_changes())
+    assert len(changes) > 3_000
+    built = 0
+    for name, body in changes:
+        outcome = _outcome(body)
+        assert outcome == _walked_outcome(body), name
+        built += outcome[0] == "built"
+    assert 0 < built < len(changes) // 2  # both verdicts are exercised
+
+
+@settings(max_examples=300)
+@given(transient_snapshots(), st.data())
+def test_column_tests_and_the_walk_agree_on_any_body(
+    snapshot: TransientSnapshot, data: st.DataObject
+) -> None:
+    body = _mutated(snapshot, data)
+    assert _outcome(body) == _walked_outcome(body)
+
+
+@settings(max_examples=100)
+@given(transient_snapshots())
+def test_a_valid_body_is_built_from_its_columns_without_the_walk(
+    snapshot: TransientSnapshot,
+) -> None:
+    attempt = body_builder._attempt
+    refused: list[object] = []
+
+    def spy(raw: object, fast: Callable[[Any], object]) -> object:
+        built = attempt(raw, fast)
+        if built is None:
+            refused.append(raw)
+        return built
+
+    with mock.patch.object(body_builder, "_attempt", spy):
+        built = build_snapshot(as_tuples(encode_body(snapshot)))
+    assert refused == []
+    assert built == snapshot
