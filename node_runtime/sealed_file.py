@@ -50,6 +50,7 @@ from snapshot_schema import (
     encode,
     spec_version_of,
 )
+from snapshot_schema.byte_view import byte_view
 
 MAGIC = b"\x89NSNAP\r\n"
 """Non-ASCII first byte and CR LF, as in PNG: a text-mode transfer that mangles bytes shows up."""
@@ -214,7 +215,7 @@ def seal(
 def read_header(data: bytes | bytearray | memoryview) -> SealedHeader:
     """The header at the start of `data` (at least the header's bytes; the rest may be
     missing), *not* verified: use it to list and inspect files, never to trust them."""
-    view = memoryview(data).cast("B")
+    view = byte_view(data)  # a strided view is copied: it cannot be cast
     if view[: len(MAGIC)] != MAGIC:
         if len(view) < len(MAGIC) and MAGIC.startswith(bytes(view)):
             raise TruncatedFileError(f"file of {len(view)} bytes ends inside the magic")
@@ -359,7 +360,7 @@ def unseal(
     itself (`SnapshotDecodeError`, `IncompatibleSnapshotVersion`) and that the header agrees
     with it (`HeaderMismatchError`).
     """
-    view = memoryview(data).cast("B")
+    view = byte_view(data)  # a strided view is copied: it cannot be cast
     signed_digest = _check_integrity(view)
     header = read_header(view)
     if header.encoded_length > max_snapshot_size:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import msgpack
 
 from snapshot_schema.body_builder import build_snapshot
+from snapshot_schema.byte_view import byte_view
 from snapshot_schema.checks import U32_MAX
 from snapshot_schema.encoder import pack
 from snapshot_schema.errors import SnapshotDecodeError, SnapshotError
@@ -138,6 +139,17 @@ def _migrate(body: object, found: int | None, chain: tuple[Upgrade, ...]) -> obj
     return _unpack_body(memoryview(repacked))
 
 
+def _input_size(data: object) -> int:
+    """The number of bytes in `data`, refusing anything that is not bytes-like (or is a
+    released view)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise SnapshotDecodeError(f"expected bytes, got `{type(data).__name__}`")
+    try:
+        return memoryview(data).nbytes
+    except ValueError as error:  # a released memoryview
+        raise SnapshotDecodeError(f"unreadable input: {error}") from None
+
+
 def decode(
     data: bytes | bytearray | memoryview,
     *,
@@ -150,11 +162,10 @@ def decode(
     or older without registered migrations) and `SnapshotDecodeError`, with the path to the
     offending value, for anything else that is not a valid snapshot.
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise SnapshotDecodeError(f"expected bytes, got `{type(data).__name__}`")
-    view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
-    if len(view) > max_size:
-        raise SnapshotDecodeError(f"input of {len(view)} bytes exceeds the {max_size}-byte limit")
+    size = _input_size(data)
+    if size > max_size:
+        raise SnapshotDecodeError(f"input of {size} bytes exceeds the {max_size}-byte limit")
+    view = byte_view(data)
     found, body_offset = _read_version(view)
     # The gate runs before any of the body is parsed.
     chain = () if found == migrations.current_version else migrations.gate(found)
@@ -169,7 +180,5 @@ def spec_version_of(data: bytes | bytearray | memoryview) -> int | None:
     """The spec version an encoded snapshot is stamped with (`None` for an unstamped one),
     read without parsing the body. Raises `SnapshotDecodeError` if `data` has no envelope or
     its version is no u32."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise SnapshotDecodeError(f"expected bytes, got `{type(data).__name__}`")
-    view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
-    return _read_version(view)[0]
+    _input_size(data)
+    return _read_version(byte_view(data))[0]

@@ -562,3 +562,21 @@ def test_sealed_files_and_their_torn_prefixes_look_sealed_raw_snapshots_do_not()
     assert looks_sealed(memoryview(data))
     assert not looks_sealed(encode(SNAPSHOT))
     assert not looks_sealed(b"\x89NSNAQ")
+
+
+def strided(data: bytes) -> memoryview:
+    """A non-contiguous view of exactly `data`'s bytes: every other byte of a doubled buffer."""
+    return memoryview(bytes(byte for value in data for byte in (value, 0)))[::2]
+
+
+@pytest.mark.parametrize(("signed", "encrypted", "compressed"), COMBOS, ids=COMBO_IDS)
+def test_a_strided_memoryview_reads_like_its_bytes(
+    signed: bool, encrypted: bool, compressed: bool
+) -> None:
+    data = seal_combo(signed, encrypted, compressed)
+    key = KEY if encrypted else None
+    assert not strided(data).c_contiguous
+    assert read_header(strided(data)) == read_header(data)
+    assert unseal(strided(data), encryption_key=key) == unseal(data, encryption_key=key)
+    with pytest.raises(CorruptFileError):
+        unseal(strided(data + b"\x00"), encryption_key=key)

@@ -71,6 +71,44 @@ def test_decode_accepts_bytearray_and_memoryview() -> None:
     assert decode(bytearray(data)) == decode(memoryview(data)) == snapshot()
 
 
+def strided(data: bytes) -> memoryview:
+    """A non-contiguous view of exactly `data`'s bytes: every other byte of a doubled buffer."""
+    return memoryview(bytes(byte for value in data for byte in (value, 0)))[::2]
+
+
+def test_a_strided_memoryview_decodes_like_its_bytes() -> None:
+    data = encode(snapshot(counters={"sent": 3}))
+    view = strided(data)
+    assert not view.c_contiguous
+    assert decode(view) == decode(data)
+    assert spec_version_of(view) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x92\x01\x90", "expected array of 10 elements"),
+        (b"\x91\x01", "not a snapshot"),
+        (b"", "empty input"),
+        (b"\x92\x01" + bytes(20), "exceeds the 20-byte limit"),
+    ],
+)
+def test_a_strided_memoryview_that_is_no_snapshot_is_a_decode_error(
+    data: bytes, reason: str
+) -> None:
+    with pytest.raises(SnapshotDecodeError, match=reason):
+        decode(strided(data), max_size=20)
+
+
+def test_a_released_memoryview_is_a_decode_error() -> None:
+    view = memoryview(encode(snapshot()))
+    view.release()
+    with pytest.raises(SnapshotDecodeError, match="released memoryview"):
+        decode(view)
+    with pytest.raises(SnapshotDecodeError, match="released memoryview"):
+        spec_version_of(view)
+
+
 def _peer(n: int) -> bytes:
     return bytes.fromhex("1220") + bytes([n]) * 32
 
