@@ -81,6 +81,12 @@ def machine_line(*packages: str) -> str:
     )
 
 
+def load_line() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the machine was while a run ended."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
+
+
 GC_MODES = ("disabled", "enabled")
 
 

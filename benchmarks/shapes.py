@@ -100,7 +100,9 @@ MIXED_EVENTS = [[0, b""], [1, "a", "b", b""], [2, "a", []], [3, 0], [4, 0, []]]
 
 SHAPES: dict[str, Callable[[int], Body]] = {
     "frontier: [0, 0]": _set((1,), lambda n: [[0, 0]] * n),
-    "slot_table: [[a, b], nil]": _set((2,), lambda n: [[[i >> 7, i & 127], None] for i in range(n)]),
+    "slot_table: [[a, b], nil]": _set(
+        (2,), lambda n: [[[i >> 7, i & 127], None] for i in range(n)]
+    ),
     "pending_async: [k, [0, 0, [], nil]]": _set(
         (3,), lambda n: [[i, [0, 0, [], None]] for i in range(n)]
     ),

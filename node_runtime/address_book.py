@@ -9,6 +9,7 @@ stores them as they are and a restore only has to validate them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from typing import NoReturn
 
 from node_runtime._component_checks import (
@@ -89,9 +90,12 @@ class AddressBook(ChangeCounter):
 
     def entries(self) -> Iterator[tuple[PeerKey, tuple[bytes, ...], int]]:
         """`(peer, addresses, ref_count)` sorted by peer, so equal books snapshot identically."""
-        for peer in sorted(self._entries):
-            entry = self._entries[peer]
-            yield peer, entry.addresses, entry.ref_count
+        # Rows made in insertion order (the entries' memory order), then sorted by peer alone:
+        # visiting 100k entries in peer order, or comparing whole rows, misses the CPU caches
+        # once per step (docs/performance.md, "Node snapshot and restore").
+        rows = [(peer, entry.addresses, entry.ref_count) for peer, entry in self._entries.items()]
+        rows.sort(key=itemgetter(0))
+        return iter(rows)
 
     def __contains__(self, peer: object) -> bool:
         return peer in self._entries

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from node_runtime._component_checks import check_peer_id
@@ -237,17 +238,21 @@ class Node:
             (
                 tuple(sorted(governor.blocklist)),
                 None if allowlist is None else tuple(sorted(allowlist)),
-                tuple(
-                    (peer, h.consecutive_failures, h.last_event_ns, h.down)
-                    for peer, h in sorted(governor.health_items())
+                _by_peer(
+                    [
+                        (peer, h.consecutive_failures, h.last_event_ns, h.down)
+                        for peer, h in governor.health_items()
+                    ]
                 ),
                 governor.failure_threshold,
             ),
-            tuple(
-                (peer, b.attempts, b.last_attempt_ns, b.next_retry_ns)
-                for peer, b in sorted(self.backoff.items())
+            _by_peer(
+                [
+                    (peer, b.attempts, b.last_attempt_ns, b.next_retry_ns)
+                    for peer, b in self.backoff.items()
+                ]
             ),
-            tuple((e.envelope, e.redelivered) for e in self.outbound.items()),
+            tuple([(e.envelope, e.redelivered) for e in self.outbound.items()]),
             self.peer_id.to_bytes(),
             # The reservation's end, not the next id: ids up to it may be minted before the next
             # save, and a node restored from this snapshot must mint none of them again.
@@ -359,6 +364,14 @@ class Node:
             node.counters.increment(_OWN_PEER_DROPPED, repaired)
         node.execution = InFlightExecution.of(snapshot, rebase)
         return node
+
+
+def _by_peer(rows: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
+    """`rows`, made in the table's own (memory) order, sorted by their peer alone: visiting
+    100k scattered entries in peer order, or comparing whole rows, misses the CPU caches at
+    every step (docs/performance.md, "Node snapshot and restore")."""
+    rows.sort(key=itemgetter(0))
+    return tuple(rows)
 
 
 # Restores report their repairs in counters: saved with the node, shown by `nodesnap inspect`.
