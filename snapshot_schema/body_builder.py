@@ -14,7 +14,7 @@ exact path of what is wrong.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from itertools import compress, count, repeat
 from operator import eq, itemgetter, le
 from typing import Any, TypeVar
@@ -33,14 +33,12 @@ from snapshot_schema.column_checks import (
     arrays,
     bools,
     column,
-    columns_pass,
     mapping,
     names,
     nonempty_bytes,
     optional,
     optional_bytes,
     records,
-    rows_of,
     strictly_ascending,
 )
 from snapshot_schema.errors import PathElement, SnapshotDecodeError
@@ -76,9 +74,10 @@ _new_transient = unchecked_builder(TransientSnapshot)
 _new_bus = unchecked_builder(TypedBusSnapshot)
 
 
-def _attempt(raw: object, fast: Callable[[Column], T | None]) -> T | None:
-    """`fast(raw)` if `raw` is an array: the built structure, or `None` if a test refused it."""
-    return fast(raw) if type(raw) is tuple else None
+def _attempt(build: Callable[[], T | None]) -> T | None:
+    """`build()`: a structure built from its columns, or `None` if a column test refused it.
+    Every fast path goes through here (the tests force the walk by replacing it)."""
+    return build()
 
 
 def _structure(
@@ -86,18 +85,32 @@ def _structure(
 ) -> T:
     """The structure `raw` holds: built by `fast` from its columns, or, when a column test
     refuses it, by `walked`, which names the first value that is wrong."""
-    built = _attempt(raw, fast)
+    built = _attempt(lambda: fast(raw) if type(raw) is tuple else None)
     return walked(raw, path) if built is None else built
+
+
+Fields = list[Any]
+"""A body's fields, owned by the builder: a builder of records may take its field out (set it
+to `None`) once it has read the columns it needs. When nothing else references the decoded
+body, as in `decode`, its rows are then freed before the records that replace them exist, so a
+body of tiny entries never holds both at once."""
+
+
+def _owned_structure(
+    fields: Fields,
+    index: int,
+    path: Path,
+    fast: Callable[[Fields, int], T | None],
+    walked: Callable[[Any, Path], T],
+) -> T:
+    """As `_structure`, for `fields[index]`, which `fast` may take out of `fields`."""
+    built = _attempt(lambda: fast(fields, index) if type(fields[index]) is tuple else None)
+    return walked(fields[index], path) if built is None else built
 
 
 def _kept(test: ColumnTest) -> Callable[[Column], Column | None]:
     """A fast builder for an array kept as decoded: the array itself, if it passes `test`."""
     return lambda values: values if test(values) else None
-
-
-def _fields(rows: Column, first: int, last: int) -> list[Iterable[Any]]:
-    """The `first`-th to `last`-th elements of every row, each as an iterator over the rows."""
-    return [map(itemgetter(index), rows) for index in range(first, last + 1)]
 
 
 def _plain_mapping(
@@ -110,17 +123,20 @@ def _plain_mapping(
 
 def _record_mapping(
     key_test: ColumnTest, cls: type[T], field_tests: tuple[ColumnTest, ...]
-) -> Callable[[Column], FrozenMap[Any, T] | None]:
+) -> Callable[[Fields, int], FrozenMap[Any, T] | None]:
     """A fast builder for a mapping whose values are `cls` records."""
     test = mapping(key_test, records(*field_tests))
 
-    def build(rows: Column) -> FrozenMap[Any, T] | None:
+    def build(fields: Fields, index: int) -> FrozenMap[Any, T] | None:
+        rows = fields[index]
         if not test(rows):
             return None
-        values = column(rows, 1)
-        made = unchecked_records(cls, _fields(values, 0, len(field_tests) - 1), len(values))
+        keys, values = column(rows, 0), column(rows, 1)
+        fields[index] = None
+        del rows
+        columns = [column(values, field) for field in range(len(field_tests))]
         del values
-        return FrozenMap(zip(map(itemgetter(0), rows), made, strict=True))
+        return FrozenMap(zip(keys, unchecked_records(cls, columns, len(keys)), strict=True))
 
     return build
 
@@ -301,32 +317,30 @@ _wire_states = _plain_mapping(U32S, any_bytes)
 _COMPLETIONS = records(U64S, _NAMED_PAYLOADS)
 
 
-def _completions(rows: Column) -> tuple[PendingCompletionSnapshot, ...] | None:
+def _completions(fields: Fields, index: int) -> tuple[PendingCompletionSnapshot, ...] | None:
+    rows = fields[index]
     if not _COMPLETIONS(rows):
         return None
-    return unchecked_records(PendingCompletionSnapshot, _fields(rows, 0, 1), len(rows))
+    columns = [column(rows, 0), column(rows, 1)]
+    fields[index] = None
+    del rows
+    return unchecked_records(PendingCompletionSnapshot, columns, len(columns[0]))
 
 
-# Each ingress event's fields after its tag, by tag (docs/FORMAT.md §3); `None`: the tag.
-_INGRESS_FIELDS: tuple[tuple[ColumnTest | None, ...], ...] = (
-    (None, any_bytes),  # envelope
-    (None, names, names, any_bytes),  # app event
-    (None, names, _NAMED_PAYLOADS),  # invoke
-    (None, U64S),  # timer matured
-    (None, U64S, arrays(any_bytes)),  # completion
+# Each ingress event's fields after its tag, by tag (docs/FORMAT.md §3).
+_INGRESS_FIELDS: tuple[tuple[ColumnTest, ...], ...] = (
+    (any_bytes,),  # envelope
+    (names, names, any_bytes),  # app event
+    (names, _NAMED_PAYLOADS),  # invoke
+    (U64S,),  # timer matured
+    (U64S, arrays(any_bytes)),  # completion
 )
 _TAGS = frozenset(range(len(INGRESS_TYPES)))
 
 
-def _of_kind(events: Column, tags: Column, tag: int) -> Column:
-    return tuple(compress(events, map(eq, tags, repeat(tag))))
-
-
-def _ingress(events: Column) -> tuple[IngressEvent, ...] | None:
-    """The events as records, built a kind at a time and put back in their order; `None` if
-    one is not a valid event: a tuple starting with a known tag, the fields of its kind after."""
-    if not events:
-        return ()
+def _kinds(events: Column) -> tuple[Column, set[int], set[int]] | None:
+    """The tag of every event, the set of tags and the set of event lengths, if each event is a
+    non-empty tuple that starts with a known tag; else `None`."""
     if set(map(type, events)) != {tuple}:
         return None
     lengths = set(map(len, events))
@@ -334,32 +348,57 @@ def _ingress(events: Column) -> tuple[IngressEvent, ...] | None:
         return None
     tags = column(events, 0)
     kinds = set(tags)
-    if not (set(map(type, tags)) == {int} and kinds <= _TAGS):
+    if set(map(type, tags)) != {int} or not kinds <= _TAGS:
         return None
-    if len(kinds) == 1:
-        (tag,) = kinds
-        if lengths != {len(_INGRESS_FIELDS[tag])}:
-            return None
-        del tags  # one kind: the records come out in order
-        return _events(events, tag)
-    built: list[Any] = [None] * len(events)
-    for tag in kinds:
-        chosen = _of_kind(events, tags, tag)
-        if not rows_of(chosen, len(_INGRESS_FIELDS[tag])):
-            return None
-        made = _events(chosen, tag)
-        if made is None:
-            return None
-        deque(map(built.__setitem__, compress(count(), map(eq, tags, repeat(tag))), made), 0)
-    return tuple(built)
+    return tags, kinds, lengths
 
 
-def _events(events: Column, tag: int) -> tuple[IngressEvent, ...] | None:
-    """Events of the kind `tag`, each of its length, as records; `None` if a field is wrong."""
+def _event_fields(events: Column, tag: int) -> list[Column] | None:
+    """The fields after the tag of events of the kind `tag` (each of its length), a column
+    each, if they pass their tests; else `None`."""
     tests = _INGRESS_FIELDS[tag]
-    if not columns_pass(events, tests):
+    columns = [column(events, field) for field in range(1, len(tests) + 1)]
+    if all(test(values) for test, values in zip(tests, columns, strict=True)):
+        return columns
+    return None
+
+
+def _ingress(fields: Fields, index: int) -> tuple[IngressEvent, ...] | None:
+    """The events as records, built a kind at a time and put back in their order; `None` if
+    one is not a valid event."""
+    events = fields[index]
+    if not events:
+        return ()
+    found = _kinds(events)
+    if found is None:
         return None
-    return unchecked_records(INGRESS_TYPES[tag], _fields(events, 1, len(tests) - 1), len(events))
+    tags, kinds, lengths = found
+    plan: list[tuple[int, Column, list[Column]]] = []  # kind, positions, field columns
+    for tag in kinds:
+        positions: Column = ()
+        if len(kinds) == 1:
+            chosen = events  # in order already: no positions needed
+        else:
+            positions = tuple(compress(count(), map(eq, tags, repeat(tag))))
+            chosen = tuple(map(events.__getitem__, positions))
+            lengths = set(map(len, chosen))
+        if lengths != {len(_INGRESS_FIELDS[tag]) + 1}:  # the tag, then the fields
+            return None
+        columns = _event_fields(chosen, tag)
+        if columns is None:
+            return None
+        plan.append((tag, positions, columns))
+    count_of_events = len(events)
+    fields[index] = None
+    del events, chosen
+    if len(plan) == 1:
+        tag, _positions, columns = plan[0]
+        return unchecked_records(INGRESS_TYPES[tag], columns, count_of_events)
+    built: list[Any] = [None] * count_of_events
+    for tag, positions, columns in plan:
+        made = unchecked_records(INGRESS_TYPES[tag], columns, len(positions))
+        deque(map(built.__setitem__, positions, made), maxlen=0)
+    return tuple(built)
 
 
 def _bus(raw: object, path: Path) -> TypedBusSnapshot:
@@ -375,19 +414,18 @@ def _bus(raw: object, path: Path) -> TypedBusSnapshot:
 
 
 def build_snapshot(body: object) -> TransientSnapshot:
-    """The `TransientSnapshot` a decoded body describes; `SnapshotDecodeError` if it is invalid."""
-    (
-        taken_at,
-        frontier,
-        slot_table,
-        pending_async,
-        execution_state,
-        framework,
-        bus,
-        ingress,
-        wire_states,
-        pending_completions,
-    ) = walk.array(body, (), 10)
+    """The `TransientSnapshot` a decoded body describes; `SnapshotDecodeError` if it is invalid.
+
+    `body` is the body as msgpack decodes it, or a *list* of its ten fields that nothing else
+    references (`decode` passes one): the rows of each structure of records are then freed as
+    soon as they are read (see `Fields`).
+    """
+    fields: Fields = (
+        body if type(body) is list and len(body) == 10 else list(walk.array(body, (), 10))
+    )
+    # Not the record structures (3, 4, 7, 9): a name here would keep their rows alive.
+    taken_at, frontier, slot_table = fields[:3]
+    framework, bus, wire_states = fields[5], fields[6], fields[8]
     return _new_transient(
         walk.construct(ClockReading, walk.array(taken_at, ("taken_at",), 2), ("taken_at",)),
         _structure(
@@ -402,22 +440,25 @@ def build_snapshot(body: object) -> TransientSnapshot:
             _slot_table,
             lambda raw, path: walk.pairs(raw, path, walk.site_exec, walk.slot_value),
         ),
-        _structure(
-            pending_async,
+        _owned_structure(
+            fields,
+            3,
             ("pending_async",),
             _pending_async,
             lambda raw, path: walk.pairs(raw, path, check_u64, walk.pending_async),
         ),
-        _structure(
-            execution_state,
+        _owned_structure(
+            fields,
+            4,
             ("execution_state",),
             _execution_state,
             lambda raw, path: walk.pairs(raw, path, check_u64, walk.execution_state),
         ),
         build_framework(framework),
         _bus(bus, ("bus",)),
-        _structure(
-            ingress,
+        _owned_structure(
+            fields,
+            7,
             ("ingress",),
             _ingress,
             lambda raw, path: walk.table(raw, path, walk.ingress_event),
@@ -428,8 +469,9 @@ def build_snapshot(body: object) -> TransientSnapshot:
             _wire_states,
             lambda raw, path: walk.pairs(raw, path, check_u32, walk.wire_state),
         ),
-        _structure(
-            pending_completions,
+        _owned_structure(
+            fields,
+            9,
             ("pending_completions",),
             _completions,
             lambda raw, path: walk.table(raw, path, walk.completion),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Collection
 from functools import partial
-from itertools import chain, islice
+from itertools import chain, compress, islice
 from typing import Any
 
 from snapshot_schema.checks import U32_MAX, U64_MAX
@@ -133,14 +133,29 @@ def arrays(item_test: ColumnTest, *, unique: bool = False) -> ColumnTest:
     return test
 
 
+_LARGE_ARRAY = 4096
+"""Arrays longer than this are checked for repeats by sorting, not with a set: a set costs
+32-64 bytes per value, more than the values it checks (docs/FORMAT.md §5)."""
+
+
 def _each_unique(arrays: Column, items: Column) -> bool:
-    """No array holds a value twice, given their `items` end to end (values hashable)."""
+    """No array holds a value twice, given their `items` end to end (values hashable and
+    comparable with each other)."""
     lengths = set(map(len, arrays))
     if max(lengths, default=0) < 2:
         return True
     if lengths == {2}:  # the common address list: one comparison per pair, no set
         return all(map(operator.ne, items[0::2], items[1::2]))
-    return sum(map(len, map(set, arrays))) == len(items)
+    if max(lengths) <= _LARGE_ARRAY:
+        return sum(map(len, map(set, arrays))) == len(items)
+    small = tuple(compress(arrays, map(_LARGE_ARRAY.__ge__, map(len, arrays))))
+    large = compress(arrays, map(_LARGE_ARRAY.__lt__, map(len, arrays)))
+    return sum(map(len, map(set, small))) == sum(map(len, small)) and all(map(_no_repeats, large))
+
+
+def _no_repeats(values: Column) -> bool:
+    ordered = sorted(values)
+    return all(map(operator.ne, ordered, islice(ordered, 1, None)))
 
 
 def mapping(key_test: ColumnTest, value_test: ColumnTest) -> ColumnTest:

@@ -173,7 +173,11 @@ def decode(
         body = _unpack_body(view[body_offset:])
         if chain:
             body = _migrate(body, found, chain)
-        return build_snapshot(body)
+        # Its fields as a list no one else holds: the builder frees each structure's decoded
+        # rows once their records exist (see `body_builder.Fields`).
+        fields = list(body) if type(body) is tuple and len(body) == 10 else body
+        del body
+        return build_snapshot(fields)
 
 
 def spec_version_of(data: bytes | bytearray | memoryview) -> int | None:

@@ -48,6 +48,7 @@ from snapshot_schema.column_checks import (
     ColumnTest,
     all_multihashes,
     any_bytes,
+    arrays,
     bools,
     names,
     nonempty_bytes,
@@ -110,6 +111,25 @@ def test_each_column_test_accepts_exactly_the_values_its_check_accepts(
 ) -> None:
     column_test, check = COLUMN_TESTS[which]
     assert column_test(tuple(values)) == all(_accepts(check, value) for value in values)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0, 1, 2, 3, 4_097, 5_000]), st.booleans(), st.integers(0)),
+        max_size=4,
+    )
+)
+def test_the_repeat_test_agrees_with_a_set_for_small_and_large_arrays(
+    specs: list[tuple[int, bool, int]],
+) -> None:
+    values = []
+    for size, repeated, pick in specs:
+        array = list(range(size))
+        if repeated and array:
+            array.insert(pick % len(array), array[pick % len(array)])
+        values.append(tuple(array))
+    expected = all(len(set(array)) == len(array) for array in values)
+    assert arrays(U64S, unique=True)(tuple(values)) == expected
 
 
 # PeerIds around every edge of the column-wise multihash test: size 2 and 0x81/0x82, length
@@ -287,10 +307,10 @@ def test_a_valid_body_is_built_from_its_columns_without_the_walk(
     attempt = body_builder._attempt
     refused: list[object] = []
 
-    def spy(raw: object, fast: Callable[[Any], object]) -> object:
-        built = attempt(raw, fast)
+    def spy(build: Callable[[], object]) -> object:
+        built = attempt(build)
         if built is None:
-            refused.append(raw)
+            refused.append(build)
         return built
 
     with mock.patch.object(body_builder, "_attempt", spy):
