@@ -39,6 +39,7 @@ from snapshot_schema.column_checks import (
     optional,
     optional_bytes,
     records,
+    rows_of,
     strictly_ascending,
 )
 from snapshot_schema.errors import PathElement, SnapshotDecodeError
@@ -121,20 +122,39 @@ def _plain_mapping(
     return lambda rows: FrozenMap(rows) if test(rows) else None
 
 
+def _tested(rows: Column, tests: tuple[ColumnTest, ...]) -> list[Column] | None:
+    """The columns of `rows` (tuples of one element per test) if each passes its test, else
+    `None`; read once, for the tests and then for building."""
+    if not rows_of(rows, len(tests)):
+        return None
+    columns = []
+    for index, test in enumerate(tests):
+        values = column(rows, index)
+        if not test(values):
+            return None
+        columns.append(values)
+    return columns
+
+
+def _any(_values: Column) -> bool:
+    return True
+
+
 def _record_mapping(
     key_test: ColumnTest, cls: type[T], field_tests: tuple[ColumnTest, ...]
 ) -> Callable[[Fields, int], FrozenMap[Any, T] | None]:
     """A fast builder for a mapping whose values are `cls` records."""
-    test = mapping(key_test, records(*field_tests))
 
     def build(fields: Fields, index: int) -> FrozenMap[Any, T] | None:
-        rows = fields[index]
-        if not test(rows):
+        pair = _tested(fields[index], (key_test, _any))
+        if pair is None or not strictly_ascending(pair[0]):
             return None
-        keys, values = column(rows, 0), column(rows, 1)
-        fields[index] = None
-        del rows
-        columns = [column(values, field) for field in range(len(field_tests))]
+        keys, values = pair
+        del pair
+        columns = _tested(values, field_tests)
+        if columns is None:
+            return None
+        fields[index] = None  # the rows and `values` are all that held the value tuples
         del values
         return FrozenMap(zip(keys, unchecked_records(cls, columns, len(keys)), strict=True))
 
@@ -314,16 +334,11 @@ _subscriptions = _plain_mapping(names, arrays(U64S, unique=True))
 _wire_states = _plain_mapping(U32S, any_bytes)
 
 
-_COMPLETIONS = records(U64S, _NAMED_PAYLOADS)
-
-
 def _completions(fields: Fields, index: int) -> tuple[PendingCompletionSnapshot, ...] | None:
-    rows = fields[index]
-    if not _COMPLETIONS(rows):
+    columns = _tested(fields[index], (U64S, _NAMED_PAYLOADS))
+    if columns is None:
         return None
-    columns = [column(rows, 0), column(rows, 1)]
     fields[index] = None
-    del rows
     return unchecked_records(PendingCompletionSnapshot, columns, len(columns[0]))
 
 
@@ -356,11 +371,13 @@ def _kinds(events: Column) -> tuple[Column, set[int], set[int]] | None:
 def _event_fields(events: Column, tag: int) -> list[Column] | None:
     """The fields after the tag of events of the kind `tag` (each of its length), a column
     each, if they pass their tests; else `None`."""
-    tests = _INGRESS_FIELDS[tag]
-    columns = [column(events, field) for field in range(1, len(tests) + 1)]
-    if all(test(values) for test, values in zip(tests, columns, strict=True)):
-        return columns
-    return None
+    columns = []
+    for field, test in enumerate(_INGRESS_FIELDS[tag], start=1):
+        values = column(events, field)
+        if not test(values):
+            return None
+        columns.append(values)
+    return columns
 
 
 def _ingress(fields: Fields, index: int) -> tuple[IngressEvent, ...] | None:

@@ -15,29 +15,25 @@ through `build_framework`, from any producer, so every test checks exact types f
 from __future__ import annotations
 
 import operator
+from array import array
 from collections.abc import Callable, Collection
 from functools import partial
 from itertools import chain, compress, islice
 from typing import Any
 
-from snapshot_schema.checks import U32_MAX, U64_MAX
 from snapshot_schema.multihash import SINGLE_BYTE_CODES, is_multihash
 
 Column = tuple[Any, ...]
 ColumnTest = Callable[[Column], bool]
 
 _is_not_none = partial(operator.is_not, None)
-_INT = frozenset({int})
-_BYTES = frozenset({bytes})
 _BYTES_OR_NONE: frozenset[type] = frozenset({bytes, type(None)})
-_BOOL = frozenset({bool})
-_STR = frozenset({str})
-_TUPLE = frozenset({tuple})
 
 
-def _only(values: Collection[Any], kinds: frozenset[type]) -> bool:
-    """Every value is exactly of one of `kinds` (subclasses such as `bool` for `int` are not)."""
-    return set(map(type, values)) <= kinds
+def _all(values: Collection[Any], kind: type) -> bool:
+    """Every value is exactly a `kind` (a `bool` is no `int`). Counting the types in a list
+    takes two thirds of the time of collecting them in a set."""
+    return list(map(type, values)).count(kind) == len(values)
 
 
 def column(rows: Column, index: int) -> Column:
@@ -50,38 +46,52 @@ def strictly_ascending(values: Column) -> bool:
     return all(map(operator.lt, values, islice(values, 1, None)))
 
 
-def uints(maximum: int) -> ColumnTest:
-    """A test for `int`s (never `bool`s) in `0..maximum`."""
+def _array_code(size: int) -> str:
+    """The `array` type code of unsigned integers of `size` bytes on this platform."""
+    return next(code for code in "BHILQ" if array(code).itemsize == size)
+
+
+def _uints(code: str) -> ColumnTest:
+    """A test for `int`s (never `bool`s) that fit the unsigned `array` type `code`: `array`
+    range-checks every value in one C pass, a third of the time of `min` and `max`."""
 
     def test(values: Column) -> bool:
-        return _only(values, _INT) and (not values or (min(values) >= 0 and max(values) <= maximum))
+        if not _all(values, int):
+            return False
+        try:
+            array(code, values)
+        except OverflowError:  # negative or too large
+            return False
+        return True
 
     return test
 
 
-U32S = uints(U32_MAX)
-U64S = uints(U64_MAX)
+U32S = _uints(_array_code(4))
+"""`int`s in `0..2**32-1`."""
+U64S = _uints(_array_code(8))
+"""`int`s in `0..2**64-1`."""
 
 
 def any_bytes(values: Column) -> bool:
-    return _only(values, _BYTES)
+    return _all(values, bytes)
 
 
 def nonempty_bytes(values: Column) -> bool:
-    return _only(values, _BYTES) and all(values)
+    return _all(values, bytes) and all(values)
 
 
 def optional_bytes(values: Column) -> bool:
-    return _only(values, _BYTES_OR_NONE)
+    return set(map(type, values)) <= _BYTES_OR_NONE
 
 
 def bools(values: Column) -> bool:
-    return _only(values, _BOOL)
+    return _all(values, bool)
 
 
 def names(values: Column) -> bool:
     """Non-empty `str`s that UTF-8 can encode (no lone surrogates: see `check_name`)."""
-    if not (_only(values, _STR) and all(values)):
+    if not (_all(values, str) and all(values)):
         return False
     text = "".join(values)
     if text.isascii():
@@ -100,7 +110,7 @@ def optional(test: ColumnTest) -> ColumnTest:
 
 def rows_of(rows: Column, arity: int) -> bool:
     """Every row is a tuple of `arity` elements."""
-    return not rows or (_only(rows, _TUPLE) and set(map(len, rows)) == {arity})
+    return not rows or (_all(rows, tuple) and set(map(len, rows)) == {arity})
 
 
 def columns_pass(rows: Column, field_tests: tuple[ColumnTest | None, ...]) -> bool:
@@ -125,7 +135,7 @@ def arrays(item_test: ColumnTest, *, unique: bool = False) -> ColumnTest:
     """A test for tuples whose items pass `item_test`; with `unique`, none holds an item twice."""
 
     def test(values: Column) -> bool:
-        if not _only(values, _TUPLE):
+        if not _all(values, tuple):
             return False
         items = tuple(chain.from_iterable(values))
         return item_test(items) and (not unique or _each_unique(values, items))
