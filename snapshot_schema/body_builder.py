@@ -13,10 +13,9 @@ exact path of what is wrong.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from itertools import compress, count, repeat
-from operator import eq, itemgetter, le
+from itertools import compress
+from operator import itemgetter, le
 from typing import Any, TypeVar
 
 from snapshot_schema import body_walk as walk
@@ -29,6 +28,7 @@ from snapshot_schema.column_checks import (
     ColumnTest,
     PeerColumns,
     all_multihashes,
+    all_of,
     any_bytes,
     arrays,
     bools,
@@ -351,21 +351,29 @@ _INGRESS_FIELDS: tuple[tuple[ColumnTest, ...], ...] = (
     (U64S, arrays(any_bytes)),  # completion
 )
 _TAGS = frozenset(range(len(INGRESS_TYPES)))
+# The length of an event of each kind, as a `bytes.translate` table from its tag.
+_EVENT_LENGTHS = bytes(len(fields) + 1 for fields in _INGRESS_FIELDS).ljust(256, b"\x00")
+# Per tag, a `bytes.translate` table that maps that tag to 1 and every other byte to 0: the
+# events of one kind are picked with `compress` over the translated tags, all in C.
+_MASKS = tuple(bytes(byte == tag for byte in range(256)) for tag in range(len(INGRESS_TYPES)))
 
 
-def _kinds(events: Column) -> tuple[Column, set[int], set[int]] | None:
-    """The tag of every event, the set of tags and the set of event lengths, if each event is a
-    non-empty tuple that starts with a known tag; else `None`."""
-    if set(map(type, events)) != {tuple}:
+def _tags(events: Column) -> bytes | None:
+    """The tag of every event, one byte each, if each event is a tuple that starts with a known
+    tag and has the length of its kind (the tag, then the fields); else `None`."""
+    if not all_of(events, tuple):
         return None
-    lengths = set(map(len, events))
+    try:
+        lengths = bytes(map(len, events))
+    except ValueError:  # a tuple of 256 elements or more: no event is that long
+        return None
     if 0 in lengths:
         return None
     tags = column(events, 0)
-    kinds = set(tags)
-    if set(map(type, tags)) != {int} or not kinds <= _TAGS:
+    if not (all_of(tags, int) and set(tags) <= _TAGS):
         return None
-    return tags, kinds, lengths
+    tag_bytes = bytes(tags)
+    return tag_bytes if lengths == tag_bytes.translate(_EVENT_LENGTHS) else None
 
 
 def _event_fields(events: Column, tag: int) -> list[Column] | None:
@@ -381,41 +389,33 @@ def _event_fields(events: Column, tag: int) -> list[Column] | None:
 
 
 def _ingress(fields: Fields, index: int) -> tuple[IngressEvent, ...] | None:
-    """The events as records, built a kind at a time and put back in their order; `None` if
-    one is not a valid event."""
+    """The events as records, built a kind at a time and merged back in their order; `None`
+    if one is not a valid event."""
     events = fields[index]
     if not events:
         return ()
-    found = _kinds(events)
-    if found is None:
+    tags = _tags(events)
+    if tags is None:
         return None
-    tags, kinds, lengths = found
-    plan: list[tuple[int, Column, list[Column]]] = []  # kind, positions, field columns
+    kinds = set(tags)
+    plan: dict[int, list[Column]] = {}  # kind -> the field columns of its events
     for tag in kinds:
-        positions: Column = ()
-        if len(kinds) == 1:
-            chosen = events  # in order already: no positions needed
-        else:
-            positions = tuple(compress(count(), map(eq, tags, repeat(tag))))
-            chosen = tuple(map(events.__getitem__, positions))
-            lengths = set(map(len, chosen))
-        if lengths != {len(_INGRESS_FIELDS[tag]) + 1}:  # the tag, then the fields
-            return None
+        chosen = events if len(kinds) == 1 else tuple(compress(events, tags.translate(_MASKS[tag])))
         columns = _event_fields(chosen, tag)
         if columns is None:
             return None
-        plan.append((tag, positions, columns))
-    count_of_events = len(events)
+        plan[tag] = columns
     fields[index] = None
     del events, chosen
-    if len(plan) == 1:
-        tag, _positions, columns = plan[0]
-        return unchecked_records(INGRESS_TYPES[tag], columns, count_of_events)
-    built: list[Any] = [None] * count_of_events
-    for tag, positions, columns in plan:
-        made = unchecked_records(INGRESS_TYPES[tag], columns, len(positions))
-        deque(map(built.__setitem__, positions, made), maxlen=0)
-    return tuple(built)
+    made = {
+        tag: unchecked_records(INGRESS_TYPES[tag], columns, len(columns[0]))
+        for tag, columns in plan.items()
+    }
+    if len(made) == 1:
+        return made.popitem()[1]
+    # Each event's record is the next one of its kind: the tags pick the kinds in order.
+    kind_records = [iter(made.get(tag, ())) for tag in range(len(INGRESS_TYPES))]
+    return tuple(map(next, map(kind_records.__getitem__, tags)))
 
 
 def _bus(raw: object, path: Path) -> TypedBusSnapshot:

@@ -30,7 +30,7 @@ _is_not_none = partial(operator.is_not, None)
 _BYTES_OR_NONE: frozenset[type] = frozenset({bytes, type(None)})
 
 
-def _all(values: Collection[Any], kind: type) -> bool:
+def all_of(values: Collection[Any], kind: type) -> bool:
     """Every value is exactly a `kind` (a `bool` is no `int`). Counting the types in a list
     takes two thirds of the time of collecting them in a set."""
     return list(map(type, values)).count(kind) == len(values)
@@ -56,7 +56,7 @@ def _uints(code: str) -> ColumnTest:
     range-checks every value in one C pass, a third of the time of `min` and `max`."""
 
     def test(values: Column) -> bool:
-        if not _all(values, int):
+        if not all_of(values, int):
             return False
         try:
             array(code, values)
@@ -74,11 +74,11 @@ U64S = _uints(_array_code(8))
 
 
 def any_bytes(values: Column) -> bool:
-    return _all(values, bytes)
+    return all_of(values, bytes)
 
 
 def nonempty_bytes(values: Column) -> bool:
-    return _all(values, bytes) and all(values)
+    return all_of(values, bytes) and all(values)
 
 
 def optional_bytes(values: Column) -> bool:
@@ -86,12 +86,12 @@ def optional_bytes(values: Column) -> bool:
 
 
 def bools(values: Column) -> bool:
-    return _all(values, bool)
+    return all_of(values, bool)
 
 
 def names(values: Column) -> bool:
     """Non-empty `str`s that UTF-8 can encode (no lone surrogates: see `check_name`)."""
-    if not (_all(values, str) and all(values)):
+    if not (all_of(values, str) and all(values)):
         return False
     text = "".join(values)
     if text.isascii():
@@ -110,7 +110,7 @@ def optional(test: ColumnTest) -> ColumnTest:
 
 def rows_of(rows: Column, arity: int) -> bool:
     """Every row is a tuple of `arity` elements."""
-    return not rows or (_all(rows, tuple) and set(map(len, rows)) == {arity})
+    return not rows or (all_of(rows, tuple) and set(map(len, rows)) == {arity})
 
 
 def columns_pass(rows: Column, field_tests: tuple[ColumnTest | None, ...]) -> bool:
@@ -135,7 +135,7 @@ def arrays(item_test: ColumnTest, *, unique: bool = False) -> ColumnTest:
     """A test for tuples whose items pass `item_test`; with `unique`, none holds an item twice."""
 
     def test(values: Column) -> bool:
-        if not _all(values, tuple):
+        if not all_of(values, tuple):
             return False
         items = tuple(chain.from_iterable(values))
         return item_test(items) and (not unique or _each_unique(values, items))
