@@ -55,6 +55,7 @@ from cattrs.preconf.msgpack import make_converter
 from benchmarks.harness import (
     GC_MODES,
     benchmark_parser,
+    load_line,
     machine_line,
     measure_per_gc_mode,
     parse_benchmark_args,
@@ -399,8 +400,9 @@ def _floor_unpack(data: bytes) -> object:
     return msgpack.unpackb(data)
 
 
-def contenders(snapshot: TransientSnapshot) -> list[Contender]:
-    """Every contender on `snapshot`, each checked to round-trip before it is timed."""
+def contenders(snapshot: TransientSnapshot, *, baselines: bool = True) -> list[Contender]:
+    """Every contender on `snapshot`, each checked to round-trip before it is timed; without
+    `baselines`, only the floor and ours (msgspec, cattrs and pickle left out)."""
     bare = as_lists([snapshot.spec_version, encode_body(snapshot)])
 
     def floor_pack() -> bytes:
@@ -423,6 +425,13 @@ def contenders(snapshot: TransientSnapshot) -> list[Contender]:
     floor = floor_pack()
     _require(floor == ours, "the floor writes the same bytes as encode()")
     _require(_floor_unpack(floor) == bare, "msgpack round trip of the bare lists")
+    ours_rows = [
+        Contender("floor (msgpack lists)", floor_pack, _floor_unpack, floor),
+        Contender("ours, built by constructors", ours_encode, None, ours),
+        Contender("ours, via build_framework", ours_via_build_framework_encode, decode, ours),
+    ]
+    if not baselines:
+        return ours_rows
 
     spec_struct = cast(MsTransient, mirror(snapshot, MSGSPEC_MIRRORS))
     ms_encoder = msgspec.msgpack.Encoder()
@@ -453,9 +462,7 @@ def contenders(snapshot: TransientSnapshot) -> list[Contender]:
     _require(pickle.loads(pickled) == attrs_record, "pickle round trip")
 
     return [
-        Contender("floor (msgpack lists)", floor_pack, _floor_unpack, floor),
-        Contender("ours, built by constructors", ours_encode, None, ours),
-        Contender("ours, via build_framework", ours_via_build_framework_encode, decode, ours),
+        *ours_rows,
         Contender("msgspec Struct", msgspec_encode, ms_decoder.decode, spec_bytes),
         Contender("cattrs + attrs", cattrs_encode, cattrs_decode, cattrs_bytes),
         Contender("pickle 5 (attrs records)", pickle_encode, pickle.loads, pickled),
@@ -559,6 +566,18 @@ def _cell(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
+TARGET_DECODE_RATIO = 3.0
+"""Validated decode of a 100k-peer snapshot within this many times the floor, for every shape."""
+
+
+def parse_shapes(text: str) -> tuple[DataShape, ...]:
+    try:
+        return tuple(SHAPES_BY_NAME[name.strip()] for name in text.split(",") if name.strip())
+    except KeyError as error:
+        known = ", ".join(SHAPES_BY_NAME)
+        raise argparse.ArgumentTypeError(f"unknown shape {error} (known: {known})") from None
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = benchmark_parser(
         "python -m benchmarks.codec",
@@ -568,22 +587,64 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         rounds=DEFAULT_ROUNDS,
         quick_rounds=QUICK_ROUNDS,
     )
+    parser.add_argument(
+        "--shapes",
+        type=parse_shapes,
+        default=DATA_SHAPES,
+        help="comma-separated data shapes (default: all of "
+        + ", ".join(SHAPES_BY_NAME)
+        + "); msgspec, cattrs and pickle run on the first only",
+    )
     return parse_benchmark_args(parser, argv)
+
+
+def measure_shape(
+    shape: DataShape, sizes: Sequence[int], rounds: int, *, baselines: bool
+) -> dict[str, list[Row]]:
+    return measure_per_gc_mode(
+        sizes,
+        rounds,
+        lambda peers: contenders(build_snapshot(peers, shape=shape), baselines=baselines),
+        lambda peers, entries: summarize(peers, entries, run_rounds(entries, rounds)),
+        f"the {shape.name} snapshot",
+    )
+
+
+def verdict_table(results: Mapping[DataShape, Mapping[str, Sequence[Row]]]) -> str:
+    """Per shape, at the largest size: our encode and validated decode against the floor."""
+    lines = [
+        "| shape | N peers | gc | encode vs floor | decode vs floor "
+        f"| decode ≤ {TARGET_DECODE_RATIO:g}x |",
+        "|---|---:|---|---:|---:|---|",
+    ]
+    for shape, rows in results.items():
+        for mode in GC_MODES:
+            largest = max(row.peers for row in rows[mode])
+            row = next(
+                row
+                for row in rows[mode]
+                if row.peers == largest and row.contender == "ours, via build_framework"
+            )
+            ratio = row.decode_ratio or 0.0
+            met = "met" if ratio <= TARGET_DECODE_RATIO else "**missed**"
+            lines.append(
+                f"| {shape.name} | {largest:,} | {mode} | {row.encode_ratio:.2f} "
+                f"| {ratio:.2f} | {met} |"
+            )
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sizes: tuple[int, ...] = args.sizes
     rounds: int = args.rounds
+    data_shapes: tuple[DataShape, ...] = args.shapes
     thresholds = gc.get_threshold()
     started = time.perf_counter()
-    rows = measure_per_gc_mode(
-        sizes,
-        rounds,
-        lambda peers: contenders(build_snapshot(peers)),
-        lambda peers, entries: summarize(peers, entries, run_rounds(entries, rounds)),
-        "the snapshot",
-    )
+    results = {
+        shape: measure_shape(shape, sizes, rounds, baselines=index == 0)
+        for index, shape in enumerate(data_shapes)
+    }
 
     print("# Snapshot codec benchmark")
     print()
@@ -594,7 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Sizes {', '.join(f'{peers:,}' for peers in sizes)} peers; {rounds} interleaved rounds "
         f"(contender order rotated each round); seed {SEED}; "
-        f"total {time.perf_counter() - started:.0f} s."
+        f"total {time.perf_counter() - started:.0f} s; {load_line()} at the end."
     )
     print(
         "Times are medians over rounds; ratios are medians of per-round ratios to the floor "
@@ -608,12 +669,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "built by `build_framework` (`Node.snapshot()`, `decode`): the 'via build_framework' "
         "encode is the one it gets."
     )
-    for mode in GC_MODES:
+    print()
+    print("## Verdict")
+    print()
+    print(verdict_table(results))
+    for shape, rows in results.items():
         print()
-        suffix = f" (thresholds {thresholds})" if mode == "enabled" else ""
-        print(f"## gc {mode}{suffix}")
-        print()
-        print(markdown_table(rows[mode]))
+        print(f"## {shape.name}: {shape.describe()}")
+        for mode in GC_MODES:
+            print()
+            suffix = f" (thresholds {thresholds})" if mode == "enabled" else ""
+            print(f"### gc {mode}{suffix}")
+            print()
+            print(markdown_table(rows[mode]))
     return 0
 
 

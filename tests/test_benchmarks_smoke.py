@@ -38,8 +38,21 @@ def test_the_codec_benchmark_runs_a_small_size_and_checks_its_contenders(
     assert codec.main(["--sizes", "100", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert "| 100 | floor (msgpack lists) |" in out
-    assert out.count("| 100 | ") >= 2 * 5  # every contender, gc off and on
+    assert out.count("\n| 100 | ") == 2 * (6 + 3 * (len(codec.DATA_SHAPES) - 1))  # gc off and on
+    for shape in codec.DATA_SHAPES:
+        assert f"## {shape.name}: {shape.describe()}" in out
+        assert out.count(f"\n| {shape.name} | 100 | ") == 2  # its verdict, gc off and on
     assert gc.get_freeze_count() == 0
+
+
+def test_the_codec_benchmark_runs_the_shapes_it_is_given(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert codec.main(["--sizes", "100", "--rounds", "1", "--shapes", "typical"]) == 0
+    out = capsys.readouterr().out
+    assert "## typical: sha2-256 PeerIds, 2 addresses, 7 B envelopes" in out
+    assert "## ed25519" not in out
+    assert "| 100 | msgspec Struct |" in out  # the baselines run on the first shape given
 
 
 def test_the_quick_id_benchmark_runs_and_reports_both_tables(
