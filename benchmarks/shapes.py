@@ -5,17 +5,19 @@ A typical snapshot is mostly PeerIds, addresses and envelopes: a few large value
 object. The format also allows bodies of nothing but tiny entries: a frontier of `[0, 0]` pairs
 (3 bytes each), timer events, one-byte names, address lists of one-byte addresses. Each shape
 here fills one repeated structure of an otherwise empty, valid snapshot with as many of its
-smallest entries as fit in the input size. Every input decodes (the benchmark checks it).
+smallest entries as fit in the input size; its refused variant has the last of those entries of
+the wrong type, so a decoder must look through all of them before it can refuse it. Every
+input decodes, and every variant is refused (the benchmark checks both).
 
     .venv/bin/python -m benchmarks.shapes                 # 1 MiB inputs, 5 rounds
     .venv/bin/python -m benchmarks.shapes --size 262144 --rounds 3
 
-Per shape: the best time of `rounds` decodes (rounds interleave the shapes and the typical
-snapshot, so a busy machine slows them alike) and the peak traced memory (`tracemalloc`) of one
-decode, each per input byte and as a ratio to the typical snapshot's. `tests/schema/
-test_shape_costs.py` holds every ratio under `TIME_BOUND` and `MEMORY_BOUND`
-(docs/FORMAT.md §5).
-"""
+Per shape, each per input byte and as a ratio to the typical snapshot's: the best time of
+`rounds` decodes, of msgpack's own unpacking and of refusing the variant (rounds interleave the
+shapes and the typical snapshot, so a busy machine slows them alike; the collector is off, as
+`decode` keeps it), and the peak traced memory (`tracemalloc`) of one decode.
+`tests/schema/test_shape_costs.py` holds every ratio under `TIME_BOUND` and `MEMORY_BOUND`
+(docs/FORMAT.md §5)."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import msgpack
 
 from benchmarks.codec import TYPICAL_SHAPE, build_snapshot
 from benchmarks.harness import load_line, machine_line
-from snapshot_schema import decode, encode
+from snapshot_schema import SnapshotDecodeError, decode, encode
 
 TIME_BOUND = 20.0
 """Decode time per input byte of any valid shape, at most this many times a typical snapshot's."""
@@ -148,15 +150,42 @@ def _encoded(body: Body) -> bytes:
     return msgpack.packb([1, body], use_bin_type=True)
 
 
-def shape_input(name: str, size: int) -> bytes:
-    """A valid snapshot of about `size` bytes (within 1%) of the shape `name`."""
+def _entry_count(name: str, size: int) -> int:
+    """How many entries make the shape `name` about `size` bytes (within 1%)."""
     build = SHAPES[name]
     small, large = len(_encoded(build(1_000))), len(_encoded(build(2_000)))
     per_entry = (large - small) / 1_000
     count = max(1, round((size - (small - 1_000 * per_entry)) / per_entry))
-    while len(data := _encoded(build(count))) > size * 1.01:
+    while len(_encoded(build(count))) > size * 1.01:
         count = count * 99 // 100
-    return data
+    return count
+
+
+def shape_input(name: str, size: int) -> bytes:
+    """A valid snapshot of about `size` bytes (within 1%) of the shape `name`."""
+    return _encoded(SHAPES[name](_entry_count(name, size)))
+
+
+def _longest_array(value: object) -> list[Any]:
+    """The longest array anywhere in a body of nested lists."""
+    longest: list[Any] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            longest = item if len(item) > len(longest) else longest
+            stack.extend(item)
+    return longest
+
+
+def shape_inputs(name: str, size: int) -> tuple[bytes, bytes]:
+    """`shape_input(name, size)`, and the same with the last entry of its long array of the
+    wrong type: what a decoder must look through, entry by entry, before it can refuse it."""
+    body = SHAPES[name](_entry_count(name, size))
+    valid = _encoded(body)
+    longest = _longest_array(body)
+    longest[-1] = 0 if isinstance(longest[-1], str) else "x"
+    return valid, _encoded(body)
 
 
 def typical_input(size: int) -> bytes:
@@ -168,6 +197,15 @@ def typical_input(size: int) -> bytes:
 def unpack_floor(data: bytes) -> object:
     """What msgpack alone makes of `data`: the same objects, nothing checked."""
     return msgpack.unpackb(data, use_list=False)
+
+
+def refuse(data: bytes) -> object:
+    """`decode(data)` for an input it must refuse: the refusal, instead of a result."""
+    try:
+        decode(data)
+    except SnapshotDecodeError as error:
+        return error
+    raise AssertionError("a refused input was accepted")
 
 
 def best_time(data: bytes, rounds: int, run: Callable[[bytes], object] = decode) -> float:
@@ -204,65 +242,100 @@ def traced_peak(data: bytes) -> int:
 
 
 @dataclass(frozen=True)
+class Inputs:
+    """Per shape (and "typical"), a valid input and the same with its last entry wrong."""
+
+    valid: Mapping[str, bytes]
+    refused: Mapping[str, bytes]
+
+
+def inputs(names: Sequence[str], size: int) -> Inputs:
+    """The typical snapshot (as "typical") and each shape in `names`, about `size` bytes each."""
+    pairs = {name: shape_inputs(name, size) for name in names}
+    return Inputs(
+        {"typical": typical_input(size)} | {name: pair[0] for name, pair in pairs.items()},
+        {name: pair[1] for name, pair in pairs.items()},
+    )
+
+
+@dataclass(frozen=True)
 class Cost:
     shape: str
     size: int
     ns_per_byte: float
-    memory_per_byte: float
     time_ratio: float  # to the typical snapshot's ns per byte
-    memory_ratio: float
     floor_ratio: float  # decode time over msgpack's own unpacking of the same bytes
+    refused_ratio: float | None  # refusing the last-entry-wrong input, to the typical's ns/B
+    memory_per_byte: float | None  # peak traced bytes per input byte (None: not measured)
+    memory_ratio: float | None
 
 
-def inputs(names: Sequence[str], size: int) -> dict[str, bytes]:
-    """The typical snapshot (first, as "typical") and each shape in `names`, of about `size`
-    bytes each."""
-    return {"typical": typical_input(size)} | {name: shape_input(name, size) for name in names}
-
-
-def measure(inputs: Mapping[str, bytes], rounds: int) -> list[Cost]:
-    """The cost of each input, against the one named "typical", `rounds` rounds each,
-    interleaved: round r decodes every input once (and unpacks it with msgpack alone)."""
-    for data in inputs.values():
-        decode(data)  # every input is a valid snapshot
-    best = dict.fromkeys(inputs, float("inf"))
-    floors = dict.fromkeys(inputs, float("inf"))
+def measure(inputs: Inputs, rounds: int, *, memory: bool = True) -> list[Cost]:
+    """The cost of each input against the typical one, best of `rounds` interleaved rounds:
+    round r decodes every input once, unpacks it with msgpack alone and refuses its variant."""
+    for data in inputs.valid.values():
+        decode(data)  # every valid input decodes, every other is refused
+    for data in inputs.refused.values():
+        refuse(data)
+    best = dict.fromkeys(inputs.valid, float("inf"))
+    floors = dict.fromkeys(inputs.valid, float("inf"))
+    refusals = dict.fromkeys(inputs.refused, float("inf"))
     for _ in range(rounds):
-        for name, data in inputs.items():
+        for name, data in inputs.valid.items():
             best[name] = min(best[name], best_time(data, 1))
             floors[name] = min(floors[name], best_time(data, 1, unpack_floor))
-    peaks = {name: traced_peak(data) for name, data in inputs.items()}
-    typical = inputs["typical"]
-    base_time, base_memory = best["typical"] / len(typical), peaks["typical"] / len(typical)
+            if name in inputs.refused:
+                refused = inputs.refused[name]
+                refusals[name] = min(refusals[name], best_time(refused, 1, refuse) / len(refused))
+    typical = inputs.valid["typical"]
+    base_time = best["typical"] / len(typical)
+    peaks = {
+        name: traced_peak(data) / len(data) if memory else 0.0
+        for name, data in inputs.valid.items()
+    }
     costs = []
-    for name, data in inputs.items():
-        time_per_byte, memory_per_byte = best[name] / len(data), peaks[name] / len(data)
+    for name, data in inputs.valid.items():
+        time_per_byte = best[name] / len(data)
         costs.append(
             Cost(
                 name,
                 len(data),
                 time_per_byte * 1e9,
-                memory_per_byte,
                 time_per_byte / base_time,
-                memory_per_byte / base_memory,
                 best[name] / floors[name],
+                refusals[name] / base_time if name in refusals else None,
+                peaks[name] if memory else None,
+                peaks[name] / peaks["typical"] if memory else None,
             )
         )
     return costs
 
 
+def _cell(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
 def markdown_table(costs: Sequence[Cost]) -> str:
     lines = [
         "| shape | bytes | ns per byte | time vs typical | time vs msgpack "
-        "| peak memory per byte | memory vs typical |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| refusing it, last entry wrong, vs typical | peak memory per byte | memory vs typical |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines.extend(
         f"| {cost.shape} | {cost.size:,} | {cost.ns_per_byte:.1f} | {cost.time_ratio:.2f} "
-        f"| {cost.floor_ratio:.2f} | {cost.memory_per_byte:.1f} | {cost.memory_ratio:.2f} |"
+        f"| {cost.floor_ratio:.2f} | {_cell(cost.refused_ratio)} "
+        f"| {_cell(cost.memory_per_byte, 1)} | {_cell(cost.memory_ratio)} |"
         for cost in costs
     )
     return "\n".join(lines)
+
+
+def worst(costs: Sequence[Cost]) -> tuple[float, float]:
+    """The largest time ratio (decoding or refusing) and memory ratio of any shape."""
+    times = [cost.time_ratio for cost in costs] + [
+        cost.refused_ratio for cost in costs if cost.refused_ratio is not None
+    ]
+    return max(times), max(cost.memory_ratio or 0.0 for cost in costs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -275,8 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     costs = measure(inputs(list(SHAPES), args.size), args.rounds)
-    worst_time = max(cost.time_ratio for cost in costs)
-    worst_memory = max(cost.memory_ratio for cost in costs)
+    worst_time, worst_memory = worst(costs)
     print("# Decode cost by body shape")
     print()
     print(f"Command: `{shlex.join(sys.orig_argv)}`")

@@ -33,6 +33,8 @@ from snapshot_schema.column_checks import (
     arrays,
     bools,
     column,
+    failing_window,
+    first_repeat,
     mapping,
     names,
     nonempty_bytes,
@@ -81,13 +83,45 @@ def _attempt(build: Callable[[], T | None]) -> T | None:
     return build()
 
 
+Walk = Callable[[Any, Path, int], T]
+"""Builds a structure value by value, naming the first wrong value: `walk(raw, path, start)`,
+where `raw` may be a window of the structure's array that starts at position `start`."""
+
+
+def _walked(
+    raw: object,
+    path: Path,
+    test: ColumnTest,
+    walked: Walk[T],
+    across: Callable[[Column, Path], None] | None = None,
+) -> T:
+    """`raw` built value by value. A long array is first narrowed down with `test` to the
+    window that fails it, and that window walked: the walk's cost stays that of one window,
+    wherever the fault sits. When no window fails, `across` looks for the faults windows
+    cannot show (a peer listed twice far apart). Walked whole if neither finds the fault."""
+    if type(raw) is tuple:
+        window = failing_window(raw, test)
+        if window is not None:
+            first, stop = window
+            walked(raw[first:stop], path, first)
+        elif across is not None:
+            across(raw, path)
+    return walked(raw, path, 0)
+
+
 def _structure(
-    raw: object, path: Path, fast: Callable[[Column], T | None], walked: Callable[[Any, Path], T]
+    raw: object,
+    path: Path,
+    fast: Callable[[Column], T | None],
+    walked: Walk[T],
+    across: Callable[[Column, Path], None] | None = None,
 ) -> T:
     """The structure `raw` holds: built by `fast` from its columns, or, when a column test
     refuses it, by `walked`, which names the first value that is wrong."""
     built = _attempt(lambda: fast(raw) if type(raw) is tuple else None)
-    return walked(raw, path) if built is None else built
+    if built is not None:
+        return built
+    return _walked(raw, path, lambda window: fast(window) is not None, walked, across)
 
 
 Fields = list[Any]
@@ -102,11 +136,13 @@ def _owned_structure(
     index: int,
     path: Path,
     fast: Callable[[Fields, int], T | None],
-    walked: Callable[[Any, Path], T],
+    walked: Walk[T],
 ) -> T:
     """As `_structure`, for `fields[index]`, which `fast` may take out of `fields`."""
     built = _attempt(lambda: fast(fields, index) if type(fields[index]) is tuple else None)
-    return walked(fields[index], path) if built is None else built
+    if built is not None:
+        return built
+    return _walked(fields[index], path, lambda window: fast([window], 0) is not None, walked)
 
 
 def _kept(test: ColumnTest) -> Callable[[Column], Column | None]:
@@ -184,9 +220,21 @@ def _table(
             return RecordTable.trusted(cls, rows)
         return None
 
+    keyed = isinstance(column_tests[0], PeerColumns)
     return _structure(
-        raw, path, fast, lambda rows, where: walk.record_table(rows, where, cls, len(column_tests))
+        raw,
+        path,
+        fast,
+        lambda rows, where, start: walk.record_table(rows, where, cls, len(column_tests), start),
+        _repeated_peer if keyed else None,
     )
+
+
+def _repeated_peer(rows: Column, path: Path) -> None:
+    """Refuses a keyed table whose rows are valid but for a peer listed twice."""
+    repeat = first_repeat(column(rows, 0))
+    if repeat is not None:
+        raise walk.duplicate_peer(rows[repeat][0], (*path, repeat))
 
 
 def _sorted_peers(peers: Column) -> frozenset[bytes] | None:
@@ -252,7 +300,7 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
             counters,
             (*path, "counters"),
             _counters,
-            lambda values, where: walk.pairs(values, where, check_name, walk.u64),
+            lambda values, where, start: walk.pairs(values, where, check_name, walk.u64, start),
         ),
         _structure(fired_phases, (*path, "fired_phases"), _fired_phases, walk.names),
         _table(
@@ -425,7 +473,9 @@ def _bus(raw: object, path: Path) -> TypedBusSnapshot:
             subscriptions,
             (*path, "event_subscriptions"),
             _subscriptions,
-            lambda values, where: walk.pairs(values, where, check_name, walk.subscribers),
+            lambda values, where, start: walk.pairs(
+                values, where, check_name, walk.subscribers, start
+            ),
         )
     )
 
@@ -449,27 +499,27 @@ def build_snapshot(body: object) -> TransientSnapshot:
             frontier,
             ("frontier",),
             _frontier,
-            lambda raw, path: walk.table(raw, path, walk.site_exec),
+            lambda raw, path, start: walk.table(raw, path, walk.site_exec, start),
         ),
         _structure(
             slot_table,
             ("slot_table",),
             _slot_table,
-            lambda raw, path: walk.pairs(raw, path, walk.site_exec, walk.slot_value),
+            lambda raw, path, start: walk.pairs(raw, path, walk.site_exec, walk.slot_value, start),
         ),
         _owned_structure(
             fields,
             3,
             ("pending_async",),
             _pending_async,
-            lambda raw, path: walk.pairs(raw, path, check_u64, walk.pending_async),
+            lambda raw, path, start: walk.pairs(raw, path, check_u64, walk.pending_async, start),
         ),
         _owned_structure(
             fields,
             4,
             ("execution_state",),
             _execution_state,
-            lambda raw, path: walk.pairs(raw, path, check_u64, walk.execution_state),
+            lambda raw, path, start: walk.pairs(raw, path, check_u64, walk.execution_state, start),
         ),
         build_framework(framework),
         _bus(bus, ("bus",)),
@@ -478,19 +528,19 @@ def build_snapshot(body: object) -> TransientSnapshot:
             7,
             ("ingress",),
             _ingress,
-            lambda raw, path: walk.table(raw, path, walk.ingress_event),
+            lambda raw, path, start: walk.table(raw, path, walk.ingress_event, start),
         ),
         _structure(
             wire_states,
             ("wire_states",),
             _wire_states,
-            lambda raw, path: walk.pairs(raw, path, check_u32, walk.wire_state),
+            lambda raw, path, start: walk.pairs(raw, path, check_u32, walk.wire_state, start),
         ),
         _owned_structure(
             fields,
             9,
             ("pending_completions",),
             _completions,
-            lambda raw, path: walk.table(raw, path, walk.completion),
+            lambda raw, path, start: walk.table(raw, path, walk.completion, start),
         ),
     )

@@ -76,10 +76,12 @@ def pairs(
     path: Path,
     key_check: Callable[[Any, Path], object],
     build_value: Callable[[Any, Path], Any],
+    start: int = 0,
 ) -> FrozenMap[Any, Any]:
-    """A mapping written as `[key, value]` pairs in strictly ascending key order."""
+    """A mapping written as `[key, value]` pairs in strictly ascending key order (`start`: the
+    position of the first pair, when `raw` is a window of a longer mapping)."""
     items: list[tuple[Any, Any]] = []
-    for index, pair in enumerate(array(raw, path)):
+    for index, pair in enumerate(array(raw, path), start):
         key, value = array(pair, (*path, index), 2)
         checked(key_check, key, (*path, index, "key"))
         if items and not items[-1][0] < key:
@@ -90,43 +92,52 @@ def pairs(
     return FrozenMap(items)
 
 
-def table(raw: object, path: Path, build: Callable[[Any, Path], T]) -> tuple[T, ...]:
-    return tuple(build(row, (*path, index)) for index, row in enumerate(array(raw, path)))
+def table(
+    raw: object, path: Path, build: Callable[[Any, Path], T], start: int = 0
+) -> tuple[T, ...]:
+    return tuple(build(row, (*path, index)) for index, row in enumerate(array(raw, path), start))
 
 
-def sorted_peer_set(raw: object, path: Path) -> frozenset[bytes]:
+def sorted_peer_set(raw: object, path: Path, start: int = 0) -> frozenset[bytes]:
     """A set of peer ids written as an array in strictly ascending byte order."""
     peers = array(raw, path)
-    for index, peer in enumerate(peers):
-        checked(check_multihash, peer, (*path, index))
-        if index and not peers[index - 1] < peer:
+    for offset, peer in enumerate(peers):
+        checked(check_multihash, peer, (*path, start + offset))
+        if offset and not peers[offset - 1] < peer:
             raise SnapshotDecodeError(
-                "peer ids must be unique and in ascending order", (*path, index)
+                "peer ids must be unique and in ascending order", (*path, start + offset)
             )
     return frozenset(peers)
 
 
-def record_table(rows: object, path: Path, cls: type[T], arity: int) -> RecordTable[T]:
+def record_table(
+    rows: object, path: Path, cls: type[T], arity: int, start: int = 0
+) -> RecordTable[T]:
     """A table of `cls` records, one per row; for a keyed table (records with a `peer_id`),
     no peer twice."""
     keyed = "peer_id" in attrs.fields_dict(cls)  # type: ignore[arg-type]
     seen: set[bytes] = set()
     records = []
-    for index, row in enumerate(array(rows, path)):
+    for index, row in enumerate(array(rows, path), start):
         where = (*path, index)
         record = construct(cls, array(row, where, arity), where)
         if keyed:
             peer: bytes = record.peer_id  # type: ignore[attr-defined]
             if peer in seen:
-                raise SnapshotDecodeError(f"duplicate peer {peer!r}", (*where, "peer_id"))
+                raise duplicate_peer(peer, where)
             seen.add(peer)
         records.append(record)
     return RecordTable.of(cls, records)
 
 
-def names(raw: object, path: Path) -> tuple[str, ...]:
+def duplicate_peer(peer: bytes, row: Path) -> SnapshotDecodeError:
+    """The error for a keyed table's row (at path `row`) whose peer an earlier row has."""
+    return SnapshotDecodeError(f"duplicate peer {peer!r}", (*row, "peer_id"))
+
+
+def names(raw: object, path: Path, start: int = 0) -> tuple[str, ...]:
     values = array(raw, path)
-    for index, name in enumerate(values):
+    for index, name in enumerate(values, start):
         checked(check_name, name, (*path, index))
     return values
 

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, cast
 
+from snapshot_schema.column_checks import (
+    U32S,
+    U64S,
+    ColumnTest,
+    any_bytes,
+    bools,
+    failing_window,
+    first_repeat,
+    names,
+    nonempty_bytes,
+)
 from snapshot_schema.errors import PathElement, SnapshotValueError
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.multihash import multihash_problem
@@ -88,15 +99,34 @@ def check_multihash(value: object, path: Path) -> None:
 
 
 def check_tuple(
-    value: object, item_check: Callable[[Any, Path], None], path: Path, *, unique: bool = False
+    value: object,
+    item_check: Callable[[Any, Path], None],
+    path: Path,
+    *,
+    unique: bool = False,
+    column_test: ColumnTest | None = None,
 ) -> None:
-    """A `tuple` whose items each pass `item_check`; with `unique`, no item appears twice."""
+    """A `tuple` whose items each pass `item_check`; with `unique`, no item appears twice.
+
+    `column_test` (found for the common checks when not given) judges all items as
+    `item_check` does, in C (`column_checks.py`): the items are then checked one by one only
+    in the window where it fails, so a tuple of a million ids costs a few passes in C, even
+    when its last id is wrong.
+    """
     if type(value) is not tuple:
         raise SnapshotValueError(f"expected `tuple`, got {_got(value)}", path)
-    for index, item in enumerate(value):
-        item_check(item, (*path, index))
-    if unique:
-        check_unique(value, lambda item: item, path)
+    test = column_test if column_test is not None else _COLUMN_TESTS.get(item_check)
+    window = None if test is None else failing_window(value, test)
+    if window is not None:
+        first, stop = window
+        for index in range(first, min(stop, len(value))):
+            item_check(value[index], (*path, index))
+    if test is None or window is not None:  # no test, or it is stricter than the check
+        for index, item in enumerate(value):
+            item_check(item, (*path, index))
+    if unique and len(set(value)) != len(value):
+        repeat = cast(int, first_repeat(value))  # the items are of one type: they compare
+        raise SnapshotValueError(f"duplicate item {value[repeat]!r}", (*path, repeat))
 
 
 def check_frozenset(value: object, item_check: Callable[[Any, Path], None], path: Path) -> None:
@@ -170,3 +200,14 @@ def as_optional_frozenset(value: object) -> object:
 
 def as_frozen_map(value: object) -> object:
     return FrozenMap(value) if isinstance(value, dict) else value
+
+
+_COLUMN_TESTS: dict[Callable[[Any, Path], None], ColumnTest] = {
+    check_u32: U32S,
+    check_u64: U64S,
+    check_bytes: any_bytes,
+    check_nonempty_bytes: nonempty_bytes,
+    check_bool: bools,
+    check_name: names,
+}
+"""The column test that judges a whole tuple as each check judges one item."""

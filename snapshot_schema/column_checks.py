@@ -41,6 +41,33 @@ def column(rows: Column, index: int) -> Column:
     return tuple(map(operator.itemgetter(index), rows))
 
 
+CHUNK = 4096
+"""Values per window when a failed test is narrowed down to where it fails."""
+
+
+def failing_window(values: Column, test: ColumnTest) -> tuple[int, int] | None:
+    """Where `test` first fails over `values`: the bounds of the first window of `CHUNK` values
+    that fails it, or `None` if none does. Each window also holds the value before it, so a
+    fault between two neighbours (their order) lies inside one; a repeat far apart does not.
+
+    Walking only that window value by value says what is wrong at the cost of one more pass of
+    column tests, however far into a large array the fault sits."""
+    for start in range(0, len(values), CHUNK):
+        first = max(start - 1, 0)
+        if not test(values[first : start + CHUNK]):
+            return first, start + CHUNK
+    return None
+
+
+def first_repeat(values: Column) -> int | None:
+    """The index of the first value equal to an earlier one, or `None`; in C, by sorting the
+    positions by value (the values must compare)."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ordered = tuple(map(values.__getitem__, order))
+    repeats = compress(islice(order, 1, None), map(operator.eq, ordered, islice(ordered, 1, None)))
+    return min(repeats, default=None)
+
+
 def strictly_ascending(values: Column) -> bool:
     """Each value is below the next: sorted, with no value twice. The values must compare."""
     return all(map(operator.lt, values, islice(values, 1, None)))

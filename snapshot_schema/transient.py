@@ -19,6 +19,7 @@ from snapshot_schema.checks import (
     check_u64,
     check_uint,
 )
+from snapshot_schema.column_checks import SITE_EXECS
 from snapshot_schema.errors import SnapshotValueError
 from snapshot_schema.execution_records import (
     INGRESS_TYPES,
@@ -85,7 +86,7 @@ class ExecutionFields(Protocol):
 def check_execution_fields(fields: ExecutionFields) -> None:
     """Raise `SnapshotValueError`, with the field's path, for an execution field a snapshot
     cannot hold."""
-    check_tuple(fields.frontier, _check_site_exec, ("frontier",))
+    check_tuple(fields.frontier, _check_site_exec, ("frontier",), column_test=SITE_EXECS)
     check_map(fields.slot_table, _check_site_exec, check_optional_bytes, ("slot_table",))
     check_map(fields.pending_async, check_u64, _check_pending_async, ("pending_async",))
     check_map(fields.execution_state, check_u64, _check_execution_state, ("execution_state",))

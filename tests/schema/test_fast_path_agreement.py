@@ -2,10 +2,11 @@
 need the slow value-by-value walk (snapshot_schema/body_builder.py)."""
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 import msgpack
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -43,6 +44,7 @@ from snapshot_schema.checks import (
     check_uint,
 )
 from snapshot_schema.column_checks import (
+    CHUNK,
     U32S,
     U64S,
     ColumnTest,
@@ -317,3 +319,107 @@ def test_a_valid_body_is_built_from_its_columns_without_the_walk(
         built = build_snapshot(as_tuples(encode_body(snapshot)))
     assert refused == []
     assert built == snapshot
+
+
+# --- faults deep in long arrays ------------------------------------------------------------------
+
+LONG = CHUNK * 2 + 10  # three windows
+
+
+def _long_body() -> list[Any]:
+    """A valid body whose frontier, slot table, address book, backoff table, pending async
+    outputs and bus subscribers each hold `LONG` entries."""
+    peers = [bytes.fromhex("1220") + index.to_bytes(32, "big") for index in range(LONG)]
+    return _body_lists(
+        TransientSnapshot(
+            taken_at=ClockReading(1, 2),
+            frontier=((1, 2),) * LONG,
+            slot_table={(index, 0): None for index in range(LONG)},
+            pending_async={1: PendingAsyncSnapshot(1, 2, (7,) * LONG)},
+            framework=FrameworkSnapshot(
+                address_book=[AddressBookEntrySnapshot(peer, (b"\x01",), 1) for peer in peers],
+                backoff_table=[BackoffEntry(peer, 1, 2, 3) for peer in peers],
+                peer_id_bytes=PEERS[0],
+            ),
+            bus=TypedBusSnapshot({"k": tuple(range(LONG))}),
+        )
+    )
+
+
+LONG_FAULTS: list[tuple[str, Callable[[list[Any]], None], str, tuple[object, ...]]] = [
+    (
+        "the last frontier entry",
+        lambda body: body[1].__setitem__(-1, [1, -1]),
+        "expected u64",
+        ("frontier", LONG - 1, "exec_id"),
+    ),
+    (
+        "slot keys out of order across windows",
+        lambda body: body[2].insert(CHUNK, body[2].pop(CHUNK - 1)),
+        "ascending order",
+        ("slot_table", CHUNK, "key"),
+    ),
+    (
+        "an address book peer listed twice, windows apart",
+        lambda body: body[5][2][-1].__setitem__(0, body[5][2][3][0]),
+        "duplicate peer",
+        ("framework", "address_book", LONG - 1, "peer_id"),
+    ),
+    (
+        "the last backoff entry",
+        lambda body: body[5][4][-1].__setitem__(3, 1),
+        "precedes the last attempt",
+        ("framework", "backoff_table", LONG - 1, "next_retry_ns"),
+    ),
+    (
+        "the last output site",
+        lambda body: body[3][0][1][2].__setitem__(-1, "x"),
+        "expected `int`",
+        ("pending_async", 0, "value", "output_sites", LONG - 1),
+    ),
+    (
+        "a subscriber twice, windows apart",
+        lambda body: body[6][0][0][1].__setitem__(-1, 3),
+        "duplicate subscriber id 3",
+        ("bus", "event_subscriptions", 0, "value", LONG - 1),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "path"),
+    [(change, reason, path) for _name, change, reason, path in LONG_FAULTS],
+    ids=[name for name, *_ in LONG_FAULTS],
+)
+def test_a_fault_deep_in_a_long_array_is_found_where_the_walk_finds_it(
+    change: Callable[[list[Any]], None], reason: str, path: tuple[object, ...]
+) -> None:
+    body = _long_body()
+    change(body)
+    decoded_body = as_tuples(body)
+    outcome = _outcome(decoded_body)
+    assert outcome == _walked_outcome(decoded_body)
+    assert outcome[0] == "refused"
+    error_path, error_reason = cast(tuple[tuple[object, ...], str], outcome[1])
+    assert error_path == path
+    assert reason in error_reason
+
+
+@pytest.mark.parametrize(
+    ("build", "path"),
+    [
+        (lambda: PendingAsyncSnapshot(1, 2, (7,) * LONG + ("x",)), ("output_sites", LONG)),
+        (lambda: TypedBusSnapshot({"k": (*range(LONG), 5)}), ("event_subscriptions", "k", LONG)),
+        (
+            lambda: AddressBookEntrySnapshot(PEERS[0], (*map(bytes, range(1, LONG)), b"\x00" * 3)),
+            ("addresses", LONG - 1),  # bytes(3) first appears at index 2
+        ),
+    ],
+    ids=["a bad last output site", "a subscriber twice", "an address twice"],
+)
+def test_a_record_finds_a_fault_deep_in_a_long_tuple(
+    build: Callable[[], object], path: tuple[object, ...]
+) -> None:
+    with pytest.raises(SnapshotValueError) as refused:
+        build()
+    assert refused.value.path == path
