@@ -1,15 +1,17 @@
 """Snapshot codec benchmark: our `encode`/`decode` against bare msgpack, msgspec, cattrs, pickle.
 
 Every contender handles the SAME snapshot (N peers: address book, health, backoff, N outbound
-envelopes, a blocklist of N/100 peers), built from a seeded `random.Random`. Rounds are
-interleaved: each round runs every contender once, in an order rotated by one per round, and each
-contender's time is divided by the floor's time in the same round; tables show medians of those
-paired ratios. Encode and decode results are assigned and `del`-ed inside the timed region, for
-every contender, so freeing them is timed too.
+envelopes, a blocklist of N/100 peers), built from a seeded `random.Random`, in each of several
+data shapes (`DATA_SHAPES`: Ed25519 identity or sha2-256 PeerIds, 1, 2 or 8 addresses per peer,
+envelopes of 7 B, 64 B or 1 KiB). Rounds are interleaved: each round runs every contender once,
+in an order rotated by one per round, and each contender's time is divided by the floor's time
+in the same round; tables show medians of those paired ratios. Encode and decode results are
+assigned and `del`-ed inside the timed region, for every contender, so freeing them is timed
+too. msgspec, cattrs and pickle run on the first shape only (they are baselines, not targets).
 
     .venv/bin/python -m benchmarks.codec                     # N = 1k, 10k, 100k; 7 rounds
     .venv/bin/python -m benchmarks.codec --quick             # N = 1k, 10k; 3 rounds
-    .venv/bin/python -m benchmarks.codec --sizes 1000,10000 --rounds 5
+    .venv/bin/python -m benchmarks.codec --sizes 1000,10000 --rounds 5 --shapes typical,ed25519
 
 Contenders:
 1. floor: `msgpack.packb`/`unpackb` of bare nested lists with our wire layout

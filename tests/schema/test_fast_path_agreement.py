@@ -1,5 +1,5 @@
 """The decoder's column tests judge exactly as the record constructors do, and valid bodies never
-need the slow value-by-value walk (snapshot_schema/body_builder.py)."""
+need the slow value-by-value walk (snapshot_schema/structure_builder.py)."""
 
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -30,7 +30,7 @@ from snapshot_schema import (
     TimerMaturedIngress,
     TransientSnapshot,
     TypedBusSnapshot,
-    body_builder,
+    structure_builder,
 )
 from snapshot_schema.body_builder import build_snapshot
 from snapshot_schema.checks import (
@@ -211,7 +211,7 @@ def _outcome(body: object) -> tuple[str, object]:
 
 
 def _walked_outcome(body: object) -> tuple[str, object]:
-    with mock.patch.object(body_builder, "_attempt", return_value=None):
+    with mock.patch.object(structure_builder, "attempt", return_value=None):
         return _outcome(body)
 
 
@@ -306,7 +306,7 @@ def test_column_tests_and_the_walk_agree_on_any_body(
 def test_a_valid_body_is_built_from_its_columns_without_the_walk(
     snapshot: TransientSnapshot,
 ) -> None:
-    attempt = body_builder._attempt
+    attempt = structure_builder.attempt
     refused: list[object] = []
 
     def spy(build: Callable[[], object]) -> object:
@@ -315,7 +315,7 @@ def test_a_valid_body_is_built_from_its_columns_without_the_walk(
             refused.append(build)
         return built
 
-    with mock.patch.object(body_builder, "_attempt", spy):
+    with mock.patch.object(structure_builder, "attempt", spy):
         built = build_snapshot(as_tuples(encode_body(snapshot)))
     assert refused == []
     assert built == snapshot
