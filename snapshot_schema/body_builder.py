@@ -30,6 +30,7 @@ from snapshot_schema.column_checks import (
     bools,
     column,
     first_repeat,
+    mapping,
     names,
     nonempty_bytes,
     records,
@@ -85,7 +86,7 @@ def _table(
         path,
         fast,
         lambda rows, where, start: walk.record_table(rows, where, cls, len(column_tests), start),
-        _repeated_peer if keyed else None,
+        across=_repeated_peer if keyed else None,
     )
 
 
@@ -126,7 +127,8 @@ def _framework(*fields: object) -> FrameworkSnapshot:
 
 
 _ADDRESS_LISTS = arrays(nonempty_bytes, unique=True)
-_counters = plain_mapping(names, U64S)
+_COUNTERS = mapping(names, U64S)
+_counters = plain_mapping(_COUNTERS)
 _fired_phases = kept(names)
 
 
@@ -160,6 +162,7 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
             (*path, "counters"),
             _counters,
             lambda values, where, start: walk.pairs(values, where, check_name, walk.u64, start),
+            test=_COUNTERS,
         ),
         structure(fired_phases, (*path, "fired_phases"), _fired_phases, walk.names),
         _table(

@@ -18,8 +18,10 @@ from snapshot_schema.checks import (
     check_multihash,
     check_name,
     check_optional_bytes,
+    check_tuple,
     check_u64,
 )
+from snapshot_schema.column_checks import first_repeat
 from snapshot_schema.errors import PathElement, SnapshotDecodeError, SnapshotValueError
 from snapshot_schema.execution_records import (
     INGRESS_TYPES,
@@ -143,13 +145,17 @@ def names(raw: object, path: Path, start: int = 0) -> tuple[str, ...]:
 
 
 def subscribers(raw: object, path: Path) -> tuple[int, ...]:
+    """A kind's subscriber ids: u64, none twice (checked in C, like a record's tuples)."""
     sites = array(raw, path)
-    seen: set[int] = set()
-    for index, site in enumerate(sites):
-        if u64(site, (*path, index)) in seen:
-            raise SnapshotDecodeError(f"duplicate subscriber id {site}", (*path, index))
-        seen.add(site)
+    checked(_u64_tuple, sites, path)
+    if len(set(sites)) != len(sites):
+        repeat = cast(int, first_repeat(sites))  # u64s compare
+        raise SnapshotDecodeError(f"duplicate subscriber id {sites[repeat]}", (*path, repeat))
     return sites
+
+
+def _u64_tuple(values: object, path: Path) -> None:
+    check_tuple(values, check_u64, path)
 
 
 def site_exec(raw: object, path: Path) -> tuple[int, int]:

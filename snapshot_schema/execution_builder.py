@@ -23,6 +23,7 @@ from snapshot_schema.column_checks import (
     any_bytes,
     arrays,
     column,
+    mapping,
     names,
     optional,
     optional_bytes,
@@ -51,22 +52,31 @@ from snapshot_schema.unchecked import unchecked_builder, unchecked_records
 _new_bus = unchecked_builder(TypedBusSnapshot)
 
 _NAMED_PAYLOADS = arrays(records(names, any_bytes))
+_SLOT_TABLE = mapping(SITE_EXECS, optional_bytes)
+_PENDING_ASYNC_FIELDS = (U64S, U64S, arrays(U64S), optional(U64S))
+_PENDING_ASYNC = mapping(U64S, records(*_PENDING_ASYNC_FIELDS))
+_EXECUTION_STATE = mapping(U64S, records(U32S))
+_SUBSCRIPTIONS = mapping(names, arrays(U64S, unique=True))
+_WIRE_STATES = mapping(U32S, any_bytes)
+_COMPLETIONS = records(U64S, _NAMED_PAYLOADS)
+
 _frontier = kept(SITE_EXECS)
-_slot_table = plain_mapping(SITE_EXECS, optional_bytes)
-_pending_async = record_mapping(
-    U64S, PendingAsyncSnapshot, (U64S, U64S, arrays(U64S), optional(U64S))
-)
+_slot_table = plain_mapping(_SLOT_TABLE)
+_pending_async = record_mapping(U64S, PendingAsyncSnapshot, _PENDING_ASYNC_FIELDS)
 _execution_state = record_mapping(U64S, ExecutionStateSnapshot, (U32S,))
-_subscriptions = plain_mapping(names, arrays(U64S, unique=True))
-_wire_states = plain_mapping(U32S, any_bytes)
+_subscriptions = plain_mapping(_SUBSCRIPTIONS)
+_wire_states = plain_mapping(_WIRE_STATES)
 
 
 def _completions(fields: Fields, index: int) -> tuple[PendingCompletionSnapshot, ...] | None:
-    columns = tested(fields[index], (U64S, _NAMED_PAYLOADS))
+    columns = tested(fields[index], _COMPLETIONS_FIELDS)
     if columns is None:
         return None
     fields[index] = None
     return unchecked_records(PendingCompletionSnapshot, columns, len(columns[0]))
+
+
+_COMPLETIONS_FIELDS = (U64S, _NAMED_PAYLOADS)
 
 
 # Each ingress event's fields after its tag, by tag (docs/FORMAT.md §3).
@@ -115,25 +125,43 @@ def _event_fields(events: Column, tag: int) -> list[Column] | None:
     return columns
 
 
-def _ingress(fields: Fields, index: int) -> tuple[IngressEvent, ...] | None:
-    """The events as records, built a kind at a time and merged back in their order; `None`
-    if one is not a valid event."""
-    events = fields[index]
-    if not events:
-        return ()
+IngressPlan = tuple[bytes, dict[int, list[Column]]]
+"""Every event's tag, and per kind the field columns of its events (in order)."""
+
+
+def _ingress_plan(events: Column) -> IngressPlan | None:
+    """What it takes to build the events as records, if every one is a valid event; else
+    `None`."""
     tags = _tags(events)
     if tags is None:
         return None
     kinds = set(tags)
-    plan: dict[int, list[Column]] = {}  # kind -> the field columns of its events
+    plan: dict[int, list[Column]] = {}
     for tag in kinds:
         chosen = events if len(kinds) == 1 else tuple(compress(events, tags.translate(_MASKS[tag])))
         columns = _event_fields(chosen, tag)
         if columns is None:
             return None
         plan[tag] = columns
+    return tags, plan
+
+
+def _valid_events(events: Column) -> bool:
+    return _ingress_plan(events) is not None
+
+
+def _ingress(fields: Fields, index: int) -> tuple[IngressEvent, ...] | None:
+    """The events as records, built a kind at a time and merged back in their order; `None`
+    if one is not a valid event."""
+    events = fields[index]
+    if not events:
+        return ()
+    found = _ingress_plan(events)
+    if found is None:
+        return None
+    tags, plan = found
     fields[index] = None
-    del events, chosen
+    del events, found
     made = {
         tag: unchecked_records(INGRESS_TYPES[tag], columns, len(columns[0]))
         for tag, columns in plan.items()
@@ -160,6 +188,7 @@ def slot_table(raw: object) -> FrozenMap[tuple[int, int], bytes | None]:
         ("slot_table",),
         _slot_table,
         lambda rows, path, start: walk.pairs(rows, path, walk.site_exec, walk.slot_value, start),
+        test=_SLOT_TABLE,
     )
 
 
@@ -170,6 +199,7 @@ def pending_async(fields: Fields, index: int) -> FrozenMap[int, PendingAsyncSnap
         ("pending_async",),
         _pending_async,
         lambda rows, path, start: walk.pairs(rows, path, check_u64, walk.pending_async, start),
+        test=_PENDING_ASYNC,
     )
 
 
@@ -180,6 +210,7 @@ def execution_state(fields: Fields, index: int) -> FrozenMap[int, ExecutionState
         ("execution_state",),
         _execution_state,
         lambda rows, path, start: walk.pairs(rows, path, check_u64, walk.execution_state, start),
+        test=_EXECUTION_STATE,
     )
 
 
@@ -191,6 +222,7 @@ def bus(raw: object) -> TypedBusSnapshot:
             ("bus", "event_subscriptions"),
             _subscriptions,
             lambda rows, path, start: walk.pairs(rows, path, check_name, walk.subscribers, start),
+            test=_SUBSCRIPTIONS,
         )
     )
 
@@ -202,6 +234,7 @@ def ingress(fields: Fields, index: int) -> tuple[IngressEvent, ...]:
         ("ingress",),
         _ingress,
         lambda rows, path, start: walk.table(rows, path, walk.ingress_event, start),
+        test=_valid_events,
     )
 
 
@@ -211,6 +244,7 @@ def wire_states(raw: object) -> FrozenMap[int, bytes]:
         ("wire_states",),
         _wire_states,
         lambda rows, path, start: walk.pairs(rows, path, check_u32, walk.wire_state, start),
+        test=_WIRE_STATES,
     )
 
 
@@ -221,4 +255,5 @@ def pending_completions(fields: Fields, index: int) -> tuple[PendingCompletionSn
         ("pending_completions",),
         _completions,
         lambda rows, path, start: walk.table(rows, path, walk.completion, start),
+        test=_COMPLETIONS,
     )

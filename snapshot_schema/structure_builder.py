@@ -19,7 +19,6 @@ from snapshot_schema.column_checks import (
     ColumnTest,
     column,
     failing_window,
-    mapping,
     rows_of,
     strictly_ascending,
 )
@@ -68,14 +67,18 @@ def structure(
     path: Path,
     fast: Callable[[Column], T | None],
     walked: Walk[T],
+    *,
+    test: ColumnTest | None = None,
     across: Callable[[Column, Path], None] | None = None,
 ) -> T:
     """The structure `raw` holds: built by `fast` from its columns, or, when a column test
-    refuses it, by `walked`, which names the first value that is wrong."""
+    refuses it, by `walked`, which names the first value that is wrong. `test` (default:
+    `fast` succeeds) finds the window to walk; give it when `fast` builds more than it tests."""
     built = attempt(lambda: fast(raw) if type(raw) is tuple else None)
     if built is not None:
         return built
-    return _walked(raw, path, lambda window: fast(window) is not None, walked, across)
+    window_test = test if test is not None else (lambda window: fast(window) is not None)
+    return _walked(raw, path, window_test, walked, across)
 
 
 Fields = list[Any]
@@ -91,12 +94,15 @@ def owned_structure(
     path: Path,
     fast: Callable[[Fields, int], T | None],
     walked: Walk[T],
+    *,
+    test: ColumnTest,
 ) -> T:
-    """As `structure`, for `fields[index]`, which `fast` may take out of `fields`."""
+    """As `structure`, for `fields[index]`, which `fast` may take out of `fields`; `test`
+    judges a window of it as `fast` judges the whole, without building."""
     built = attempt(lambda: fast(fields, index) if type(fields[index]) is tuple else None)
     if built is not None:
         return built
-    return _walked(fields[index], path, lambda window: fast([window], 0) is not None, walked)
+    return _walked(fields[index], path, test, walked)
 
 
 def kept(test: ColumnTest) -> Callable[[Column], Column | None]:
@@ -104,11 +110,9 @@ def kept(test: ColumnTest) -> Callable[[Column], Column | None]:
     return lambda values: values if test(values) else None
 
 
-def plain_mapping(
-    key_test: ColumnTest, value_test: ColumnTest
-) -> Callable[[Column], FrozenMap[Any, Any] | None]:
-    """A fast builder for a mapping whose decoded values are kept as they are."""
-    test = mapping(key_test, value_test)
+def plain_mapping(test: ColumnTest) -> Callable[[Column], FrozenMap[Any, Any] | None]:
+    """A fast builder for a mapping whose decoded values are kept as they are; `test` is the
+    mapping's (`column_checks.mapping`)."""
     return lambda rows: FrozenMap(rows) if test(rows) else None
 
 
