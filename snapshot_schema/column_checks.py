@@ -3,10 +3,11 @@
 A snapshot may hold hundreds of thousands of tiny entries (a frontier of `[0, 0]` pairs is three
 bytes an entry). Calling a Python function per value costs far more per input byte than msgpack
 spends decoding it, so the decoder tests a structure a column at a time: every value of one
-field at once, with `map`, `set`, `min`, `max`, `all` and `chain`. A test returns whether
-*every* value of the column passes the rule its name states, judged exactly as the record
-constructors judge one value (`tests/schema/test_fast_path_agreement.py` holds the two equal);
-on `False` the decoder walks the values one by one to say which is wrong, and where.
+field at once, with `map`, `set`, `list.count`, `array`, `all` and `chain`. A test returns
+whether *every* value of the column passes the rule its name states, judged exactly as the
+record constructors judge one value (`tests/schema/test_fast_path_agreement.py` holds the two
+equal); on `False` the decoder narrows the fault down to a window (`failing_window`) and walks
+that window value by value to say which value is wrong, and where.
 
 Columns are tuples. Values come from msgpack (`bytes`, `str`, `int`, `bool`, `None`, tuples) or,
 through `build_framework`, from any producer, so every test checks exact types first.
