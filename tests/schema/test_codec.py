@@ -320,3 +320,13 @@ def test_damaged_encodings_decode_or_raise_our_error(
 def test_address_book_row_order_is_kept() -> None:
     rows = (AddressBookEntrySnapshot(PEER_B, (b"\x01",), 1), AddressBookEntrySnapshot(PEER_A))
     assert decode(encode(snapshot(address_book=rows))).framework.address_book == rows
+
+
+def test_an_invalid_outbound_envelope_after_valid_ones_is_refused_where_it_is() -> None:
+    # Rows without a peer were once taken for repeats of the peer `None`, at the second row.
+    body = body_of(snapshot())
+    body[5][5] = [[b"a", False], [b"b", False], [b"", False]]
+    with pytest.raises(SnapshotDecodeError) as refused:
+        decode(envelope(body))
+    assert refused.value.path == ("framework", "pending_outbound", 2, "envelope_bytes")
+    assert refused.value.reason == "expected non-empty `bytes`"
