@@ -4,16 +4,14 @@ the size limit can be is refused from its size alone."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from cli_support import Files, build_files
+from hang_guard import deadline
 
 from node_runtime.cli.exit_codes import ExitCode
 from node_runtime.cli.main import main
@@ -21,26 +19,6 @@ from node_runtime.sealed_file import read_header
 from snapshot_schema import DEFAULT_MAX_SNAPSHOT_SIZE
 
 BIG = 300_000_000  # bytes: above the default limit of 256 MiB
-
-
-class StillBlockedError(Exception):
-    """Not an `OSError` (as `TimeoutError` is), which the code under test may catch."""
-
-
-@contextlib.contextmanager
-def deadline(seconds: int = 10) -> Iterator[None]:
-    """Fail instead of hanging when a command blocks (opening a FIFO, say) for `seconds`."""
-
-    def expire(signum: int, frame: object) -> NoReturn:
-        raise StillBlockedError(f"still blocked after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture

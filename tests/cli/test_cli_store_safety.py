@@ -4,13 +4,9 @@ snapshots, an identity key file others may read."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import stat
-from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from cli_support import (
@@ -23,6 +19,7 @@ from cli_support import (
     nodesnap,
     snapshots,
 )
+from hang_guard import deadline
 
 from node_runtime import DirectoryStore, Identity, ManualClock, Node, seal
 from node_runtime.cli.exit_codes import ExitCode
@@ -46,26 +43,6 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, lis
     captured = capsys.readouterr()
     assert captured.err == ""
     return code, captured.out.splitlines()
-
-
-class StillBlockedError(Exception):
-    """Not an `OSError` (as `TimeoutError` is), which the code under test may catch."""
-
-
-@contextlib.contextmanager
-def deadline(seconds: int = 10) -> Iterator[None]:
-    """Fail instead of hanging when the block blocks (on a FIFO, say) for `seconds`."""
-
-    def expire(signum: int, frame: object) -> NoReturn:
-        raise StillBlockedError(f"still blocked after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def test_store_ls_and_verify_report_entries_that_are_not_regular_files_without_opening_them(

@@ -3,23 +3,22 @@ the writer lock, all-or-nothing saves under injected I/O faults, and retention."
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import itertools
 import logging
 import os
-import signal
 import stat
 import subprocess
 import sys
 import textwrap
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from hang_guard import deadline
 
 from node_runtime import (
     CorruptFileError,
@@ -812,26 +811,6 @@ def test_an_encrypting_store_sets_aside_a_plaintext_file(
 
 
 # What is not a regular file: never followed, never blocked on.
-
-
-class StillBlockedError(Exception):
-    """Not an `OSError` (as `TimeoutError` is), which the code under test may catch."""
-
-
-@contextlib.contextmanager
-def deadline(seconds: int = 10) -> Iterator[None]:
-    """Fail instead of hanging when the block blocks (on a FIFO, say) for `seconds`."""
-
-    def expire(signum: int, frame: object) -> NoReturn:
-        raise StillBlockedError(f"still blocked after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 NOT_REGULAR = ["fifo", "directory", "symlink"]
