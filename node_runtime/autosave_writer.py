@@ -48,7 +48,10 @@ class AutosaveWriter:
     def is_idle(self) -> bool:
         """Nothing pending and no save in progress."""
         with self._condition:
-            return self._pending is None and not self._busy
+            return self._idle()
+
+    def _idle(self) -> bool:  # with the condition held
+        return self._pending is None and not self._busy
 
     def _run(self) -> None:
         while True:
@@ -84,9 +87,7 @@ class AutosaveWriter:
 
     def wait_idle(self, timeout: float | None) -> bool:
         with self._condition:
-            return self._condition.wait_for(
-                lambda: self._pending is None and not self._busy, timeout
-            )
+            return self._condition.wait_for(self._idle, timeout)
 
     def stop(self, timeout: float | None) -> None:
         """Write what is pending, then end the thread; `TimeoutError` if it takes longer."""

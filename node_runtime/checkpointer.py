@@ -82,8 +82,10 @@ class Checkpointer:
         self._urgent = False
         self._reservation_due = False
         self._closed = False
-        self._submitted: TransientSnapshot | None = None
+        # Of the newest snapshot handed to the writer: the next ids and the reservation ends it
+        # records (not the snapshot itself: a large node's would stay in memory until the next).
         self._next_ids_taken: tuple[int, int] | None = None
+        self._reserved_taken: tuple[int, int] | None = None
         self._wake: Callable[[], None] | None = None
         self._blocks: dict[IdAllocator, tuple[int, float]] = {}
         self.mint_waits = 0
@@ -155,9 +157,10 @@ class Checkpointer:
         self._saved_revision = self._node.revision
         self._last_snapshot_at = now
         self._urgent = self._reservation_due = False
-        self._submitted = self._node.snapshot()
+        snapshot = self._node.snapshot()
         self._next_ids_taken = self._next_ids()
-        self._writer.submit(self._submitted)
+        self._reserved_taken = _reserved_ends(snapshot)
+        self._writer.submit(snapshot)
 
     # Id reservations (the `ReservationKeeper` protocol of `id_allocator.py`).
 
@@ -169,21 +172,14 @@ class Checkpointer:
 
     def _confirm_reservations(self, saved: TransientSnapshot) -> None:
         # On the writer thread, once `saved` is durable.
-        command_ids, exec_ids = self._allocators()
-        command_ids.confirm_durable(saved.framework.next_command_id)
-        exec_ids.confirm_durable(saved.framework.next_exec_id)
+        for allocator, reserved in zip(self._allocators(), _reserved_ends(saved), strict=True):
+            allocator.confirm_durable(reserved)
 
     def _submitted_covers(self, allocator: IdAllocator) -> bool:
-        submitted = self._submitted
-        if submitted is None:
+        if self._reserved_taken is None:
             return False
-        framework = submitted.framework
-        saved = (
-            framework.next_command_id
-            if allocator is self._node.command_ids
-            else framework.next_exec_id
-        )
-        return saved > allocator.next_id
+        reserved = self._reserved_taken[self._allocators().index(allocator)]
+        return reserved > allocator.next_id
 
     def reservation_low(self, allocator: IdAllocator) -> None:
         """Extend the reservation by a block (larger when renewals come fast) and have the next
@@ -285,6 +281,11 @@ class Checkpointer:
                 self.poll()
         finally:
             self._wake = None
+
+
+def _reserved_ends(snapshot: TransientSnapshot) -> tuple[int, int]:
+    """The reservation ends a snapshot records, in `_allocators()` order."""
+    return (snapshot.framework.next_command_id, snapshot.framework.next_exec_id)
 
 
 def _discard(_: object) -> None:

@@ -3,6 +3,7 @@ restored from any save never mints an id handed out before the crash."""
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import threading
 from collections.abc import Iterator
@@ -312,3 +313,29 @@ def test_the_default_first_block_is_large_enough_for_a_slow_save_at_10k_ids_per_
 def test_an_id_block_must_be_positive() -> None:
     with pytest.raises(ValueError, match="id_block"):
         Checkpointer(make_node(), MemoryStore(), id_block=0)
+
+
+def test_under_run_a_low_reservation_is_saved_without_the_host_polling(
+    store: DirectoryStore,
+) -> None:
+    node = make_node()
+
+    async def scenario() -> int:
+        checkpointer = Checkpointer(node, store, id_block=8)  # a 30 s interval: only a wake-up
+        task = asyncio.create_task(checkpointer.run())
+        try:
+            async with asyncio.timeout(WAIT):
+                while checkpointer.saves < 1:
+                    await asyncio.sleep(0.005)
+                for _ in range(5):  # past half the block, never past its durable part
+                    node.command_ids.mint()
+                while checkpointer.saves < 2:
+                    await asyncio.sleep(0.005)
+            return checkpointer.mint_waits
+        finally:
+            await checkpointer.aclose(WAIT)
+            await asyncio.wait_for(task, WAIT)
+
+    assert asyncio.run(scenario()) == 0
+    saved = [store.load(ref).snapshot.framework.next_command_id for ref in store.list()]
+    assert saved[1] > 8  # the renewal, saved before any mint needed it
