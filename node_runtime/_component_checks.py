@@ -9,7 +9,8 @@ snapshot schema's own field checks wherever one exists, and the two cannot drift
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from node_runtime.component_errors import ComponentTypeError, ComponentValueError
 from node_runtime.multiaddr import Multiaddr
@@ -94,6 +95,17 @@ def check_peer_id(value: PeerId, *path: PathElement) -> bytes:
     if type(value) is not PeerId:
         raise _wrong_type("`PeerId`", value, path)
     return value.to_bytes()
+
+
+Peer = TypeVar("Peer")
+
+
+def check_peer_list(peers: Iterable[Peer], *path: PathElement) -> Iterable[Peer]:
+    """`peers` itself when it is an iterable of peers, not one peer: a `PeerId`, its bytes (which
+    would iterate as integers) or a string."""
+    if isinstance(peers, bytes | str | PeerId) or not isinstance(peers, Iterable):
+        raise _wrong_type("an iterable of peers", peers, path)
+    return peers
 
 
 def check_multiaddr(value: Multiaddr, *path: PathElement) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
-from node_runtime._component_checks import check_peer_id
+from node_runtime._component_checks import check_peer_id, check_peer_list
 from node_runtime.address_book import AddressBook
 from node_runtime.backoff import BackoffPolicy, BackoffState, BackoffTable
 from node_runtime.clock import Clock, SystemClock
@@ -139,16 +139,14 @@ class Node:
     def set_allowlist(self, peers: Iterable[PeerId] | None) -> None:
         """Contact and accept only `peers` (an empty iterable: nobody), or `None`: anyone not
         blocked."""
-        if peers is None:
-            self.governor.set_allowlist(None)
-        elif isinstance(peers, PeerId) or not isinstance(peers, Iterable):
-            raise ComponentTypeError(
-                f"expected an iterable of `PeerId`s or None, got `{type(peers).__name__}`",
-                ("peers",),
-            )
-        else:
-            keys = [check_peer_id(peer, "peers", index) for index, peer in enumerate(peers)]
-            self.governor.set_allowlist(keys)
+        self.governor.set_allowlist(
+            None
+            if peers is None
+            else [
+                check_peer_id(peer, "peers", index)
+                for index, peer in enumerate(check_peer_list(peers, "peers"))
+            ]
+        )
 
     def allow(self, peer: PeerId) -> None:
         """Add `peer` to the allowlist; `NoAllowlistError` when there is none (open policy)."""

@@ -21,14 +21,15 @@ from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
-from node_runtime._component_checks import check_int, check_ns, check_peer_key, peer_key_of
-from node_runtime.change_counter import ChangeCounter
-from node_runtime.component_errors import (
-    ComponentTypeError,
-    ComponentValueError,
-    NoAllowlistError,
+from node_runtime._component_checks import (
+    check_int,
+    check_ns,
+    check_peer_key,
+    check_peer_list,
+    peer_key_of,
 )
-from node_runtime.peer_id import PeerId
+from node_runtime.change_counter import ChangeCounter
+from node_runtime.component_errors import ComponentValueError, NoAllowlistError
 from node_runtime.peer_key import PeerKey, PeerRef
 from snapshot_schema.checks import U32_MAX
 
@@ -148,17 +149,14 @@ class PeerGovernor(ChangeCounter):
 
     def set_allowlist(self, peers: Iterable[PeerRef] | None) -> None:
         """Allow exactly `peers` (an empty iterable allows nobody), or `None` to open the policy."""
-        if peers is None:
-            self._allowed = None
-        elif isinstance(peers, bytes | str | PeerId) or not isinstance(peers, Iterable):
-            # One peer is not a list of peers (and bytes would iterate as integers).
-            raise ComponentTypeError(
-                f"expected an iterable of peers or None, got `{type(peers).__name__}`", ("peers",)
-            )
-        else:
-            self._allowed = {
-                check_peer_key(peer, "peers", index) for index, peer in enumerate(peers)
+        self._allowed = (
+            None
+            if peers is None
+            else {
+                check_peer_key(peer, "peers", index)
+                for index, peer in enumerate(check_peer_list(peers, "peers"))
             }
+        )
         self._policy_changed()
 
     def allow(self, peer: PeerRef) -> None:

@@ -76,6 +76,7 @@ from node_runtime.multiaddr import Multiaddr
 from node_runtime.node import Node
 from node_runtime.peer_governor import Decision
 from node_runtime.peer_id import PeerId
+from snapshot_schema.checks import U64_MAX
 
 LOG = logging.getLogger(__name__)
 
@@ -84,7 +85,6 @@ SEQ_COUNTER: Final = "host:message_seq"
 DELIVERED_COUNTER_PREFIX: Final = "host:delivered:"
 _REFUSING: Final = (Decision.BLOCKED, Decision.NOT_ALLOWED)
 _TCP_HOSTS: Final = ("ip4", "ip6", "dns", "dns4", "dns6")
-_SEQ_MAX: Final = 2**64 - 1
 
 
 @attrs.frozen
@@ -199,8 +199,8 @@ class Host:
             raise ValueError("a host does not send to itself")
         counters = self.node.counters
         last = counters.get(SEQ_COUNTER)
-        if last == _SEQ_MAX:
-            raise IdExhaustedError(f"every envelope seq up to {_SEQ_MAX} has been minted")
+        if last == U64_MAX:
+            raise IdExhaustedError(f"every envelope seq up to {U64_MAX} has been minted")
         seq = max(last + 1, self.node.clock.wall_ns())
         data = Envelope(peer, seq, payload).encode()
         if len(data) > self._max_frame_size:
