@@ -84,7 +84,7 @@ def section(results: list[run_all.RunResult], runs: int, digest: str) -> str:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     rows = "\n".join(
         f"| `{r.target}` | {r.seconds:,.0f} s | {r.executions / r.seconds:,.0f} | {r.cov} "
-        f"| {r.ft} | {r.corpus} | {r.peak_rss_mb} MB |"
+        f"| {r.ft} | {r.corpus} | {r.peak_rss_mb or '?'} MB |"
         for r in results
     )
     return f"""{START}
