@@ -71,9 +71,9 @@ def check_peer_key(value: bytes | PeerId, *path: PathElement) -> bytes:
     """The key of a peer entering a table: a `PeerId`'s bytes, or canonical PeerId bytes (a
     well-formed multihash), checked so every table holds only what a snapshot can store and
     snapshotting need not check again."""
-    if type(value) is PeerId:
-        return value.to_bytes()
-    if type(value) is not bytes:
+    if type(value) is not bytes:  # bytes first: restore checks every table's keys this way
+        if type(value) is PeerId:
+            return value.to_bytes()
         raise _wrong_type("a `PeerId` or its bytes", value, path)
     if not is_multihash(value):  # the fast path of the same structural test
         _schema_check(checks.check_multihash, value, path)
