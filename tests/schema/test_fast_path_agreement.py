@@ -32,7 +32,7 @@ from snapshot_schema import (
     TypedBusSnapshot,
     structure_builder,
 )
-from snapshot_schema.body_builder import build_snapshot
+from snapshot_schema.body_builder import build_framework, build_snapshot
 from snapshot_schema.checks import (
     U32_MAX,
     U64_MAX,
@@ -202,17 +202,19 @@ def _mutated(snapshot: TransientSnapshot, data: st.DataObject) -> object:
     return as_tuples(body)
 
 
-def _outcome(body: object) -> tuple[str, object]:
+def _outcome(body: object, build: Callable[[Any], object] = build_snapshot) -> tuple[str, object]:
     try:
-        built = build_snapshot(body)
+        built = build(body)
     except SnapshotDecodeError as error:
         return "refused", (error.path, error.reason)
     return "built", built
 
 
-def _walked_outcome(body: object) -> tuple[str, object]:
+def _walked_outcome(
+    body: object, build: Callable[[Any], object] = build_snapshot
+) -> tuple[str, object]:
     with mock.patch.object(structure_builder, "attempt", return_value=None):
-        return _outcome(body)
+        return _outcome(body, build)
 
 
 PEERS = [bytes.fromhex("1220") + bytes([n]) * 32 for n in range(3)]
@@ -290,6 +292,41 @@ def test_column_tests_and_the_walk_agree_on_every_single_change_to_a_rich_body()
         assert outcome == _walked_outcome(body), name
         built += outcome[0] == "built"
     assert 0 < built < len(changes) // 2  # both verdicts are exercised
+
+
+class _Bytes(bytes):
+    """Equal to the `bytes` it copies, and no `bytes`: no field accepts it."""
+
+
+class _Str(str):
+    """Equal to the `str` it copies, and no `str`: no field accepts it."""
+
+
+class _Int(int):
+    """Equal to the `int` it copies, and no `int`: no field accepts it."""
+
+
+LOOK_ALIKES: dict[type, Callable[[Any], object]] = {bytes: _Bytes, str: _Str, int: _Int}
+
+
+def test_a_producers_look_alike_value_is_refused_by_the_column_tests_as_by_the_walk() -> None:
+    """`build_framework` takes values from any producer, not only msgpack: a value equal to a
+    valid one but of a subclass is refused wherever it sits, even in a peer column equal to one
+    that already passed (the health and backoff tables list the address book's peers)."""
+    positions = len(list(_slots(_body_lists(RICH)[5])))
+    changed = 0
+    for position in range(positions):
+        layout = _body_lists(RICH)[5]
+        array, index = list(_slots(layout))[position]
+        look_alike = LOOK_ALIKES.get(type(array[index]))
+        if look_alike is None:
+            continue
+        array[index] = look_alike(array[index])
+        outcome = _outcome(as_tuples(layout), build_framework)
+        assert outcome == _walked_outcome(as_tuples(layout), build_framework), position
+        assert outcome[0] == "refused", position
+        changed += 1
+    assert changed > 30
 
 
 @settings(max_examples=300)
