@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from snapshot_schema import body_walk as walk
 from snapshot_schema import execution_builder as execution
-from snapshot_schema.checks import check_multihash, check_name, check_u32
+from snapshot_schema.checks import check_multihash, check_name
 from snapshot_schema.column_checks import (
     U32S,
     U64S,
@@ -36,7 +36,6 @@ from snapshot_schema.column_checks import (
     records,
     strictly_ascending,
 )
-from snapshot_schema.errors import SnapshotDecodeError
 from snapshot_schema.framework_records import (
     AddressBookEntrySnapshot,
     BackoffEntry,
@@ -45,6 +44,7 @@ from snapshot_schema.framework_records import (
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
     PendingOutboundEntry,
+    check_failure_threshold,
 )
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.record_table import RecordTable
@@ -108,11 +108,7 @@ def _peer_set(raw: object, path: Path) -> frozenset[bytes]:
 
 def _governor(raw: object, path: Path, peers: PeerColumns) -> PeerGovernorSnapshot:
     blocklist, allowlist, health, threshold = walk.array(raw, path, 4)
-    walk.checked(check_u32, threshold, (*path, "failure_threshold"))
-    if threshold == 0:
-        raise SnapshotDecodeError(
-            "expected a failure threshold of at least 1", (*path, "failure_threshold")
-        )
+    walk.checked(check_failure_threshold, threshold, (*path, "failure_threshold"))
     return _new_governor(
         _peer_set(blocklist, (*path, "blocklist")),
         None if allowlist is None else _peer_set(allowlist, (*path, "allowlist")),

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from snapshot_schema.checks import (
+    Path,
     as_frozen_map,
     as_frozenset,
     as_optional_frozenset,
@@ -108,6 +109,13 @@ def _first(row: tuple[bytes, ...]) -> bytes:
     return row[0]
 
 
+def check_failure_threshold(value: object, path: Path) -> None:
+    """A u32 of at least 1: the consecutive failures after which a peer is down."""
+    check_u32(value, path)
+    if value == 0:
+        raise SnapshotValueError("expected a failure threshold of at least 1", path)
+
+
 @attrs.frozen(weakref_slot=False)
 class PeerGovernorSnapshot:
     """Peer policy and health: blocklist, allowlist (`None` = open policy), failure threshold."""
@@ -128,11 +136,7 @@ class PeerGovernorSnapshot:
         if self.allowlist is not None:
             check_frozenset(self.allowlist, check_multihash, ("allowlist",))
         _set_table(self, "health", PeerHealthSnapshot, keyed=True)
-        check_u32(self.failure_threshold, ("failure_threshold",))
-        if self.failure_threshold == 0:
-            raise SnapshotValueError(
-                "expected a failure threshold of at least 1", ("failure_threshold",)
-            )
+        check_failure_threshold(self.failure_threshold, ("failure_threshold",))
 
 
 @attrs.frozen(weakref_slot=False)
