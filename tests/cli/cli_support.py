@@ -9,8 +9,10 @@ from pathlib import Path
 
 import attrs
 import msgpack
+import pytest
 
 from node_runtime import DirectoryStore, Identity, ManualClock, Multiaddr, Node, seal
+from node_runtime.cli.main import main
 from snapshot_schema import TransientSnapshot, encode
 
 S = 1_000_000_000
@@ -107,6 +109,14 @@ def newer_spec(files: Files) -> bytes:
     _version, body = msgpack.unpackb(files.raw.read_bytes())
     packed: bytes = msgpack.packb([2, body], use_bin_type=True)
     return packed
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, list[str]]:
+    """`main(args)` in this process: the exit code and stdout's lines; stderr must stay empty."""
+    code = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    return code, captured.out.splitlines()
 
 
 def nodesnap(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import attrs
 import pytest
-from cli_support import IDENTITY, KEY, OTHER, PEERS, Files, S, build_files, nodesnap, snapshots
+from cli_support import IDENTITY, KEY, OTHER, PEERS, Files, S, build_files, nodesnap, run, snapshots
 
 from node_runtime import (
     DirectoryStore,
@@ -37,14 +37,6 @@ NODE = str(IDENTITY.peer_id)
 @pytest.fixture
 def files(tmp_path: Path) -> Files:
     return build_files(tmp_path)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, list[str]]:
-    """`main(args)`: the exit code and stdout's lines; stderr must stay empty."""
-    code = main([str(arg) for arg in args])
-    captured = capsys.readouterr()
-    assert captured.err == ""
-    return code, captured.out.splitlines()
 
 
 def files_identity(root: Path) -> Path:

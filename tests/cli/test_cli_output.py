@@ -79,9 +79,8 @@ def test_json_keeps_integers_above_2_to_the_53_exact(
 
 
 def test_sealed_header_and_store_listing_follow_the_same_convention(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    files: Files, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    files = build_files(tmp_path)
     main(["inspect", "--json", str(files.a)])
     header = json.loads(capsys.readouterr().out)["header"]
     assert {name for name, value in header.items() if isinstance(value, int)} == HEADER_NUMBERS
@@ -115,9 +114,8 @@ def hostile_snapshot() -> TransientSnapshot:
 
 
 def test_human_output_escapes_control_characters_from_snapshot_strings(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    files: Files, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    files = build_files(tmp_path)
     hostile = tmp_path / "hostile.snapshot"
     hostile.write_bytes(encode(hostile_snapshot()))
     outputs = []

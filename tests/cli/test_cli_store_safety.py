@@ -17,6 +17,7 @@ from cli_support import (
     assert_error,
     build_files,
     nodesnap,
+    run,
     snapshots,
 )
 from hang_guard import deadline
@@ -35,14 +36,6 @@ def name(generation: int) -> str:
 @pytest.fixture
 def files(tmp_path: Path) -> Files:
     return build_files(tmp_path)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, list[str]]:
-    """`main(args)`: the exit code and stdout's lines; stderr must stay empty."""
-    code = main([str(arg) for arg in args])
-    captured = capsys.readouterr()
-    assert captured.err == ""
-    return code, captured.out.splitlines()
 
 
 def test_store_ls_and_verify_report_entries_that_are_not_regular_files_without_opening_them(
