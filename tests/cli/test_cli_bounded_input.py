@@ -19,6 +19,7 @@ from node_runtime.sealed_file import read_header
 from snapshot_schema import DEFAULT_MAX_SNAPSHOT_SIZE
 
 BIG = 300_000_000  # bytes: above the default limit of 256 MiB
+PEAK_LIMIT = 10_000_000  # bytes: a command that read a BIG file would hold far more
 
 
 @pytest.fixture
@@ -106,11 +107,21 @@ def test_a_symbolic_link_the_operator_names_is_followed(
     assert capsys.readouterr().out.startswith(f"OK {link} generation 1")
 
 
-def peak_bytes_allocated(run: Callable[[], object]) -> int:
+def sparse_file(path: Path, head: bytes = b"", size: int = BIG) -> Path:
+    """`path` holding `head`, then zeros up to `size` bytes: sparse, so it costs no disk, but
+    all of `size` to read."""
+    with path.open("wb") as file:
+        file.write(head)
+        file.truncate(size)
+    return path
+
+
+def code_and_peak_bytes(*args: str | Path) -> tuple[int, int]:
+    """`main(args)`'s exit code, and the most memory it held at once."""
     tracemalloc.start()
     try:
-        run()
-        return tracemalloc.get_traced_memory()[1]
+        code = main([str(arg) for arg in args])
+        return code, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
@@ -118,13 +129,10 @@ def peak_bytes_allocated(run: Callable[[], object]) -> int:
 def test_a_raw_file_above_the_limit_is_refused_before_it_is_read(
     files: Files, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    big = files.path("big.snapshot")
-    with big.open("wb") as file:
-        file.truncate(BIG)  # sparse: costs no disk, but 300 MB to read
-    codes: list[int] = []
-    peak = peak_bytes_allocated(lambda: codes.append(main(["inspect", str(big)])))
-    assert codes == [ExitCode.TOO_LARGE]
-    assert peak < 10_000_000
+    big = sparse_file(files.path("big.snapshot"))
+    code, peak = code_and_peak_bytes("inspect", big)
+    assert code == ExitCode.TOO_LARGE
+    assert peak < PEAK_LIMIT
     line = capsys.readouterr().err
     assert f"{big}: {BIG} bytes, more than a raw snapshot may have" in line
     assert f"(the limit is {DEFAULT_MAX_SNAPSHOT_SIZE} bytes)" in line
@@ -138,14 +146,11 @@ def test_a_sealed_file_whose_header_states_a_snapshot_above_the_limit_is_refused
     header = read_header(data)
     data[34:42] = BIG.to_bytes(8, "big")  # encoded_length
     data[42:50] = BIG.to_bytes(8, "big")  # body_length
-    big = files.path("big.nsnap")
-    with big.open("wb") as file:
-        file.write(data[: header.header_length])
-        file.truncate(header.header_length + BIG + 32)  # the length the header states
-    codes: list[int] = []
-    peak = peak_bytes_allocated(lambda: codes.append(main(["validate", str(big)])))
-    assert codes == [ExitCode.TOO_LARGE]
-    assert peak < 10_000_000
+    length = header.header_length + BIG + 32  # the file length the header states
+    big = sparse_file(files.path("big.nsnap"), data[: header.header_length], length)
+    code, peak = code_and_peak_bytes("validate", big)
+    assert code == ExitCode.TOO_LARGE
+    assert peak < PEAK_LIMIT
     assert capsys.readouterr().out.startswith(f"TOO_LARGE {big}: a snapshot of {BIG} bytes")
 
 
@@ -163,24 +168,17 @@ def test_max_size_sets_the_limit(
 def test_a_key_file_is_read_only_as_far_as_a_key_can_be_long(
     files: Files, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    big = files.path("big.key")
-    with big.open("wb") as file:
-        file.truncate(BIG)
-    codes: list[int] = []
-    peak = peak_bytes_allocated(
-        lambda: codes.append(main(["inspect", str(files.b), "--key-file", str(big)]))
-    )
-    assert codes == [ExitCode.KEY]
-    assert peak < 10_000_000
+    big = sparse_file(files.path("big.key"))
+    code, peak = code_and_peak_bytes("inspect", files.b, "--key-file", big)
+    assert code == ExitCode.KEY
+    assert peak < PEAK_LIMIT
     assert f"{big}: not an encryption key ({BIG} bytes)" in capsys.readouterr().err
 
 
 def test_an_identity_file_larger_than_a_key_file_is_refused_unread(
     files: Files, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    big = files.path("big.pem")
-    with big.open("wb") as file:
-        file.truncate(BIG)
+    big = sparse_file(files.path("big.pem"))
     big.chmod(0o600)
     code, line = fail(capsys, "replay", files.a, "--identity", big)
     assert code == ExitCode.KEY
