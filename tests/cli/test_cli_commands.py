@@ -14,7 +14,19 @@ from typing import NoReturn
 
 import attrs
 import pytest
-from cli_support import IDENTITY, KEY, OTHER, PEERS, Files, S, build_files, nodesnap, run, snapshots
+from cli_support import (
+    IDENTITY,
+    KEY,
+    OTHER,
+    PEERS,
+    Files,
+    S,
+    build_files,
+    newer_container,
+    nodesnap,
+    run,
+    snapshots,
+)
 
 from node_runtime import (
     DirectoryStore,
@@ -27,7 +39,7 @@ from node_runtime import (
     unseal,
 )
 from node_runtime.cli import inspect as inspect_command
-from node_runtime.cli.exit_codes import EPILOG, ExitCode
+from node_runtime.cli.exit_codes import EPILOG, ExitCode, most_severe
 from node_runtime.cli.main import COMMANDS, main
 from snapshot_schema import ClockReading, TypedBusSnapshot, decode, encode
 
@@ -139,6 +151,31 @@ def test_validate_ranks_file_problems_above_reader_problems(
     torn.write_bytes(files.a.read_bytes()[:50])
     assert run(capsys, "validate", files.b, files.raw)[0] == ExitCode.KEY
     assert run(capsys, "validate", files.b, torn)[0] == ExitCode.DAMAGED
+
+
+def test_validate_ranks_a_file_too_large_to_read_below_every_other_problem(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    newer = files.path("newer.nsnap")
+    newer.write_bytes(newer_container(files))
+    code, lines = run(capsys, "validate", "--max-size", "100", files.a, newer)
+    assert [line.split(" ", 1)[0] for line in lines] == ["TOO_LARGE", "UNSUPPORTED"]
+    assert code == ExitCode.UNSUPPORTED
+    assert run(capsys, "validate", "--max-size", "100", files.raw, files.a)[0] == (
+        ExitCode.TOO_LARGE
+    )
+
+
+def test_the_severity_order_is_the_one_the_help_and_the_docs_state() -> None:
+    in_help = re.search(r"most severe code: ([0-9, ]+)\.", EPILOG)
+    documented = Path(__file__).resolve().parents[2].joinpath("docs", "cli.md").read_text()
+    in_docs = re.search(r"in this order: ([^(]+)\(", documented)
+    assert in_help is not None
+    assert in_docs is not None
+    order = [ExitCode(int(code)) for code in re.findall(r"\d+", in_help.group(1))]
+    assert [int(code) for code in re.findall(r"\d+", in_docs.group(1))] == order
+    # Each code outranks every code after it.
+    assert [most_severe(order[rank:]) for rank in range(len(order))] == order
 
 
 def test_diff_reports_changes_by_component(
