@@ -18,10 +18,8 @@ from snapshot_schema.checks import (
     check_multihash,
     check_name,
     check_optional_bytes,
-    check_tuple,
     check_u64,
 )
-from snapshot_schema.column_checks import first_repeat
 from snapshot_schema.errors import PathElement, SnapshotDecodeError, SnapshotValueError
 from snapshot_schema.execution_records import (
     INGRESS_TYPES,
@@ -29,6 +27,7 @@ from snapshot_schema.execution_records import (
     IngressEvent,
     PendingAsyncSnapshot,
     PendingCompletionSnapshot,
+    check_subscriber_ids,
 )
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.record_table import RecordTable
@@ -145,17 +144,8 @@ def names(raw: object, path: Path, start: int = 0) -> tuple[str, ...]:
 
 
 def subscribers(raw: object, path: Path) -> tuple[int, ...]:
-    """A kind's subscriber ids: u64, none twice (checked in C, like a record's tuples)."""
-    sites = array(raw, path)
-    checked(_u64_tuple, sites, path)
-    if len(set(sites)) != len(sites):
-        repeat = cast(int, first_repeat(sites))  # u64s compare
-        raise SnapshotDecodeError(f"duplicate subscriber id {sites[repeat]}", (*path, repeat))
-    return sites
-
-
-def _u64_tuple(values: object, path: Path) -> None:
-    check_tuple(values, check_u64, path)
+    """A kind's subscriber ids, checked as `TypedBusSnapshot` checks them."""
+    return checked(check_subscriber_ids, array(raw, path), path)
 
 
 def site_exec(raw: object, path: Path) -> tuple[int, int]:

@@ -104,9 +104,11 @@ def check_tuple(
     path: Path,
     *,
     unique: bool = False,
+    what: str = "item",
     column_test: ColumnTest | None = None,
 ) -> None:
-    """A `tuple` whose items each pass `item_check`; with `unique`, no item appears twice.
+    """A `tuple` whose items each pass `item_check`; with `unique`, no item appears twice (the
+    error names the repeat as a `what`).
 
     `column_test` (found for the common checks when not given) judges all items as
     `item_check` does, in C (`column_checks.py`): the items are then checked one by one only
@@ -126,7 +128,7 @@ def check_tuple(
             item_check(item, (*path, index))
     if unique and len(set(value)) != len(value):
         repeat = cast(int, first_repeat(value))  # the items are of one type: they compare
-        raise SnapshotValueError(f"duplicate item {value[repeat]!r}", (*path, repeat))
+        raise SnapshotValueError(f"duplicate {what} {value[repeat]!r}", (*path, repeat))
 
 
 def check_frozenset(value: object, item_check: Callable[[Any, Path], None], path: Path) -> None:

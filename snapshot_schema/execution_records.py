@@ -25,8 +25,9 @@ from snapshot_schema.reprs import bytes_repr, seq_repr
 Path = tuple[str | int, ...]
 
 
-def _check_site_ids(value: object, path: Path) -> None:
-    check_tuple(value, check_u64, path, unique=True)
+def check_subscriber_ids(value: object, path: Path) -> None:
+    """An event kind's subscribers: a tuple of u64 ids, none twice."""
+    check_tuple(value, check_u64, path, unique=True, what="subscriber id")
 
 
 def _check_named_payload(value: object, path: Path) -> None:
@@ -53,7 +54,9 @@ class TypedBusSnapshot:
     )
 
     def __attrs_post_init__(self) -> None:
-        check_map(self.event_subscriptions, check_name, _check_site_ids, ("event_subscriptions",))
+        check_map(
+            self.event_subscriptions, check_name, check_subscriber_ids, ("event_subscriptions",)
+        )
 
 
 @attrs.frozen(weakref_slot=False)

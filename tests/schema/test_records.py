@@ -62,6 +62,13 @@ def test_lists_dicts_and_sets_are_frozen_on_construction() -> None:
     assert PeerGovernorSnapshot(blocklist={PEER}).blocklist == frozenset({PEER})
 
 
+def test_a_repeated_subscriber_is_refused_in_the_words_decode_uses() -> None:
+    with pytest.raises(SnapshotValueError) as caught:
+        TypedBusSnapshot({"k": (1, 2, 1)})
+    assert caught.value.reason == "duplicate subscriber id 1"
+    assert caught.value.path == ("event_subscriptions", "k", 2)
+
+
 @pytest.mark.parametrize(
     ("build", "path", "reason"),
     [
