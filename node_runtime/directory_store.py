@@ -516,21 +516,19 @@ class DirectoryStore:
             raise StoreError(f"{self.path}: opened read-only")
         generation = self._reserve_generation()
         # Encoding and sealing, the CPU-heavy part, run outside the lock.
-        data = seal(
-            snapshot,
-            generation=generation,
-            signer=self._signer,
-            encryption_key=self._encryption_key,
-            compress=self._compress,
-        )
-        encoded_length = read_header(data).encoded_length
-        if encoded_length > self._max_snapshot_size:
+        try:
+            data = seal(
+                snapshot,
+                generation=generation,
+                signer=self._signer,
+                encryption_key=self._encryption_key,
+                compress=self._compress,
+                max_snapshot_size=self._max_snapshot_size,
+            )
+        except SnapshotTooLargeError as error:
             # Written, it would be skipped by every reader with this store's limit: a save
             # that no restore could load is no save.
-            raise SnapshotTooLargeError(
-                f"{self.path}: a snapshot of {encoded_length} bytes exceeds this store's "
-                f"{self._max_snapshot_size}-byte max_snapshot_size: not saved"
-            )
+            raise SnapshotTooLargeError(f"{self.path}: {error}: not saved") from None
         path = self.path / _file_name(generation)
         with self._lock:
             try:

@@ -159,10 +159,13 @@ def seal(
     signer: Identity | None = None,
     encryption_key: bytes | None = None,
     compress: bool = False,
+    max_snapshot_size: int | None = None,
 ) -> bytes:
     """The sealed-file bytes holding `snapshot` as the store's `generation`.
 
-    `signer` must be the identity of the node the snapshot belongs to.
+    `signer` must be the identity of the node the snapshot belongs to. With
+    `max_snapshot_size`, a snapshot that `unseal` with that limit would refuse is refused here
+    (`SnapshotTooLargeError`), before it is compressed, encrypted or signed.
     """
     peer_bytes = snapshot.framework.peer_id_bytes
     if signer is not None and signer.peer_id.to_bytes() != peer_bytes:
@@ -172,6 +175,11 @@ def seal(
     if not 0 <= generation < 2**64:
         raise ValueError("generation must fit in 64 unsigned bits")
     encoded = encode(snapshot)
+    if max_snapshot_size is not None and len(encoded) > max_snapshot_size:
+        raise SnapshotTooLargeError(
+            f"a snapshot of {len(encoded)} bytes exceeds the {max_snapshot_size}-byte limit "
+            "(max_snapshot_size)"
+        )
     body = zlib.compress(encoded, _COMPRESSION_LEVEL) if compress else encoded
     flags = Flags(0)
     if signer is not None:

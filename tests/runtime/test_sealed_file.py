@@ -9,6 +9,7 @@ import random
 import struct
 import tracemalloc
 import zlib
+from typing import NoReturn
 
 import pytest
 
@@ -433,6 +434,28 @@ def test_a_zlib_bomb_claiming_its_size_is_refused_before_inflating() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20
+
+
+def test_seal_refuses_a_snapshot_above_max_snapshot_size_before_compressing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limit = len(encode(SNAPSHOT))
+    data = seal(SNAPSHOT, generation=GENERATION, max_snapshot_size=limit)
+    assert unseal(data, max_snapshot_size=limit).snapshot == SNAPSHOT
+
+    def compress(data: bytes, level: int) -> NoReturn:
+        raise AssertionError("compressed a snapshot it refuses")
+
+    monkeypatch.setattr(zlib, "compress", compress)
+    with pytest.raises(SnapshotTooLargeError, match=f"exceeds the {limit - 1}-byte limit"):
+        seal(
+            SNAPSHOT,
+            generation=GENERATION,
+            signer=IDENTITY,
+            encryption_key=KEY,
+            compress=True,
+            max_snapshot_size=limit - 1,
+        )
 
 
 def incompressible_snapshot(payload_bytes: int) -> TransientSnapshot:
