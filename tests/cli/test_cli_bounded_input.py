@@ -107,7 +107,7 @@ def test_a_symbolic_link_the_operator_names_is_followed(
     assert capsys.readouterr().out.startswith(f"OK {link} generation 1")
 
 
-def sparse_file(path: Path, head: bytes = b"", size: int = BIG) -> Path:
+def sparse_file(path: Path, head: bytes | bytearray = b"", size: int = BIG) -> Path:
     """`path` holding `head`, then zeros up to `size` bytes: sparse, so it costs no disk, but
     all of `size` to read."""
     with path.open("wb") as file:
