@@ -205,6 +205,8 @@ def mapping(key_test: ColumnTest, value_test: ColumnTest) -> ColumnTest:
 
 SITE_EXECS = records(U64S, U64S)
 """`SiteExec`s: `[node_site_id, exec_id]` pairs of u64."""
+NAMED_PAYLOADS = records(names, any_bytes)
+"""`[name, payload]` pairs: a name and its bytes (completion results, invoke inputs)."""
 
 
 # --- PeerIds -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from itertools import compress
 from snapshot_schema import body_walk as walk
 from snapshot_schema.checks import check_name, check_u32, check_u64
 from snapshot_schema.column_checks import (
+    NAMED_PAYLOADS,
     SITE_EXECS,
     U32S,
     U64S,
@@ -51,14 +52,15 @@ from snapshot_schema.unchecked import unchecked_builder, unchecked_records
 
 _new_bus = unchecked_builder(TypedBusSnapshot)
 
-_NAMED_PAYLOADS = arrays(records(names, any_bytes))
+_NAMED_PAYLOAD_LISTS = arrays(NAMED_PAYLOADS)
 _SLOT_TABLE = mapping(SITE_EXECS, optional_bytes)
 _PENDING_ASYNC_FIELDS = (U64S, U64S, arrays(U64S), optional(U64S))
 _PENDING_ASYNC = mapping(U64S, records(*_PENDING_ASYNC_FIELDS))
 _EXECUTION_STATE = mapping(U64S, records(U32S))
 _SUBSCRIPTIONS = mapping(names, arrays(U64S, unique=True))
 _WIRE_STATES = mapping(U32S, any_bytes)
-_COMPLETIONS = records(U64S, _NAMED_PAYLOADS)
+_COMPLETIONS_FIELDS = (U64S, _NAMED_PAYLOAD_LISTS)
+_COMPLETIONS = records(*_COMPLETIONS_FIELDS)
 
 _frontier = kept(SITE_EXECS)
 _slot_table = plain_mapping(_SLOT_TABLE)
@@ -76,14 +78,11 @@ def _completions(fields: Fields, index: int) -> tuple[PendingCompletionSnapshot,
     return unchecked_records(PendingCompletionSnapshot, columns, len(columns[0]))
 
 
-_COMPLETIONS_FIELDS = (U64S, _NAMED_PAYLOADS)
-
-
 # Each ingress event's fields after its tag, by tag (docs/FORMAT.md §3).
 _INGRESS_FIELDS: tuple[tuple[ColumnTest, ...], ...] = (
     (any_bytes,),  # envelope
     (names, names, any_bytes),  # app event
-    (names, _NAMED_PAYLOADS),  # invoke
+    (names, _NAMED_PAYLOAD_LISTS),  # invoke
     (U64S,),  # timer matured
     (U64S, arrays(any_bytes)),  # completion
 )

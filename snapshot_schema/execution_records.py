@@ -18,7 +18,7 @@ from snapshot_schema.checks import (
     check_u32,
     check_u64,
 )
-from snapshot_schema.column_checks import any_bytes, names, records
+from snapshot_schema.column_checks import NAMED_PAYLOADS
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.reprs import bytes_repr, seq_repr
 
@@ -32,10 +32,6 @@ def check_subscriber_ids(value: object, path: Path) -> None:
 
 def _check_named_payload(value: object, path: Path) -> None:
     check_pair(value, ("name", check_name), ("payload", check_bytes), path)
-
-
-_NAMED_PAYLOADS = records(names, any_bytes)
-"""`_check_named_payload` for a whole tuple of pairs, in C."""
 
 
 def _freeze_pairs(value: object) -> object:
@@ -68,7 +64,7 @@ class PendingCompletionSnapshot:
 
     def __attrs_post_init__(self) -> None:
         check_u64(self.command_id, ("command_id",))
-        check_tuple(self.results, _check_named_payload, ("results",), column_test=_NAMED_PAYLOADS)
+        check_tuple(self.results, _check_named_payload, ("results",), column_test=NAMED_PAYLOADS)
 
 
 @attrs.frozen(weakref_slot=False)
@@ -136,7 +132,7 @@ class InvokeIngress:
 
     def __attrs_post_init__(self) -> None:
         check_name(self.module_name, ("module_name",))
-        check_tuple(self.inputs, _check_named_payload, ("inputs",), column_test=_NAMED_PAYLOADS)
+        check_tuple(self.inputs, _check_named_payload, ("inputs",), column_test=NAMED_PAYLOADS)
 
 
 @attrs.frozen(weakref_slot=False)

@@ -7,7 +7,6 @@ from typing import Protocol
 import attrs
 
 from snapshot_schema.checks import (
-    U32_MAX,
     as_frozen_map,
     as_tuple,
     check_bytes,
@@ -16,8 +15,8 @@ from snapshot_schema.checks import (
     check_optional_bytes,
     check_pair,
     check_tuple,
+    check_u32,
     check_u64,
-    check_uint,
 )
 from snapshot_schema.column_checks import SITE_EXECS
 from snapshot_schema.errors import SnapshotValueError
@@ -39,10 +38,6 @@ SiteExec = tuple[int, int]
 
 def _check_site_exec(value: object, path: Path) -> None:
     check_pair(value, ("node_site_id", check_u64), ("exec_id", check_u64), path)
-
-
-def _check_u32_key(value: object, path: Path) -> None:
-    check_uint(value, U32_MAX, path)
 
 
 def _check_ingress(value: object, path: Path) -> None:
@@ -91,7 +86,7 @@ def check_execution_fields(fields: ExecutionFields) -> None:
     check_map(fields.pending_async, check_u64, _check_pending_async, ("pending_async",))
     check_map(fields.execution_state, check_u64, _check_execution_state, ("execution_state",))
     check_tuple(fields.ingress, _check_ingress, ("ingress",))
-    check_map(fields.wire_states, _check_u32_key, check_bytes, ("wire_states",))
+    check_map(fields.wire_states, check_u32, check_bytes, ("wire_states",))
     check_tuple(fields.pending_completions, _check_completion, ("pending_completions",))
 
 
