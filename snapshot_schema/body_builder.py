@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from snapshot_schema import body_walk as walk
 from snapshot_schema import execution_builder as execution
-from snapshot_schema.checks import check_multihash, check_name
+from snapshot_schema.checks import Path, check_multihash, check_name
 from snapshot_schema.column_checks import (
     U32S,
     U64S,
@@ -48,7 +48,7 @@ from snapshot_schema.framework_records import (
 )
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.record_table import RecordTable
-from snapshot_schema.structure_builder import Fields, Path, kept, plain_mapping, structure
+from snapshot_schema.structure_builder import Fields, kept, plain_mapping, structure
 from snapshot_schema.transient import TransientSnapshot
 from snapshot_schema.unchecked import unchecked_builder
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION

@@ -14,13 +14,14 @@ from typing import Any, TypeVar, cast
 import attrs
 
 from snapshot_schema.checks import (
+    Path,
     check_bytes,
     check_multihash,
     check_name,
     check_optional_bytes,
     check_u64,
 )
-from snapshot_schema.errors import PathElement, SnapshotDecodeError, SnapshotValueError
+from snapshot_schema.errors import SnapshotDecodeError, SnapshotValueError
 from snapshot_schema.execution_records import (
     INGRESS_TYPES,
     ExecutionStateSnapshot,
@@ -32,7 +33,6 @@ from snapshot_schema.execution_records import (
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.record_table import RecordTable
 
-Path = tuple[PathElement, ...]
 T = TypeVar("T")
 
 _WIRE_NAMES = {tuple: "array", bytes: "bin", str: "str", int: "int", bool: "bool", float: "float"}

@@ -7,6 +7,7 @@ from typing import ClassVar
 import attrs
 
 from snapshot_schema.checks import (
+    Path,
     as_frozen_map,
     as_tuple,
     check_bytes,
@@ -21,8 +22,6 @@ from snapshot_schema.checks import (
 from snapshot_schema.column_checks import NAMED_PAYLOADS
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.reprs import bytes_repr, seq_repr
-
-Path = tuple[str | int, ...]
 
 
 def check_subscriber_ids(value: object, path: Path) -> None:

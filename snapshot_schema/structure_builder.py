@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from snapshot_schema.checks import Path
 from snapshot_schema.column_checks import (
     Column,
     ColumnTest,
@@ -22,11 +23,9 @@ from snapshot_schema.column_checks import (
     rows_of,
     strictly_ascending,
 )
-from snapshot_schema.errors import PathElement
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.unchecked import unchecked_records
 
-Path = tuple[PathElement, ...]
 T = TypeVar("T")
 
 

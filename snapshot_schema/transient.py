@@ -7,6 +7,7 @@ from typing import Protocol
 import attrs
 
 from snapshot_schema.checks import (
+    Path,
     as_frozen_map,
     as_tuple,
     check_bytes,
@@ -31,7 +32,6 @@ from snapshot_schema.execution_records import (
 from snapshot_schema.framework_records import ClockReading, FrameworkSnapshot
 from snapshot_schema.frozen_map import FrozenMap
 
-Path = tuple[str | int, ...]
 SiteExec = tuple[int, int]
 """`(node site id, exec id)`: a slot's address in the execution DAG."""
 
