@@ -82,6 +82,8 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
      ExitCode.UNREADABLE, ("nope.pem",)),
     ("unwritable output", lambda f: ["migrate", f.raw, "--to", "1", "--out",
      f.path("no/such/dir.snapshot")], ExitCode.UNREADABLE, ("dir.snapshot",)),
+    ("keygen under a file", lambda f: ["keygen", "--out", f.path("existing.out/keys/node.pem")],
+     ExitCode.UNREADABLE, ("existing.out/keys/node.pem: Not a directory",)),
     ("missing store", lambda f: ["store", "ls", f.path("nowhere")], ExitCode.UNREADABLE,
      ("no snapshot store",)),
     ("not a store", lambda f: ["store", "verify", f.root], ExitCode.UNREADABLE,
