@@ -117,18 +117,24 @@ def test_each_column_test_accepts_exactly_the_values_its_check_accepts(
 
 @given(
     st.lists(
-        st.tuples(st.sampled_from([0, 1, 2, 3, 4_097, 5_000]), st.booleans(), st.integers(0)),
+        st.tuples(
+            st.sampled_from([0, 1, 2, 3, 4_097, 5_000]),
+            st.sampled_from(["none", "insert", "overwrite"]),
+            st.integers(0),
+        ),
         max_size=4,
     )
 )
 def test_the_repeat_test_agrees_with_a_set_for_small_and_large_arrays(
-    specs: list[tuple[int, bool, int]],
+    specs: list[tuple[int, str, int]],
 ) -> None:
     values = []
-    for size, repeated, pick in specs:
+    for size, repeat, pick in specs:
         array = list(range(size))
-        if repeated and array:
+        if repeat == "insert" and array:
             array.insert(pick % len(array), array[pick % len(array)])
+        elif repeat == "overwrite" and size >= 2:  # the same length: a pair of equal values
+            array[pick % size] = array[(pick + 1) % size]
         values.append(tuple(array))
     expected = all(len(set(array)) == len(array) for array in values)
     assert arrays(U64S, unique=True)(tuple(values)) == expected
