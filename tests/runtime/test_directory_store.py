@@ -3,11 +3,13 @@ the writer lock, all-or-nothing saves under injected I/O faults, and retention."
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import itertools
 import logging
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -813,12 +815,20 @@ def test_an_encrypting_store_sets_aside_a_plaintext_file(
 # What is not a regular file: never followed, never blocked on.
 
 
-NOT_REGULAR = ["fifo", "directory", "symlink"]
+NOT_REGULAR = ["fifo", "directory", "symlink", "socket"]
 IS_KIND: dict[str, Callable[[int], bool]] = {
     "fifo": stat.S_ISFIFO,
     "directory": stat.S_ISDIR,
     "symlink": stat.S_ISLNK,
+    "socket": stat.S_ISSOCK,
 }
+
+
+def _bind_socket(path: Path) -> None:
+    """A Unix socket file at `path` (bound by its name alone: a socket path is at most 107
+    bytes, and pytest's temporary paths can be longer)."""
+    with contextlib.chdir(path.parent), socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path.name)
 
 
 def _plant(kind: str, path: Path, outside: Path) -> None:
@@ -828,6 +838,8 @@ def _plant(kind: str, path: Path, outside: Path) -> None:
         os.mkfifo(path)
     elif kind == "directory":
         path.mkdir()
+    elif kind == "socket":
+        _bind_socket(path)
     else:
         outside.write_bytes(seal(make_snapshot(2), generation=2))
         path.symlink_to(outside)
@@ -883,7 +895,7 @@ def test_retention_neither_opens_nor_removes_an_entry_that_is_not_a_regular_file
     assert quarantined(tmp_path) == [file_name(1)]
 
 
-@pytest.mark.parametrize("kind", ["symlink", "dangling symlink", "fifo", "directory"])
+@pytest.mark.parametrize("kind", ["symlink", "dangling symlink", "fifo", "directory", "socket"])
 def test_a_lock_file_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
     path, outside = tmp_path / "store", tmp_path / "outside"
     path.mkdir(mode=0o700)
@@ -895,6 +907,8 @@ def test_a_lock_file_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind:
         lock.symlink_to(outside)
     elif kind == "fifo":
         os.mkfifo(lock)
+    elif kind == "socket":
+        _bind_socket(lock)
     else:
         lock.mkdir()
     with deadline(), pytest.raises(InsecureStoreError, match=r"\.lock: not a regular file"):
