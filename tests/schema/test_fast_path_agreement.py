@@ -57,7 +57,7 @@ from snapshot_schema.column_checks import (
     optional_bytes,
 )
 from snapshot_schema.encoder import encode_body
-from snapshot_schema.multihash import is_multihash
+from snapshot_schema.multihash import is_multihash, multihash_problem
 from snapshot_schema.strategies import peer_ids, transient_snapshots
 
 # Values near every boundary the checks draw, and of every wrong wire type.
@@ -165,6 +165,14 @@ def test_the_column_wise_multihash_test_agrees_with_is_multihash(
     expected = all(map(is_multihash, peers))
     assert all_multihashes(tuple(peers)) == expected
     assert all_multihashes(set(peers)) == expected
+
+
+@settings(max_examples=400)
+@given(shaped_peers)
+def test_is_multihash_agrees_with_the_check_the_walk_makes(peer: object) -> None:
+    """The last link from the column test to the walk: `is_multihash`'s fast path judges as
+    `multihash_problem` (`check_multihash`) does."""
+    assert is_multihash(peer) == (multihash_problem(cast(bytes, peer)) is None)
 
 
 # --- whole bodies ------------------------------------------------------------------------------
