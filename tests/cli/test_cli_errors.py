@@ -138,6 +138,8 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
      ExitCode.USAGE, ("exists", "--force")),
     ("keygen into a directory", lambda f: ["keygen", "--out", f.store, "--force"],
      ExitCode.USAGE, ("store names a directory", "name a file to write in it")),
+    ("keygen into a directory yet to be made", lambda f: ["keygen", "--out",
+     f"{f.path('new')}/"], ExitCode.USAGE, ("new/ names a directory",)),
     ("migrate over a file", lambda f: ["migrate", f.raw, "--to", "1", "--out",
      f.path("existing.out")], ExitCode.USAGE, ("exists", "--force")),
     ("migrate over its input", lambda f: ["migrate", f.raw, "--to", "1", "--out", f.raw],
