@@ -41,10 +41,13 @@ from snapshot_schema.checks import (
     check_name,
     check_nonempty_bytes,
     check_optional_bytes,
+    check_optional_u64,
     check_uint,
 )
 from snapshot_schema.column_checks import (
     CHUNK,
+    NAMED_PAYLOADS,
+    SITE_EXECS,
     U32S,
     U64S,
     ColumnTest,
@@ -54,11 +57,14 @@ from snapshot_schema.column_checks import (
     bools,
     names,
     nonempty_bytes,
+    optional,
     optional_bytes,
 )
 from snapshot_schema.encoder import encode_body
+from snapshot_schema.execution_records import _check_named_payload
 from snapshot_schema.multihash import is_multihash, multihash_problem
 from snapshot_schema.strategies import peer_ids, transient_snapshots
+from snapshot_schema.transient import _check_site_exec
 
 # Values near every boundary the checks draw, and of every wrong wire type.
 EDGE_VALUES: list[object] = [
@@ -112,6 +118,30 @@ def test_each_column_test_accepts_exactly_the_values_its_check_accepts(
     which: int, values: list[object]
 ) -> None:
     column_test, check = COLUMN_TESTS[which]
+    assert column_test(tuple(values)) == all(_accepts(check, value) for value in values)
+
+
+# Column tests composed of others, each with the check a record makes of one value.
+COMPOSED_TESTS: list[tuple[ColumnTest, Callable[[Any, tuple[str, ...]], None]]] = [
+    (SITE_EXECS, _check_site_exec),  # frontier entries, slot keys
+    (NAMED_PAYLOADS, _check_named_payload),  # completion results, invoke inputs
+    (optional(U64S), check_optional_u64),  # deadlines
+]
+# Pairs that are valid, or nearly, for the pair tests above.
+near_pairs = st.tuples(
+    st.sampled_from(["a", "", "\ud800", 0, U64_MAX, -1, True, None]),
+    st.sampled_from([b"x", b"", 0, U64_MAX, U64_MAX + 1, -1, None, "b"]),
+)
+
+
+@pytest.mark.parametrize(
+    ("column_test", "check"), COMPOSED_TESTS, ids=["site execs", "named payloads", "optional u64"]
+)
+@settings(max_examples=300)
+@given(st.lists(near_pairs | scalars, max_size=3))
+def test_each_composed_column_test_accepts_exactly_the_values_its_check_accepts(
+    column_test: ColumnTest, check: Callable[[Any, tuple[str, ...]], None], values: list[object]
+) -> None:
     assert column_test(tuple(values)) == all(_accepts(check, value) for value in values)
 
 
