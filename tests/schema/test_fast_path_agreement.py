@@ -5,10 +5,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 from unittest import mock
 
-import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from schema_support import as_tuples, body_lists
 
 from snapshot_schema import (
     AddressBookEntrySnapshot,
@@ -208,13 +208,6 @@ def test_is_multihash_agrees_with_the_check_the_walk_makes(peer: object) -> None
 # --- whole bodies ------------------------------------------------------------------------------
 
 
-def as_tuples(value: object) -> object:
-    """Every list in `value` as a tuple: what msgpack decodes arrays to."""
-    if isinstance(value, list | tuple):
-        return tuple(as_tuples(item) for item in value)
-    return value
-
-
 def _slots(value: object) -> Iterator[tuple[list[Any], int]]:
     """Every (array, index) of a body of nested lists, depth first."""
     if isinstance(value, list):
@@ -223,14 +216,9 @@ def _slots(value: object) -> Iterator[tuple[list[Any], int]]:
             yield from _slots(item)
 
 
-def _body_lists(snapshot: TransientSnapshot) -> list[Any]:
-    body: list[Any] = msgpack.unpackb(msgpack.packb(encode_body(snapshot), use_bin_type=True))
-    return body
-
-
 def _mutated(snapshot: TransientSnapshot, data: st.DataObject) -> object:
     """The snapshot's body with one change that may or may not keep it valid."""
-    body = _body_lists(snapshot)
+    body = body_lists(snapshot)
     slots = list(_slots(body))
     if slots:
         array, index = data.draw(st.sampled_from(slots))
@@ -311,10 +299,10 @@ RICH = TransientSnapshot(
 def _single_changes() -> Iterator[tuple[str, object]]:
     """`RICH`'s body with one value replaced by each edge value, or one array element
     duplicated, moved or deleted: every change at every position."""
-    positions = len(list(_slots(_body_lists(RICH))))
+    positions = len(list(_slots(body_lists(RICH))))
     for position in range(positions):
         for change in [*range(len(EDGE_VALUES)), "duplicate", "swap", "delete"]:
-            body = _body_lists(RICH)
+            body = body_lists(RICH)
             array, index = list(_slots(body))[position]
             if change == "duplicate":
                 array.insert(index, array[index])
@@ -357,10 +345,10 @@ def test_a_producers_look_alike_value_is_refused_by_the_column_tests_as_by_the_w
     """`build_framework` takes values from any producer, not only msgpack: a value equal to a
     valid one but of a subclass is refused wherever it sits, even in a peer column equal to one
     that already passed (the health and backoff tables list the address book's peers)."""
-    positions = len(list(_slots(_body_lists(RICH)[5])))
+    positions = len(list(_slots(body_lists(RICH)[5])))
     changed = 0
     for position in range(positions):
-        layout = _body_lists(RICH)[5]
+        layout = body_lists(RICH)[5]
         array, index = list(_slots(layout))[position]
         look_alike = LOOK_ALIKES.get(type(array[index]))
         if look_alike is None:
@@ -411,7 +399,7 @@ def _long_body() -> list[Any]:
     """A valid body whose frontier, slot table, address book, backoff table, pending async
     outputs and bus subscribers each hold `LONG` entries."""
     peers = [bytes.fromhex("1220") + index.to_bytes(32, "big") for index in range(LONG)]
-    return _body_lists(
+    return body_lists(
         TransientSnapshot(
             taken_at=ClockReading(1, 2),
             frontier=((1, 2),) * LONG,

@@ -3,12 +3,12 @@ error paths and the choices it states for what a writer may put in a snapshot ar
 the decoder does."""
 
 import re
-from pathlib import Path
 from typing import Any
 
 import msgpack
 import pytest
 from multiformats import multicodec
+from schema_support import as_tuples, body_lists, format_section
 
 from node_runtime import Identity, Node, RestoreValueError
 from snapshot_schema import (
@@ -40,7 +40,6 @@ from snapshot_schema.decoder import MAX_NESTING
 from snapshot_schema.encoder import encode_body
 from snapshot_schema.multihash import MULTIHASH_CODE_TABLE, MULTIHASH_CODES
 
-FORMAT_MD = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text(encoding="utf-8")
 PEER = bytes.fromhex("1220") + bytes(32)
 OTHER_PEER = bytes.fromhex("1220") + bytes([1]) * 32
 
@@ -80,14 +79,15 @@ FULL = TransientSnapshot(
 """A snapshot with every field, every container non-empty and every ingress event kind."""
 
 
-def section(number: int) -> str:
-    """The text of FORMAT.md's section `number`."""
-    start = FORMAT_MD.index(f"\n## {number}. ")
-    return FORMAT_MD[start : FORMAT_MD.index("\n## ", start + 1)]
-
-
 def stamped(version: bytes, body: bytes) -> bytes:
     return b"\x92" + version + body
+
+
+def assert_read_as_full(data: bytes) -> None:
+    """`data` decodes to `FULL`, which encodes back to the canonical bytes."""
+    decoded = decode(data)
+    assert decoded == FULL
+    assert encode(decoded) == encode(FULL)
 
 
 # The integer rule (§1): any msgpack integer form whose value is in range, everywhere.
@@ -114,11 +114,9 @@ MINUS_ONE_IN_EVERY_FORM = {
 
 @pytest.mark.parametrize("form", ONE_IN_EVERY_FORM.values(), ids=ONE_IN_EVERY_FORM.keys())
 def test_the_version_is_accepted_in_every_integer_form(form: str) -> None:
-    canonical = encode(FULL)
-    data = stamped(bytes.fromhex(form), canonical[2:])
+    data = stamped(bytes.fromhex(form), encode(FULL)[2:])
     assert spec_version_of(data) == 1
-    assert decode(data) == FULL
-    assert encode(decode(data)) == canonical
+    assert_read_as_full(data)
 
 
 @pytest.mark.parametrize("form", MINUS_ONE_IN_EVERY_FORM.values(), ids=MINUS_ONE_IN_EVERY_FORM)
@@ -155,9 +153,7 @@ BODY_0x1234_FORMS = {
 def test_body_integers_are_accepted_in_every_integer_form(form: str) -> None:
     canonical = encode(FULL)
     assert canonical.count(bytes.fromhex("cd1234")) == 1  # `next_exec_id`, as uint 16
-    data = canonical.replace(bytes.fromhex("cd1234"), bytes.fromhex(form))
-    assert decode(data) == FULL
-    assert encode(decode(data)) == canonical
+    assert_read_as_full(canonical.replace(bytes.fromhex("cd1234"), bytes.fromhex(form)))
 
 
 def test_an_ingress_tag_follows_the_same_rule() -> None:
@@ -190,9 +186,7 @@ def test_length_headers_longer_than_needed_are_accepted_and_re_encode_canonicall
     }
     for short, long in longer.items():
         assert canonical.count(short) == 1
-        data = canonical.replace(short, long)
-        assert decode(data) == FULL
-        assert encode(decode(data)) == canonical
+        assert_read_as_full(canonical.replace(short, long))
 
 
 def test_a_version_1_snapshot_starts_with_92_01_as_encoders_write_it() -> None:
@@ -203,7 +197,7 @@ def test_a_version_1_snapshot_starts_with_92_01_as_encoders_write_it() -> None:
 
 
 def documented_paths() -> list[str]:
-    block = re.search(r"```text\n(\$.*?)```", section(7), re.S)
+    block = re.search(r"```text\n(\$.*?)```", format_section(7), re.S)
     assert block is not None
     return [line.split()[0] for line in block.group(1).splitlines()]
 
@@ -232,7 +226,7 @@ def pattern(path: str) -> str:
 def test_every_error_path_is_listed_and_every_listed_path_occurs() -> None:
     """A bad value anywhere in a snapshot holding every field is reported at a listed path,
     and each listed path is reported for some bad value."""
-    body = msgpack.unpackb(msgpack.packb(encode_body(FULL)), use_list=False)
+    body = as_tuples(body_lists(FULL))
     reported = set()
     for at in positions(body):
         with pytest.raises(SnapshotDecodeError) as caught:
@@ -307,7 +301,7 @@ def test_nesting_up_to_the_limit_reaches_the_shape_check_and_deeper_is_refused_f
     with pytest.raises(SnapshotDecodeError) as caught:
         decode(b"\x92\x01\x91" + at_limit[2:])
     assert caught.value.reason == f"nesting too deep (over {MAX_NESTING} levels)"
-    assert f"nests arrays at most {MAX_NESTING} deep" in " ".join(section(5).split())
+    assert f"nests arrays at most {MAX_NESTING} deep" in " ".join(format_section(5).split())
 
 
 # The multihash code table (§4).
@@ -317,7 +311,7 @@ def documented_multihash_rows() -> list[tuple[int, int, str]]:
     row = (
         r"^\| `(0x[0-9a-f]+)`(?: \u2013 `(0x[0-9a-f]+)`)? \| (.+?) \|$"  # a single code or a range
     )
-    rows = re.findall(row, section(4), re.M)
+    rows = re.findall(row, format_section(4), re.M)
     return [(int(first, 16), int(last or first, 16), name) for first, last, name in rows]
 
 
@@ -401,7 +395,7 @@ def test_an_ingress_envelope_may_be_empty() -> None:
     ],
 )
 def test_every_name_must_be_non_empty(mutate: Any, path: str) -> None:
-    body = msgpack.unpackb(msgpack.packb(encode_body(FULL)))  # lists, to mutate
+    body = body_lists(FULL)
     mutate(body)
     with pytest.raises(SnapshotDecodeError, match="non-empty name") as caught:
         decode(msgpack.packb([1, body]))

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
+from schema_support import FORMAT_MD, format_section
 
 from snapshot_schema import (
     AddressBookEntrySnapshot,
@@ -41,7 +42,6 @@ from snapshot_schema.execution_records import INGRESS_TYPES
 from snapshot_schema.frozen_map import FrozenMap
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden" / "v1"
-FORMAT_MD = (GOLDEN_DIR.parents[2] / "docs" / "FORMAT.md").read_text(encoding="utf-8")
 U32, U64 = 2**32 - 1, 2**64 - 1
 ED25519_PEER = bytes.fromhex(
     "0024080112201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e"
@@ -247,7 +247,7 @@ def json_paths(value: Any, path: str = "$") -> list[str]:
 def test_golden_json_names_are_the_error_path_names() -> None:
     """Every value in a golden JSON body sits at a path FORMAT.md §7 lists: the JSON and the
     errors use one vocabulary, so an implementation can look up an error's path in the JSON."""
-    errors = FORMAT_MD[FORMAT_MD.index("## 7. Errors") : FORMAT_MD.index("## 8. ")]
+    errors = format_section(7)
     listed = set(re.findall(r"^(\$\S*)$", errors, re.M))
     pattern = re.compile(r"\[\w+\]")
     listed = {pattern.sub("[]", path) for path in listed}

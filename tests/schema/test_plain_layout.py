@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from schema_support import as_tuples
 
 from snapshot_schema import (
     ClockReading,
@@ -22,13 +23,6 @@ from snapshot_schema import (
 )
 from snapshot_schema.encoder import encode_body
 from snapshot_schema.strategies import framework_snapshots, transient_snapshots
-
-
-def as_tuples(value: object) -> object:
-    """Every list in `value` as a tuple: the plain layout `build_framework` takes."""
-    if isinstance(value, list | tuple):
-        return tuple(as_tuples(item) for item in value)
-    return value
 
 
 def rebuilt(framework: FrameworkSnapshot) -> FrameworkSnapshot:

@@ -9,16 +9,14 @@ times. Memory is traced (`tracemalloc`), so it is exact; time is the best of sev
 rounds, so a busy machine slows both sides alike.
 """
 
-from pathlib import Path
-
 import pytest
+from schema_support import format_section
 
 from benchmarks import shapes
 from snapshot_schema import SnapshotDecodeError, decode
 from snapshot_schema.column_checks import CHUNK
 
 SIZE = 256 * 1024
-FORMAT_MD = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text("utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +61,7 @@ def test_every_shape_decodes_and_is_refused_within_the_time_bound(inputs: shapes
 
 
 def test_format_md_states_the_bounds_these_tests_hold() -> None:
-    limits = FORMAT_MD.split("## 5. Limits")[1].split("## 6.")[0]
+    limits = format_section(5)
     assert f"**{shapes.MEMORY_BOUND:g} \N{MULTIPLICATION SIGN}** the peak traced memory" in limits
     assert f"**{shapes.TIME_BOUND:g} \N{MULTIPLICATION SIGN}** the time per" in limits
     assert f"the {CHUNK:,}-entry window" in limits
