@@ -57,6 +57,8 @@ from cattrs.preconf.msgpack import make_converter
 from benchmarks.harness import (
     GC_MODES,
     benchmark_parser,
+    cell,
+    gc_heading,
     load_line,
     machine_line,
     measure_per_gc_mode,
@@ -557,15 +559,11 @@ def markdown_table(rows: Sequence[Row]) -> str:
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
     lines.extend(
-        f"| {row.peers:,} | {row.contender} | {row.encode_ms:.2f} | {_cell(row.decode_ms)} "
-        f"| {row.encode_ratio:.2f} | {_cell(row.decode_ratio)} | {row.size:,} |"
+        f"| {row.peers:,} | {row.contender} | {row.encode_ms:.2f} | {cell(row.decode_ms)} "
+        f"| {row.encode_ratio:.2f} | {cell(row.decode_ratio)} | {row.size:,} |"
         for row in rows
     )
     return "\n".join(lines)
-
-
-def _cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
 
 
 TARGET_DECODE_RATIO = 3.0
@@ -680,8 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"## {shape.name}: {shape.describe()}")
         for mode in GC_MODES:
             print()
-            suffix = f" (thresholds {thresholds})" if mode == "enabled" else ""
-            print(f"### gc {mode}{suffix}")
+            print(f"### {gc_heading(mode, thresholds)}")
             print()
             print(markdown_table(rows[mode]))
     return 0

@@ -87,7 +87,17 @@ def load_line() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
 
 
+def cell(value: float | None, digits: int = 2) -> str:
+    """A table cell: `value` to `digits` decimals, or a dash where there is no value."""
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
 GC_MODES = ("disabled", "enabled")
+
+
+def gc_heading(mode: str, thresholds: tuple[int, int, int]) -> str:
+    """The heading of the tables measured with the collector in `mode`."""
+    return f"gc {mode} (thresholds {thresholds})" if mode == "enabled" else f"gc {mode}"
 
 
 def _set_gc_mode(mode: str, thresholds: tuple[int, int, int]) -> None:

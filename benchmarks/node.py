@@ -49,6 +49,7 @@ from benchmarks.codec import (
 from benchmarks.harness import (
     GC_MODES,
     benchmark_parser,
+    gc_heading,
     load_line,
     machine_line,
     measure_per_gc_mode,
@@ -336,8 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for mode in GC_MODES:
         print()
-        suffix = f" (thresholds {thresholds})" if mode == "enabled" else ""
-        print(f"## gc {mode}{suffix}")
+        print(f"## {gc_heading(mode, thresholds)}")
         print()
         print(save_table(rows[mode]))
         print()

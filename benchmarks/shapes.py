@@ -36,7 +36,7 @@ from typing import Any
 import msgpack
 
 from benchmarks.codec import TYPICAL_SHAPE, build_snapshot
-from benchmarks.harness import load_line, machine_line
+from benchmarks.harness import cell, load_line, machine_line
 from snapshot_schema import SnapshotDecodeError, decode, encode
 
 TIME_BOUND = 20.0
@@ -311,10 +311,6 @@ def measure(inputs: Inputs, rounds: int, *, memory: bool = True) -> list[Cost]:
     return costs
 
 
-def _cell(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
 def markdown_table(costs: Sequence[Cost]) -> str:
     lines = [
         "| shape | bytes | ns per byte | time vs typical | time vs msgpack "
@@ -323,8 +319,8 @@ def markdown_table(costs: Sequence[Cost]) -> str:
     ]
     lines.extend(
         f"| {cost.shape} | {cost.size:,} | {cost.ns_per_byte:.1f} | {cost.time_ratio:.2f} "
-        f"| {cost.floor_ratio:.2f} | {_cell(cost.refused_ratio)} "
-        f"| {_cell(cost.memory_per_byte, 1)} | {_cell(cost.memory_ratio)} |"
+        f"| {cost.floor_ratio:.2f} | {cell(cost.refused_ratio)} "
+        f"| {cell(cost.memory_per_byte, 1)} | {cell(cost.memory_ratio)} |"
         for cost in costs
     )
     return "\n".join(lines)
