@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from snapshot_schema import BackoffEntry, FrameworkSnapshot, RecordTable, SnapshotValueError
-from snapshot_schema.unchecked import unchecked_builder
+from snapshot_schema.unchecked import unchecked_builder, unchecked_records
 
 PEER = bytes.fromhex("0024080112") + bytes(33)
 OTHER = bytes.fromhex("1220") + bytes(range(32))
@@ -68,3 +68,15 @@ def test_an_unchecked_builder_refuses_a_class_whose_slots_its_twin_cannot_share(
     assert unchecked_builder(BackoffEntry)(PEER, 1, 2, 3) == RECORDS[0]
     with pytest.raises(TypeError, match="slot layout"):
         unchecked_builder(WithExtraSlot)
+
+
+def test_unchecked_records_equal_the_constructors_and_need_a_slot_per_field() -> None:
+    columns = [(PEER, OTHER), (1, 4), (2, 5), (3, 6)]
+    assert unchecked_records(BackoffEntry, columns, 2) == RECORDS
+
+    @attrs.frozen(slots=False)
+    class Unslotted:
+        value: int
+
+    with pytest.raises(TypeError, match="does not keep every field in its own slot"):
+        unchecked_records(Unslotted, [(1,)], 1)
