@@ -232,7 +232,10 @@ class Node:
         return (
             tuple(sorted(self.counters.items())),
             self.lifecycle.pending(),
-            tuple(self.address_book.entries()),
+            tuple(
+                row if len(row) == 4 else (*row, (None,) * len(row[1]))
+                for row in self.address_book.entries()
+            ),
             (
                 tuple(sorted(governor.blocklist)),
                 None if allowlist is None else tuple(sorted(allowlist)),
@@ -243,6 +246,8 @@ class Node:
                     ]
                 ),
                 governor.failure_threshold,
+                (),
+                (),
             ),
             _by_peer(
                 [
@@ -256,6 +261,8 @@ class Node:
             # save, and a node restored from this snapshot must mint none of them again.
             self.command_ids.saved_next_id,
             self.exec_ids.saved_next_id,
+            (),
+            (),
         )
 
     @classmethod

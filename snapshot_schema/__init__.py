@@ -42,11 +42,23 @@ from snapshot_schema.framework_records import (
     FrameworkSnapshot,
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
+    PeerRecordSnapshot,
     PendingOutboundEntry,
 )
 from snapshot_schema.frozen_map import FrozenMap
+from snapshot_schema.ip_network import IpNetwork
 from snapshot_schema.migrations import MIGRATIONS, MigrationRegistry, Upgrade
 from snapshot_schema.multihash import is_multihash, multihash_problem
+from snapshot_schema.peer_record_checks import (
+    KEY_TYPES,
+    MetadataValue,
+    check_extension_name,
+    check_metadata,
+    check_protocols,
+    check_public_key,
+    metadata_value_problem,
+    public_key_problem,
+)
 from snapshot_schema.record_table import RecordTable
 from snapshot_schema.transient import TransientSnapshot
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
@@ -55,6 +67,7 @@ __all__ = [
     "CURRENT_SNAPSHOT_SPEC_VERSION",
     "DEFAULT_MAX_SNAPSHOT_SIZE",
     "INGRESS_TYPES",
+    "KEY_TYPES",
     "MIGRATIONS",
     "AddressBookEntrySnapshot",
     "AppEventIngress",
@@ -68,10 +81,13 @@ __all__ = [
     "IncompatibleSnapshotVersion",
     "IngressEvent",
     "InvokeIngress",
+    "IpNetwork",
+    "MetadataValue",
     "MigrationRegistry",
     "PathElement",
     "PeerGovernorSnapshot",
     "PeerHealthSnapshot",
+    "PeerRecordSnapshot",
     "PendingAsyncSnapshot",
     "PendingCompletionSnapshot",
     "PendingOutboundEntry",
@@ -85,10 +101,16 @@ __all__ = [
     "Upgrade",
     "build_framework",
     "build_framework_trusted",
+    "check_extension_name",
+    "check_metadata",
+    "check_protocols",
+    "check_public_key",
     "decode",
     "encode",
     "is_multihash",
+    "metadata_value_problem",
     "multihash_problem",
+    "public_key_problem",
     "render_path",
     "spec_version_of",
 ]

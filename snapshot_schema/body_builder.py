@@ -13,7 +13,7 @@ value by value (`body_walk.py`) to name the exact path of what is wrong.
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import itemgetter, le
+from operator import eq, itemgetter, le
 from typing import Any, TypeVar
 
 from snapshot_schema import body_walk as walk
@@ -26,6 +26,7 @@ from snapshot_schema.column_checks import (
     ColumnTest,
     PeerColumns,
     all_multihashes,
+    any_bytes,
     arrays,
     bools,
     column,
@@ -43,14 +44,27 @@ from snapshot_schema.framework_records import (
     FrameworkSnapshot,
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
+    PeerRecordSnapshot,
     PendingOutboundEntry,
     check_failure_threshold,
 )
 from snapshot_schema.frozen_map import FrozenMap
+from snapshot_schema.ip_network import IpNetwork
+from snapshot_schema.peer_record_checks import check_extension_name, extension_names
+from snapshot_schema.peer_record_columns import (
+    expiry_lists,
+    ip_networks,
+    keys_match_peers,
+    metadata_lists,
+    optional_nonempty_bytes,
+    optional_public_keys,
+    optional_u64s,
+    protocol_lists,
+)
 from snapshot_schema.record_table import RecordTable
 from snapshot_schema.structure_builder import Fields, kept, plain_mapping, structure
 from snapshot_schema.transient import TransientSnapshot
-from snapshot_schema.unchecked import unchecked_builder
+from snapshot_schema.unchecked import unchecked_builder, unchecked_records
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
 
 T = TypeVar("T")
@@ -106,15 +120,37 @@ def _peer_set(raw: object, path: Path) -> frozenset[bytes]:
     return structure(raw, path, _sorted_peers, walk.sorted_peer_set)
 
 
+def _fast_networks(rows: Column) -> tuple[IpNetwork, ...] | None:
+    if not ip_networks(rows):
+        return None
+    return unchecked_records(IpNetwork, (column(rows, 0), column(rows, 1)), len(rows))
+
+
+def _networks(raw: object, path: Path) -> tuple[IpNetwork, ...]:
+    """An IP filter's networks, written sorted."""
+    return structure(raw, path, _fast_networks, walk.ip_networks)
+
+
 def _governor(raw: object, path: Path, peers: PeerColumns) -> PeerGovernorSnapshot:
-    blocklist, allowlist, health, threshold = walk.array(raw, path, 4)
+    blocklist, allowlist, health, threshold, ip_allow, ip_deny = walk.array(raw, path, 6)
     walk.checked(check_failure_threshold, threshold, (*path, "failure_threshold"))
     return _new_governor(
         _peer_set(blocklist, (*path, "blocklist")),
         None if allowlist is None else _peer_set(allowlist, (*path, "allowlist")),
         _table(health, (*path, "health"), PeerHealthSnapshot, (peers, U32S, U64S, bools)),
         threshold,
+        _networks(ip_allow, (*path, "ip_allow")),
+        _networks(ip_deny, (*path, "ip_deny")),
     )
+
+
+def _expiry_per_address(rows: Column) -> bool:
+    """Every address book row has one expiry per address."""
+    return all(map(eq, map(len, column(rows, 1)), map(len, column(rows, 3))))
+
+
+def _keys_match_peers(rows: Column) -> bool:
+    return keys_match_peers(column(rows, 0), column(rows, 1))
 
 
 def _framework(*fields: object) -> FrameworkSnapshot:
@@ -125,6 +161,8 @@ def _framework(*fields: object) -> FrameworkSnapshot:
 _ADDRESS_LISTS = arrays(nonempty_bytes, unique=True)
 _COUNTERS = mapping(names, U64S)
 _counters = plain_mapping(_COUNTERS)
+_EXTENSIONS = mapping(extension_names, any_bytes)
+_extensions = plain_mapping(_EXTENSIONS)
 _fired_phases = kept(names)
 
 
@@ -150,7 +188,9 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
         peer_id,
         next_command_id,
         next_exec_id,
-    ) = walk.array(raw, path, 9)
+        peer_records,
+        extensions,
+    ) = walk.array(raw, path, 11)
     peers = PeerColumns()
     return _framework(
         structure(
@@ -165,7 +205,8 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
             address_book,
             (*path, "address_book"),
             AddressBookEntrySnapshot,
-            (peers, _ADDRESS_LISTS, U64S),
+            (peers, _ADDRESS_LISTS, U64S, expiry_lists),
+            _expiry_per_address,
         ),
         _governor(governor, (*path, "peer_governor"), peers),
         _table(
@@ -184,6 +225,29 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
         walk.checked(check_multihash, peer_id, (*path, "peer_id_bytes")),
         walk.u64(next_command_id, (*path, "next_command_id")),
         walk.u64(next_exec_id, (*path, "next_exec_id")),
+        _table(
+            peer_records,
+            (*path, "peer_records"),
+            PeerRecordSnapshot,
+            (
+                peers,
+                optional_public_keys,
+                protocol_lists,
+                metadata_lists,
+                optional_u64s,
+                optional_nonempty_bytes,
+            ),
+            _keys_match_peers,
+        ),
+        structure(
+            extensions,
+            (*path, "extensions"),
+            _extensions,
+            lambda values, where, start: walk.pairs(
+                values, where, check_extension_name, walk.wire_state, start
+            ),
+            test=_EXTENSIONS,
+        ),
     )
 
 
@@ -202,12 +266,14 @@ def build_framework_trusted(layout: tuple[Any, ...]) -> FrameworkSnapshot:
         counters,
         fired_phases,
         address_book,
-        (blocklist, allowlist, health, failure_threshold),
+        (blocklist, allowlist, health, failure_threshold, ip_allow, ip_deny),
         backoff_table,
         pending_outbound,
         peer_id,
         next_command_id,
         next_exec_id,
+        peer_records,
+        extensions,
     ) = layout
     return _framework(
         FrozenMap(counters),
@@ -218,13 +284,21 @@ def build_framework_trusted(layout: tuple[Any, ...]) -> FrameworkSnapshot:
             None if allowlist is None else frozenset(allowlist),
             RecordTable.trusted(PeerHealthSnapshot, health),
             failure_threshold,
+            _trusted_networks(ip_allow),
+            _trusted_networks(ip_deny),
         ),
         RecordTable.trusted(BackoffEntry, backoff_table),
         RecordTable.trusted(PendingOutboundEntry, pending_outbound),
         peer_id,
         next_command_id,
         next_exec_id,
+        RecordTable.trusted(PeerRecordSnapshot, peer_records),
+        FrozenMap(extensions),
     )
+
+
+def _trusted_networks(rows: tuple[tuple[bytes, int], ...]) -> tuple[IpNetwork, ...]:
+    return unchecked_records(IpNetwork, (column(rows, 0), column(rows, 1)), len(rows))
 
 
 def build_snapshot(body: object) -> TransientSnapshot:

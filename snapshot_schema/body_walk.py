@@ -31,6 +31,7 @@ from snapshot_schema.execution_records import (
     check_subscriber_ids,
 )
 from snapshot_schema.frozen_map import FrozenMap
+from snapshot_schema.ip_network import IpNetwork
 from snapshot_schema.record_table import RecordTable
 
 T = TypeVar("T")
@@ -109,6 +110,18 @@ def sorted_peer_set(raw: object, path: Path, start: int = 0) -> frozenset[bytes]
                 "peer ids must be unique and in ascending order", (*path, start + offset)
             )
     return frozenset(peers)
+
+
+def ip_networks(raw: object, path: Path, start: int = 0) -> tuple[IpNetwork, ...]:
+    """IP networks written as `[address, prefix_length]` arrays in strictly ascending order."""
+    networks: list[IpNetwork] = []
+    for index, row in enumerate(array(raw, path), start):
+        where = (*path, index)
+        network = construct(IpNetwork, array(row, where, 2), where)
+        if networks and not networks[-1] < network:
+            raise SnapshotDecodeError("networks must be unique and in ascending order", where)
+        networks.append(network)
+    return tuple(networks)
 
 
 def record_table(

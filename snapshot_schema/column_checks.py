@@ -166,7 +166,7 @@ def arrays(item_test: ColumnTest, *, unique: bool = False) -> ColumnTest:
         if not all_of(values, tuple):
             return False
         items = tuple(chain.from_iterable(values))
-        return item_test(items) and (not unique or _each_unique(values, items))
+        return item_test(items) and (not unique or each_unique(values, items))
 
     return test
 
@@ -176,7 +176,7 @@ _LARGE_ARRAY = 4096
 32-64 bytes per value, more than the values it checks (docs/FORMAT.md §5)."""
 
 
-def _each_unique(arrays: Column, items: Column) -> bool:
+def each_unique(arrays: Column, items: Column) -> bool:
     """No array holds a value twice, given their `items` end to end (values hashable and
     comparable with each other)."""
     lengths = set(map(len, arrays))

@@ -21,6 +21,7 @@ from snapshot_schema.execution_records import (
 )
 from snapshot_schema.framework_records import FrameworkSnapshot, PeerGovernorSnapshot
 from snapshot_schema.gc_pause import gc_paused
+from snapshot_schema.ip_network import network_rows
 from snapshot_schema.transient import TransientSnapshot
 
 _pending_async_row = attrgetter("op_ref", "exec_id", "output_sites", "deadline_ns")
@@ -33,6 +34,8 @@ def _governor(governor: PeerGovernorSnapshot) -> list[Any]:
         None if allowlist is None else sorted(allowlist),
         governor.health.rows,
         governor.failure_threshold,
+        network_rows(governor.ip_allow),
+        network_rows(governor.ip_deny),
     ]
 
 
@@ -47,6 +50,8 @@ def _framework(framework: FrameworkSnapshot) -> list[Any]:
         framework.peer_id_bytes,
         framework.next_command_id,
         framework.next_exec_id,
+        framework.peer_records.rows,
+        sorted(framework.extensions.items()),
     ]
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from snapshot_schema.errors import IncompatibleSnapshotVersion
+from snapshot_schema.v1_to_v2 import upgrade_v1_to_v2
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
 
 RawBody = Any
@@ -70,4 +71,5 @@ class MigrationRegistry:
 
 
 MIGRATIONS = MigrationRegistry()
-"""The migrations this build ships. Version 1 is the first spec version, so there are none yet."""
+"""The migrations this build ships: version 1 to 2 (`v1_to_v2.py`)."""
+MIGRATIONS.register(1)(upgrade_v1_to_v2)

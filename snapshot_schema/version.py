@@ -2,6 +2,6 @@
 
 from typing import Final
 
-CURRENT_SNAPSHOT_SPEC_VERSION: Final = 1
+CURRENT_SNAPSHOT_SPEC_VERSION: Final = 2
 """Bumped whenever the encoded shape changes in a way older code cannot soundly read
 (see docs/FORMAT.md, "Versioning")."""

@@ -63,7 +63,7 @@ def test_equal_snapshots_built_in_different_orders_encode_identically(data: st.D
 
 
 def test_bytes_start_with_the_envelope_and_spec_version() -> None:
-    assert encode(snapshot())[:2] == bytes([0x92, 0x01])
+    assert encode(snapshot())[:2] == bytes([0x92, 0x02])
 
 
 def test_decode_accepts_bytearray_and_memoryview() -> None:
