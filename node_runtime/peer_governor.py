@@ -1,11 +1,12 @@
-"""Who the node may contact: a blocklist, an optional allowlist and per-peer health.
+"""Who the node may contact: a blocklist, an optional allowlist, per-peer health, and IP filters.
 
 Sans-I/O: the governor is told about failures (with the monotonic time they were observed) and
 successes, and answers one question, `may_contact(peer)`, with `decision(peer)` saying why. The
-answer is checked in a fixed order: blocked, then not allowed, then down.
+answer is checked in a fixed order: blocked, then not allowed, then down. Remote IPs are judged
+apart (`ip_decision`, `address_decision`): denied networks first, then allowed ones.
 
-Policy (block and allow lists) is what an operator set; health is what was observed. `forget`
-drops observations only: forgetting a peer must never lift a block.
+Policy (block and allow lists, IP filters) is what an operator set; health is what was observed.
+`forget` drops observations only: forgetting a peer must never lift a block.
 
 Health is kept only for peers that failed since their last success: a success drops the peer's
 row, so peers that only ever answer (every inbound connection under the open policy) cost no
@@ -29,7 +30,21 @@ from node_runtime._component_checks import (
     peer_key_of,
 )
 from node_runtime.change_counter import ChangeCounter
-from node_runtime.component_errors import ComponentValueError, NoAllowlistError
+from node_runtime.component_errors import (
+    ComponentTypeError,
+    ComponentValueError,
+    NoAllowlistError,
+)
+from node_runtime.ip_filter import (
+    IpAddressLike,
+    IpNetwork,
+    IpNetworkLike,
+    NetworkSet,
+    check_ip_address,
+    check_ip_network,
+    leading_ip,
+)
+from node_runtime.multiaddr import Multiaddr
 from node_runtime.peer_key import PeerKey, PeerRef
 from snapshot_schema.checks import U32_MAX
 
@@ -57,8 +72,16 @@ class PeerHealth:
     down: bool
 
 
+class IpList(enum.Enum):
+    """One of the governor's two IP filter lists."""
+
+    ALLOW = "ip_allow"
+    DENY = "ip_deny"
+
+
 class PeerGovernor(ChangeCounter):
-    """Block and allow lists plus per-peer health, answering `may_contact`.
+    """Block and allow lists plus per-peer health, answering `may_contact`; IP filters,
+    answering `may_connect_ip` and `may_connect_address`.
 
     `failure_threshold` (1..2**32-1) is how many consecutive failures make a peer down.
     """
@@ -68,6 +91,7 @@ class PeerGovernor(ChangeCounter):
         self._blocked: set[PeerKey] = set()
         self._allowed: set[PeerKey] | None = None
         self._health: dict[PeerKey, PeerHealth] = {}
+        self._ip_lists = {IpList.ALLOW: NetworkSet(), IpList.DENY: NetworkSet()}
         self._policy_listeners: list[Callable[[], object]] = []
 
     @classmethod
@@ -77,6 +101,9 @@ class PeerGovernor(ChangeCounter):
         blocklist: Iterable[PeerKey],
         allowlist: Iterable[PeerKey] | None,
         health: Iterable[tuple[PeerKey, PeerHealth]],
+        *,
+        ip_allow: Iterable[IpNetwork] = (),
+        ip_deny: Iterable[IpNetwork] = (),
     ) -> PeerGovernor:
         """A governor holding this state, as read back from its accessors.
 
@@ -84,7 +111,8 @@ class PeerGovernor(ChangeCounter):
         restore under a changed configuration applies the new threshold to the old counts. A
         health row with no failures (older builds kept one per success) is not kept: a peer
         without a row is healthy. Raises `ComponentValueError` (with the offending entry's path)
-        for a count or time out of range or a peer listed twice in `health`.
+        for a count or time out of range, a peer listed twice in `health`, or an IP network
+        refused as `add_ip_network` refuses it or listed twice.
         """
         governor = cls(failure_threshold)
         governor._blocked = {
@@ -112,6 +140,11 @@ class PeerGovernor(ChangeCounter):
             governor._health[peer] = (
                 record if record.down == down else attrs.evolve(record, down=down)
             )
+        for which, networks in ((IpList.ALLOW, ip_allow), (IpList.DENY, ip_deny)):
+            kept = governor._ip_lists[which]
+            for index, network in enumerate(networks):
+                if not kept.add(check_ip_network(network, which.value, index)):
+                    raise ComponentValueError("network listed twice", (which.value, index))
         return governor
 
     @property
@@ -126,6 +159,16 @@ class PeerGovernor(ChangeCounter):
     def allowlist(self) -> frozenset[PeerKey] | None:
         """The allowed peers, or `None` for the open policy (every peer not blocked)."""
         return None if self._allowed is None else frozenset(self._allowed)
+
+    @property
+    def ip_allow(self) -> tuple[IpNetwork, ...]:
+        """The allowed networks (empty: every IP not denied), in snapshot order."""
+        return self._ip_lists[IpList.ALLOW].networks()
+
+    @property
+    def ip_deny(self) -> tuple[IpNetwork, ...]:
+        """The denied networks, in snapshot order (by address bytes, then prefix length)."""
+        return self._ip_lists[IpList.DENY].networks()
 
     def health_items(self) -> Iterator[tuple[PeerKey, PeerHealth]]:
         """Every peer that failed since its last success, in the order those runs began."""
@@ -173,9 +216,78 @@ class PeerGovernor(ChangeCounter):
         self._allowlist_to_edit().discard(check_peer_key(peer, "peer"))
         self._policy_changed()
 
+    def add_ip_network(self, which: IpList, network: IpNetworkLike) -> bool:
+        """Add `network` to the `which` IP list; False (and no change) if it is there already.
+
+        Refused (`ComponentValueError`): text that is no network or has host bits set, an IPv6
+        zone, an IPv4-mapped IPv6 network (write it as IPv4).
+        """
+        added = self._ip_list(which).add(check_ip_network(network, "network"))
+        if added:
+            self._policy_changed()
+        return added
+
+    def remove_ip_network(self, which: IpList, network: IpNetworkLike) -> bool:
+        """Remove `network` from the `which` IP list; False if it was not there."""
+        removed = self._ip_list(which).remove(check_ip_network(network, "network"))
+        if removed:
+            self._policy_changed()
+        return removed
+
+    def set_ip_networks(self, which: IpList, networks: Iterable[IpNetworkLike]) -> None:
+        """Replace the `which` IP list with `networks` (repeats count once); all or nothing."""
+        self._ip_list(which)  # its type, checked before anything is built
+        # A network is itself an iterable (of its addresses), as text is (of characters).
+        if isinstance(networks, str | IpNetwork) or not isinstance(networks, Iterable):
+            raise ComponentTypeError(
+                f"expected an iterable of networks, got `{type(networks).__name__}`",
+                ("networks",),
+            )
+        self._ip_lists[which] = NetworkSet(
+            check_ip_network(network, "networks", index) for index, network in enumerate(networks)
+        )
+        self._policy_changed()
+
+    def ip_decision(self, ip: IpAddressLike) -> Decision:
+        """What the IP filters say of a remote IP (an `ipaddress` address or its text):
+        BLOCKED in a denied network, else NOT_ALLOWED when allowed networks exist and none
+        holds it, else OK. An IPv4-mapped IPv6 address is judged as its IPv4 address."""
+        address = check_ip_address(ip, "ip")
+        if self._ip_lists[IpList.DENY].holds(address):
+            return Decision.BLOCKED
+        allowed = self._ip_lists[IpList.ALLOW]
+        if allowed and not allowed.holds(address):
+            return Decision.NOT_ALLOWED
+        return Decision.OK
+
+    def may_connect_ip(self, ip: IpAddressLike) -> bool:
+        return self.ip_decision(ip) is Decision.OK
+
+    def address_decision(self, address: Multiaddr) -> Decision:
+        """`ip_decision` of the IP a dial of `address` connects to: its leading `/ip4` or
+        `/ip6` component. An address without one (`/dns4/...`, `/unix/...`) cannot be judged
+        before it is resolved: it is NOT_ALLOWED when allowed networks exist (as go-libp2p's
+        filters default to deny then), else OK; a host judges each resolved address again."""
+        if type(address) is not Multiaddr:
+            raise ComponentTypeError(
+                f"expected `Multiaddr`, got `{type(address).__name__}`", ("address",)
+            )
+        ip = leading_ip(address)
+        if ip is not None:
+            return self.ip_decision(ip)
+        return Decision.NOT_ALLOWED if self._ip_lists[IpList.ALLOW] else Decision.OK
+
+    def may_connect_address(self, address: Multiaddr) -> bool:
+        return self.address_decision(address) is Decision.OK
+
+    def _ip_list(self, which: IpList) -> NetworkSet:
+        if type(which) is not IpList:
+            raise ComponentTypeError(f"expected `IpList`, got `{type(which).__name__}`", ("which",))
+        return self._ip_lists[which]
+
     def add_policy_listener(self, listener: Callable[[], object]) -> None:
-        """Call `listener` after every block or allow list change: such changes must reach
-        disk at once (a checkpointer saves on them), not at the next periodic save."""
+        """Call `listener` after every block, allow or IP filter change: such changes must
+        reach disk at once (a checkpointer saves on them), not at the next periodic save."""
         self._policy_listeners.append(listener)
 
     def _policy_changed(self) -> None:
