@@ -6,12 +6,16 @@ Version 2 adds, and changes nothing version 1 had:
 - two fields to the peer governor, `ip_allow` and `ip_deny`: empty (no IP filter);
 - two fields to the framework, `peer_records` and `extensions`: empty.
 
-Like every migration it works on the body as msgpack decodes it. What does not have version 1's
+Like every migration it works on the body as msgpack decodes it (arrays as tuples), or as an
+earlier migration left it (arrays as lists or tuples). What does not have version 1's
 shape is passed through unchanged, so the version 2 validation that follows refuses it with the
 path of the value at fault, as for any other invalid input.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeGuard
 
 _V1_FRAMEWORK_FIELDS = 9
 _V1_GOVERNOR_FIELDS = 4
@@ -20,24 +24,29 @@ _V1_ADDRESS_ENTRY_FIELDS = 3
 
 def upgrade_v1_to_v2(body: object) -> object:
     """A version 1 body as a version 2 body."""
-    if type(body) is not tuple or len(body) != 10:
+    if not _is_array(body, 10):
         return body
     framework = body[5]
-    if type(framework) is not tuple or len(framework) != _V1_FRAMEWORK_FIELDS:
+    if not _is_array(framework, _V1_FRAMEWORK_FIELDS):
         return body
     address_book, governor = framework[2], framework[3]
-    if type(address_book) is tuple:
+    if _is_array(address_book):
         address_book = tuple(map(_with_permanent_addresses, address_book))
-    if type(governor) is tuple and len(governor) == _V1_GOVERNOR_FIELDS:
+    if _is_array(governor, _V1_GOVERNOR_FIELDS):
         governor = (*governor, (), ())
     upgraded = (*framework[:2], address_book, governor, *framework[4:], (), ())
     return (*body[:5], upgraded, *body[6:])
 
 
 def _with_permanent_addresses(entry: object) -> object:
-    if type(entry) is not tuple or len(entry) != _V1_ADDRESS_ENTRY_FIELDS:
+    if not _is_array(entry, _V1_ADDRESS_ENTRY_FIELDS):
         return entry
     addresses = entry[1]
-    if type(addresses) is not tuple:
+    if not _is_array(addresses):
         return entry
     return (*entry, (None,) * len(addresses))
+
+
+def _is_array(value: object, length: int | None = None) -> TypeGuard[Sequence[Any]]:
+    """`value` is an array (of `length` elements, if given)."""
+    return isinstance(value, tuple | list) and (length is None or len(value) == length)
