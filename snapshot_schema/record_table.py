@@ -6,13 +6,15 @@ again; most consumers (`encode`, `Node.restore`) only need the rows. A table the
 validated row tuples (the record's fields in declared order, exactly the array the format
 writes) and builds a record only when one is asked for, through the record's unchecked twin.
 
-A table compares equal to another table of the same record class with equal rows, and to a
-tuple of the records it holds; its hash is the hash of that tuple, so both agree with equality.
+A table compares equal to another table of the same record class whose rows its records would
+compare equal by, and to a tuple of the records it holds; its hash is the hash of that tuple, so
+both agree with equality.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from itertools import starmap
 from operator import attrgetter, eq
 from typing import Any, Generic, TypeVar, overload
@@ -27,6 +29,7 @@ Row = tuple[Any, ...]
 
 _BUILDERS: dict[type[Any], Callable[..., Any]] = {}
 _ROW_GETTERS: dict[type[Any], Callable[[Any], Row]] = {}
+_ROW_KEYS: dict[type[Any], Callable[[Row], Row] | None] = {}
 
 
 def _builder(cls: type[R]) -> Callable[..., R]:
@@ -48,6 +51,20 @@ def row_getter(cls: type[Any]) -> Callable[[Any], Row]:
             getter = attrgetter(*names)
         _ROW_GETTERS[cls] = getter
     return getter
+
+
+def _row_key(cls: type[Any]) -> Callable[[Row], Row] | None:
+    """What a row of `cls` compares by, when `cls` compares a field by a key (attrs `eq=`), or
+    `None` when rows compare as they are: `PeerRecordSnapshot` metadata `1`, `1.0` and `True`
+    are equal in Python but are different values (and bytes) in a snapshot."""
+    if cls not in _ROW_KEYS:
+        keys = tuple(field.eq_key for field in attrs.fields(cls))
+        _ROW_KEYS[cls] = partial(_keyed_row, keys) if any(keys) else None
+    return _ROW_KEYS[cls]
+
+
+def _keyed_row(keys: tuple[Callable[[Any], Any] | None, ...], row: Row) -> Row:
+    return tuple(value if key is None else key(value) for key, value in zip(keys, row, strict=True))
 
 
 class RecordTable(Sequence[R], Generic[R]):
@@ -133,11 +150,16 @@ class RecordTable(Sequence[R], Generic[R]):
     def __contains__(self, value: object) -> bool:
         if type(value) is not self._cls:
             return False
-        return row_getter(self._cls)(value) in self._rows
+        row = row_getter(self._cls)(value)
+        key = _row_key(self._cls)
+        return row in self._rows if key is None else key(row) in map(key, self._rows)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is RecordTable:
-            return self._cls is other._cls and self._rows == other._rows
+            if self._cls is not other._cls or self._rows != other._rows:
+                return False
+            key = _row_key(self._cls)  # rows equal in Python may hold different values
+            return key is None or list(map(key, self._rows)) == list(map(key, other._rows))
         if type(other) is tuple:
             return len(other) == len(self._rows) and all(map(eq, self, other))
         return NotImplemented

@@ -7,7 +7,14 @@ import pickle
 import attrs
 import pytest
 
-from snapshot_schema import BackoffEntry, FrameworkSnapshot, RecordTable, SnapshotValueError
+from snapshot_schema import (
+    BackoffEntry,
+    FrameworkSnapshot,
+    PeerRecordSnapshot,
+    RecordTable,
+    SnapshotValueError,
+)
+from snapshot_schema.encoder import pack
 from snapshot_schema.unchecked import unchecked_builder, unchecked_records
 
 PEER = bytes.fromhex("0024080112") + bytes(33)
@@ -36,6 +43,28 @@ def test_a_table_is_a_sequence_of_its_records() -> None:
     assert lazy != list(RECORDS)
     with pytest.raises(TypeError):
         RecordTable.of(BackoffEntry, (1,))
+
+
+def test_tables_of_metadata_equal_in_python_but_not_in_bytes_differ() -> None:
+    """`1`, `1.0` and `True` are equal in Python, and encode to different bytes: tables (and the
+    snapshots holding them) compare as their records do, by value and type."""
+    tables = [
+        RecordTable.trusted(PeerRecordSnapshot, ((OTHER, None, (), (("k", value),), None, None),))
+        for value in (1, 1.0, True)
+    ]
+    framework_bytes = set()
+    for index, table in enumerate(tables):
+        (record,) = table
+        for other_index, other in enumerate(tables):
+            assert (table == other) is (index == other_index)
+            assert (record in other) is (index == other_index)
+            assert (table == (next(iter(other)),)) is (index == other_index)
+        assert table == RecordTable.of(PeerRecordSnapshot, [record])
+        assert hash(table) == hash(RecordTable.of(PeerRecordSnapshot, [record]))
+        framework = FrameworkSnapshot(peer_id_bytes=PEER, peer_records=table)
+        assert framework != FrameworkSnapshot(peer_id_bytes=PEER, peer_records=tables[index - 1])
+        framework_bytes.add(pack(table.rows))
+    assert len(framework_bytes) == 3
 
 
 def test_the_constructor_holds_tables_and_checks_tables_it_is_given() -> None:
