@@ -28,7 +28,7 @@ DEFAULT_MAX_SNAPSHOT_SIZE = 256 * 1024 * 1024
 
 MAX_NESTING = 1024
 """The deepest nesting of arrays a body may have, the body itself included: msgpack's own
-limit, enforced by the structure pass. A valid body nests 5 deep (docs/FORMAT.md §5)."""
+limit, enforced by the structure pass. A valid body nests 6 deep (docs/FORMAT.md §5)."""
 
 _ENVELOPE_HEADER = 0x92  # fixarray of 2: [spec_version, body]
 _NIL = 0xC0

@@ -2,6 +2,7 @@
 error paths and the choices it states for what a writer may put in a snapshot are exactly what
 the decoder does."""
 
+import math
 import re
 from typing import Any
 
@@ -24,6 +25,7 @@ from snapshot_schema import (
     InvokeIngress,
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
+    PeerRecordSnapshot,
     PendingAsyncSnapshot,
     PendingCompletionSnapshot,
     PendingOutboundEntry,
@@ -42,6 +44,8 @@ from snapshot_schema.multihash import MULTIHASH_CODE_TABLE, MULTIHASH_CODES
 
 PEER = bytes.fromhex("1220") + bytes(32)
 OTHER_PEER = bytes.fromhex("1220") + bytes([1]) * 32
+ED25519_KEY = bytes.fromhex("08011220") + bytes([7]) * 32
+KEYED_PEER = bytes.fromhex("0024") + ED25519_KEY  # the identity PeerId of that key
 
 FULL = TransientSnapshot(
     taken_at=ClockReading(1, 2),
@@ -52,18 +56,22 @@ FULL = TransientSnapshot(
     framework=FrameworkSnapshot(
         counters={"sent": 1},
         fired_phases=("started",),
-        address_book=(AddressBookEntrySnapshot(PEER, (b"\x01",), 1),),
+        address_book=(AddressBookEntrySnapshot(PEER, (b"\x01",), 1, (5,)),),
         peer_governor=PeerGovernorSnapshot(
             blocklist={OTHER_PEER},
             allowlist={PEER},
             health=(PeerHealthSnapshot(PEER, 1, 2, False),),
             failure_threshold=3,
+            ip_allow=["10.0.0.0/8"],
+            ip_deny=["fd00::/8"],
         ),
         backoff_table=(BackoffEntry(PEER, 1, 2, 3),),
         pending_outbound=(PendingOutboundEntry(b"e", False),),
         peer_id_bytes=PEER,
         next_command_id=8,
         next_exec_id=0x1234,
+        peer_records=(PeerRecordSnapshot(KEYED_PEER, ED25519_KEY, ["/p"], {"k": "v"}, 9, b"s"),),
+        extensions={"x": b"y"},
     ),
     bus=TypedBusSnapshot({"kind": (1,)}),
     ingress=(
@@ -92,16 +100,16 @@ def assert_read_as_full(data: bytes) -> None:
 
 # The integer rule (§1): any msgpack integer form whose value is in range, everywhere.
 
-ONE_IN_EVERY_FORM = {
-    "positive fixint": "01",
-    "uint 8": "cc01",
-    "uint 16": "cd0001",
-    "uint 32": "ce00000001",
-    "uint 64": "cf0000000000000001",
-    "int 8": "d001",
-    "int 16": "d10001",
-    "int 32": "d200000001",
-    "int 64": "d30000000000000001",
+TWO_IN_EVERY_FORM = {
+    "positive fixint": "02",
+    "uint 8": "cc02",
+    "uint 16": "cd0002",
+    "uint 32": "ce00000002",
+    "uint 64": "cf0000000000000002",
+    "int 8": "d002",
+    "int 16": "d10002",
+    "int 32": "d200000002",
+    "int 64": "d30000000000000002",
 }
 MINUS_ONE_IN_EVERY_FORM = {
     "negative fixint": "ff",
@@ -112,10 +120,10 @@ MINUS_ONE_IN_EVERY_FORM = {
 }
 
 
-@pytest.mark.parametrize("form", ONE_IN_EVERY_FORM.values(), ids=ONE_IN_EVERY_FORM.keys())
+@pytest.mark.parametrize("form", TWO_IN_EVERY_FORM.values(), ids=TWO_IN_EVERY_FORM.keys())
 def test_the_version_is_accepted_in_every_integer_form(form: str) -> None:
     data = stamped(bytes.fromhex(form), encode(FULL)[2:])
-    assert spec_version_of(data) == 1
+    assert spec_version_of(data) == 2
     assert_read_as_full(data)
 
 
@@ -189,8 +197,8 @@ def test_length_headers_longer_than_needed_are_accepted_and_re_encode_canonicall
         assert_read_as_full(canonical.replace(short, long))
 
 
-def test_a_version_1_snapshot_starts_with_92_01_as_encoders_write_it() -> None:
-    assert encode(FULL)[:2] == bytes.fromhex("9201")
+def test_a_version_2_snapshot_starts_with_92_02_as_encoders_write_it() -> None:
+    assert encode(FULL)[:2] == bytes.fromhex("9202")
 
 
 # The error paths (§7): every path a decode error can carry, and nothing else.
@@ -213,9 +221,10 @@ def positions(node: object, at: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
 
 
 def poisoned(node: Any, at: tuple[int, ...]) -> Any:
-    """`node` with the value at `at` replaced by a float, which no field accepts."""
+    """`node` with the value at `at` replaced by NaN, which no field accepts (metadata values
+    are the only floats, and never NaN)."""
     if not at:
-        return 1.5
+        return math.nan
     return (*node[: at[0]], poisoned(node[at[0]], at[1:]), *node[at[0] + 1 :])
 
 
@@ -230,7 +239,7 @@ def test_every_error_path_is_listed_and_every_listed_path_occurs() -> None:
     reported = set()
     for at in positions(body):
         with pytest.raises(SnapshotDecodeError) as caught:
-            decode(msgpack.packb([1, poisoned(body, at)]))
+            decode(msgpack.packb([2, poisoned(body, at)]))
         reported.add(pattern(render_path(caught.value.path)))
     listed = documented_paths()
     assert len(set(listed)) == len(listed)
@@ -262,7 +271,7 @@ def test_a_fault_is_reported_at_the_value_it_is_about(mutate: Any, path: str) ->
     body = encode_body(FULL)
     mutate(body)
     with pytest.raises(SnapshotDecodeError) as caught:
-        decode(msgpack.packb([1, body]))
+        decode(msgpack.packb([2, body]))
     assert render_path(caught.value.path) == path
     assert pattern(path) in {pattern(listed) for listed in documented_paths()}
 
@@ -398,7 +407,7 @@ def test_every_name_must_be_non_empty(mutate: Any, path: str) -> None:
     body = body_lists(FULL)
     mutate(body)
     with pytest.raises(SnapshotDecodeError, match="non-empty name") as caught:
-        decode(msgpack.packb([1, body]))
+        decode(msgpack.packb([2, body]))
     assert render_path(caught.value.path) == path
 
 

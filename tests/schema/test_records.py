@@ -105,7 +105,7 @@ def test_a_repeated_subscriber_is_refused_in_the_words_decode_uses() -> None:
         (lambda: framework(fired_phases=("\ud800",)), ("fired_phases", 0), "UTF-8"),
         (lambda: framework(counters={"n": 2**64}), ("counters", "n"), "expected u64"),
         (lambda: framework(next_exec_id=-1), ("next_exec_id",), "expected u64"),
-        (lambda: framework(spec_version=0), ("spec_version",), "expected spec version 1"),
+        (lambda: framework(spec_version=0), ("spec_version",), "expected spec version 2"),
         (
             lambda: framework(
                 backoff_table=(BackoffEntry(PEER, 1, 0, 0), BackoffEntry(PEER, 2, 0, 0))
