@@ -6,6 +6,8 @@ import pickle
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snapshot_schema import (
     BackoffEntry,
@@ -65,6 +67,21 @@ def test_tables_of_metadata_equal_in_python_but_not_in_bytes_differ() -> None:
         assert framework != FrameworkSnapshot(peer_id_bytes=PEER, peer_records=tables[index - 1])
         framework_bytes.add(pack(table.rows))
     assert len(framework_bytes) == 3
+
+
+PYTHON_EQUAL = st.sampled_from([0, 0.0, False, 1, 1.0, True, 2**64 - 1, float(2**64 - 1)])
+
+
+@given(PYTHON_EQUAL, PYTHON_EQUAL)
+def test_peer_records_and_their_tables_are_equal_exactly_when_their_bytes_are(
+    first: int | float | bool, second: int | float | bool
+) -> None:
+    records = [PeerRecordSnapshot(OTHER, metadata={"k": value}) for value in (first, second)]
+    tables = [RecordTable.of(PeerRecordSnapshot, [record]) for record in records]
+    same_bytes = pack(tables[0].rows) == pack(tables[1].rows)
+    assert (records[0] == records[1]) is same_bytes
+    assert (tables[0] == tables[1]) is same_bytes
+    assert (hash(tables[0]) == hash(tables[1])) is same_bytes
 
 
 def test_the_constructor_holds_tables_and_checks_tables_it_is_given() -> None:
