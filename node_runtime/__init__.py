@@ -69,6 +69,13 @@ from node_runtime.sealed_file import (
     seal,
     unseal,
 )
+from node_runtime.signed_record import (
+    MAX_SIGNED_RECORD_SIZE,
+    SignedPeerRecord,
+    SignedRecordError,
+    sign_peer_record,
+    verify_signed_peer_record,
+)
 from node_runtime.snapshot_store import SnapshotRef, SnapshotStore, StoredSnapshot
 from node_runtime.storage_errors import (
     AutosaveError,
@@ -109,6 +116,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "MAGIC",
     "MAX_HEADER_BYTES",
+    "MAX_SIGNED_RECORD_SIZE",
     "AddressBook",
     "AddressLimitError",
     "AutosaveError",
@@ -168,6 +176,8 @@ __all__ = [
     "SealedSnapshot",
     "SignatureInvalidError",
     "SignatureMissingError",
+    "SignedPeerRecord",
+    "SignedRecordError",
     "SignerMismatchError",
     "SnapshotNotFoundError",
     "SnapshotRef",
@@ -186,6 +196,8 @@ __all__ = [
     "looks_sealed",
     "read_header",
     "seal",
+    "sign_peer_record",
     "unseal",
     "verify",
+    "verify_signed_peer_record",
 ]

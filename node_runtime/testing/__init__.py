@@ -31,6 +31,7 @@ from node_runtime.testing.replay import (
     mark_redelivered,
     replay_file,
 )
+from node_runtime.testing.signed_records import seal_peer_record
 
 __all__ = [
     "MISSING",
@@ -46,5 +47,6 @@ __all__ = [
     "mark_redelivered",
     "replay_file",
     "run_operations",
+    "seal_peer_record",
     "snapshot_diff",
 ]
