@@ -32,7 +32,14 @@ from node_runtime import (
     verify_signed_peer_record,
 )
 from node_runtime.libp2p_keys import KeyType, SigningKey, encode_public_key, peer_id_of, sign
-from node_runtime.protobuf_wire import encode_bytes_field, encode_varint, encode_varint_field
+from node_runtime.protobuf_wire import (
+    LEN,
+    Field,
+    Message,
+    encode_bytes_field,
+    encode_varint,
+    encode_varint_field,
+)
 from node_runtime.testing import seal_peer_record
 
 ACCEPTED = [name for name in VECTORS if name != "rsa-without-key-type"]
@@ -103,6 +110,7 @@ def rsa_public_key(bits: int) -> bytes:
 
 P256_PKIX = pkix(ec.generate_private_key(ec.SECP256R1()).public_key())
 SECP256K1_PKIX = pkix(ec.generate_private_key(ec.SECP256K1()).public_key())
+BRAINPOOL_PKIX = pkix(ec.generate_private_key(ec.BrainpoolP256R1()).public_key())
 
 
 def refusal(envelope: bytes, expected_peer: bytes | None = None) -> str:
@@ -406,6 +414,10 @@ def test_a_malformed_envelope_is_refused_naming_the_field(envelope: bytes, reaso
             "ECDSA key on unsupported curve secp256k1",
         ),
         (
+            encode_public_key(KeyType.ECDSA, BRAINPOOL_PKIX),
+            "ECDSA key on unsupported curve brainpoolP256r1",
+        ),
+        (
             encode_public_key(KeyType.ECDSA, P256_PKIX + b"\x00"),
             "ECDSA key is not a DER PKIX public key",
         ),
@@ -658,3 +670,22 @@ def test_a_verified_record_is_frozen_and_shows_its_bytes_compactly() -> None:
     with pytest.raises(AttributeError):
         record.seq = 2  # type: ignore[misc]
     assert repr(record).startswith("SignedPeerRecord(peer_id=<38 bytes 002408011220d874")
+
+
+def parts_of(envelope: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """An envelope's public key, payload, signature and payload type."""
+    fields = {number: Field(str(number), LEN) for number in (1, 2, 3, 5)}
+    message = Message(envelope, fields)
+    key, payload, signature, payload_type = (message.bytes_value(n) or b"" for n in (1, 3, 5, 2))
+    return key, payload, signature, payload_type
+
+
+@given(st.sampled_from(["ed25519", "secp256k1", "ecdsa", "rsa"]), st.binary(max_size=600))
+def test_any_other_signature_is_refused_as_bad_for_every_key_type(
+    name: str, signature: bytes
+) -> None:
+    key, payload, original, payload_type = parts_of(VECTORS[name].envelope)
+
+    if signature != original:
+        reason = refusal(envelope_of(key, payload, signature, payload_type))
+        assert reason.startswith("bad signature")
