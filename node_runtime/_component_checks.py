@@ -15,7 +15,7 @@ from typing import TypeVar
 from node_runtime.component_errors import ComponentTypeError, ComponentValueError
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.peer_id import PeerId
-from snapshot_schema import checks
+from snapshot_schema import checks, peer_record_checks
 from snapshot_schema.checks import U64_MAX
 from snapshot_schema.errors import PathElement, SnapshotValueError
 from snapshot_schema.multihash import is_multihash
@@ -56,6 +56,14 @@ def check_name(value: str, *path: PathElement) -> str:
     if type(value) is not str:
         raise _wrong_type("`str`", value, path)
     _schema_check(checks.check_name, value, path)
+    return value
+
+
+def check_extension_name(value: str, *path: PathElement) -> str:
+    """An extension namespace: 1-128 characters of `[a-z0-9._/-]`."""
+    if type(value) is not str:
+        raise _wrong_type("`str`", value, path)
+    _schema_check(peer_record_checks.check_extension_name, value, path)
     return value
 
 

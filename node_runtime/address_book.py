@@ -1,26 +1,35 @@
-"""The address book: per peer, an ordered, duplicate-free list of multiaddrs and a reference count.
+"""The address book: per peer, an ordered, duplicate-free list of multiaddrs, each with an expiry,
+and a reference count.
 
 Protocols, transports and the application each hold references to the peers they use
 (`retain`/`release`); a peer with no references and no addresses is forgotten. Addresses are
 kept as canonical binary multiaddr bytes in preference order (first added first), so a snapshot
 stores them as they are and a restore only has to validate them.
+
+Each address expires at a monotonic deadline, or never (`None`: permanent). The TTL rule is
+go-libp2p's: an add only ever extends an expiry, a set sets it exactly. An expired address stays
+stored until `expire` drops it, but every call given `now_ns` treats it as gone already: lookups
+leave it out, and a change to a peer's addresses drops that peer's expired ones first. So what a
+peer's addresses answer never depends on when `expire` last ran.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import NoReturn
 
 from node_runtime._component_checks import (
     check_int,
     check_multiaddr,
+    check_ns,
     check_peer_key,
     peer_key_of,
 )
 from node_runtime.change_counter import ChangeCounter
 from node_runtime.component_errors import (
     AddressLimitError,
+    ComponentTypeError,
     ComponentValueError,
     RefCountOverflowError,
     RefCountUnderflowError,
@@ -34,41 +43,59 @@ DEFAULT_MAX_ADDRESSES_PER_PEER = 32
 """A peer advertising addresses without end must not grow the book (and every snapshot) without
 bound; 32 is well above what libp2p peers advertise (a handful per transport)."""
 
+Expiry = int | None
+"""A monotonic deadline in nanoseconds (a u64), or `None`: the address never expires."""
+
+EntryRow = tuple[PeerKey, tuple[bytes, ...], int, tuple[Expiry, ...]]
+"""`(peer, addresses, ref_count, expires_ns)`: one peer as `entries()` yields it."""
+
+_NEVER = U64_MAX + 1  # later than any expiry a u64 can hold
+
 
 class _Entry:
-    # `addresses` is a tuple, replaced on change: snapshots share it instead of copying it.
-    __slots__ = ("addresses", "ref_count")
+    # Tuples, replaced on change: snapshots share them instead of copying them. `expires` is
+    # parallel to `addresses`.
+    __slots__ = ("addresses", "expires", "ref_count")
 
-    def __init__(self, addresses: tuple[bytes, ...], ref_count: int) -> None:
+    def __init__(
+        self, addresses: tuple[bytes, ...], expires: tuple[Expiry, ...], ref_count: int
+    ) -> None:
         self.addresses = addresses
+        self.expires = expires
         self.ref_count = ref_count
 
 
 class AddressBook(ChangeCounter):
-    """Addresses and reference counts per peer. Refused operations change nothing."""
+    """Addresses (with expiries) and reference counts per peer. Refused operations change
+    nothing."""
 
     def __init__(self, *, max_addresses_per_peer: int = DEFAULT_MAX_ADDRESSES_PER_PEER) -> None:
         self._max_addresses = check_int(
             max_addresses_per_peer, 1, U64_MAX, "max_addresses_per_peer"
         )
         self._entries: dict[PeerKey, _Entry] = {}
+        # No stored expiry is earlier (it may be later: removals do not raise it). While `now`
+        # is before it, nothing has expired, so `expire` and `entries(now)` skip their pass.
+        self._earliest_expiry = _NEVER
 
     @classmethod
     def from_state(
         cls,
-        entries: Iterable[tuple[PeerKey, Iterable[bytes], int]],
+        entries: Iterable[EntryRow],
         *,
         max_addresses_per_peer: int = DEFAULT_MAX_ADDRESSES_PER_PEER,
     ) -> AddressBook:
-        """A book holding exactly these `(peer, addresses, ref_count)` entries, as `entries()`
-        yields them. Each address is checked to be a valid binary multiaddr; a bad value raises
-        `ComponentValueError` with its path, e.g. `("entries", 3, "addresses", 1)`."""
+        """A book holding exactly these `(peer, addresses, ref_count, expires_ns)` entries, as
+        `entries()` yields them. Each address is checked to be a valid binary multiaddr, each
+        expiry to be a u64 or `None`, one per address; a bad value raises `ComponentValueError`
+        with its path, e.g. `("entries", 3, "addresses", 1)`."""
         book = cls(max_addresses_per_peer=max_addresses_per_peer)
         limit = book._max_addresses
         kept_entries = book._entries
+        earliest = _NEVER
         # Peers whose entry held nothing (so was not kept): listing one again is still a repeat.
         dropped: set[PeerKey] = set()
-        for index, (peer, addresses, ref_count) in enumerate(entries):
+        for index, (peer, addresses, ref_count, expires) in enumerate(entries):
             check_peer_key(peer, "entries", index, "peer")
             if peer in kept_entries or peer in dropped:
                 raise ComponentValueError("peer listed twice", ("entries", index, "peer"))
@@ -82,18 +109,34 @@ class AddressBook(ChangeCounter):
             if not (all(map(is_multiaddr, kept)) and len(set(kept)) == len(kept)):
                 _refuse_addresses(kept, index)
             check_int(ref_count, 0, U64_MAX, "entries", index, "ref_count")
+            kept_expires = _checked_expires(expires, len(kept), index)
+            if kept_expires.count(None) != len(kept_expires):
+                earliest = min(earliest, _earliest_of(kept_expires))
             if kept or ref_count:
-                kept_entries[peer] = _Entry(kept, ref_count)
+                kept_entries[peer] = _Entry(kept, kept_expires, ref_count)
             else:
                 dropped.add(peer)
+        book._earliest_expiry = earliest
         return book
 
-    def entries(self) -> Iterator[tuple[PeerKey, tuple[bytes, ...], int]]:
-        """`(peer, addresses, ref_count)` sorted by peer, so equal books snapshot identically."""
+    def entries(self, now_ns: int | None = None) -> Iterator[EntryRow]:
+        """`(peer, addresses, ref_count, expires_ns)` sorted by peer, so equal books snapshot
+        identically. With `now_ns`, addresses expired by then are left out, and so are peers
+        left with no address and no reference."""
         # Rows made in insertion order (the entries' memory order), then sorted by peer alone:
         # visiting 100k entries in peer order, or comparing whole rows, misses the CPU caches
         # once per step (docs/performance.md, "Node snapshot and restore").
-        rows = [(peer, entry.addresses, entry.ref_count) for peer, entry in self._entries.items()]
+        if now_ns is None or check_ns(now_ns, "now_ns") < self._earliest_expiry:
+            rows = [
+                (peer, entry.addresses, entry.ref_count, entry.expires)
+                for peer, entry in self._entries.items()
+            ]
+        else:
+            rows = []
+            for peer, entry in self._entries.items():
+                addresses, expires = _unexpired(entry.addresses, entry.expires, now_ns)
+                if addresses or entry.ref_count:
+                    rows.append((peer, addresses, entry.ref_count, expires))
         rows.sort(key=itemgetter(0))
         return iter(rows)
 
@@ -106,41 +149,145 @@ class AddressBook(ChangeCounter):
     def peers(self) -> tuple[PeerKey, ...]:
         return tuple(self._entries)
 
-    def addresses(self, peer: PeerRef) -> tuple[Multiaddr, ...]:
+    def addresses(self, peer: PeerRef, now_ns: int | None = None) -> tuple[Multiaddr, ...]:
+        """`peer`'s addresses in preference order; with `now_ns`, only those not expired by
+        then."""
         entry = self._entries.get(peer_key_of(peer, "peer"))
-        return () if entry is None else tuple(map(Multiaddr.from_bytes, entry.addresses))
+        if entry is None:
+            return ()
+        stored = entry.addresses
+        if now_ns is not None:
+            stored, _ = _unexpired(stored, entry.expires, check_ns(now_ns, "now_ns"))
+        return tuple(map(Multiaddr.from_bytes, stored))
 
     def ref_count(self, peer: PeerRef) -> int:
         entry = self._entries.get(peer_key_of(peer, "peer"))
         return 0 if entry is None else entry.ref_count
 
-    def add_address(self, peer: PeerRef, address: Multiaddr) -> bool:
-        """Append `address` to `peer`'s list; False (and no change) if it is already there."""
-        key = check_peer_key(peer, "peer")
-        entry = self._entries.get(key)
-        encoded = check_multiaddr(address, "address")
-        if entry is not None and encoded in entry.addresses:
-            return False
-        if entry is not None and len(entry.addresses) >= self._max_addresses:
-            raise AddressLimitError(f"peer already has {self._max_addresses} addresses")
-        self._changed()
-        if entry is None:
-            self._entries[key] = _Entry((encoded,), 0)
-        else:
-            entry.addresses = (*entry.addresses, encoded)
-        return True
+    def add_address(
+        self,
+        peer: PeerRef,
+        address: Multiaddr,
+        ttl_ns: int | None = None,
+        *,
+        now_ns: int | None = None,
+    ) -> bool:
+        """Append `address` to `peer`'s list, permanent (`ttl_ns=None`) or expiring `ttl_ns`
+        after `now_ns`; True if it was not there (or had expired by `now_ns`).
 
-    def remove_address(self, peer: PeerRef, address: Multiaddr) -> bool:
-        """Drop `address` from `peer`'s list; False if it was not there."""
+        An address already there keeps its place, and its expiry only ever grows: to the later
+        of the two, permanent if either is. A TTL of 0 adds nothing. A TTL needs `now_ns`.
+        """
+        key = check_peer_key(peer, "peer")
+        encoded = check_multiaddr(address, "address")
+        expiry = _expiry_after(ttl_ns, now_ns)
+        if ttl_ns == 0:
+            return False  # expired on arrival (go-libp2p ignores such an add too)
+        entry = self._entries.get(key)
+        addresses, expires = self._live(entry, now_ns)
+        if encoded in addresses:
+            position = addresses.index(encoded)
+            expires = _replaced(expires, position, _later(expires[position], expiry))
+            added = False
+        else:
+            self._check_room(addresses)
+            addresses, expires = (*addresses, encoded), (*expires, expiry)
+            added = True
+        self._store(key, entry, addresses, expires)
+        return added
+
+    def set_address_ttl(
+        self, peer: PeerRef, address: Multiaddr, ttl_ns: int | None, *, now_ns: int
+    ) -> None:
+        """Make `address` expire exactly `ttl_ns` after `now_ns` (`None`: never), adding it at
+        the end if it is not there; a TTL of 0 removes it."""
+        key = check_peer_key(peer, "peer")
+        encoded = check_multiaddr(address, "address")
+        expiry = _expiry_after(ttl_ns, check_ns(now_ns, "now_ns"))
+        entry = self._entries.get(key)
+        addresses, expires = self._live(entry, now_ns)
+        if ttl_ns == 0:
+            addresses, expires = _without(addresses, expires, encoded)
+        elif encoded in addresses:
+            expires = _replaced(expires, addresses.index(encoded), expiry)
+        else:
+            self._check_room(addresses)
+            addresses, expires = (*addresses, encoded), (*expires, expiry)
+        self._store(key, entry, addresses, expires)
+
+    def remove_address(
+        self, peer: PeerRef, address: Multiaddr, *, now_ns: int | None = None
+    ) -> bool:
+        """Drop `address` from `peer`'s list; False if it was not there (or had expired by
+        `now_ns`)."""
+        key = check_peer_key(peer, "peer")
+        encoded = check_multiaddr(address, "address")
+        if now_ns is not None:
+            check_ns(now_ns, "now_ns")
+        entry = self._entries.get(key)
+        addresses, expires = self._live(entry, now_ns)
+        removed = encoded in addresses
+        self._store(key, entry, *_without(addresses, expires, encoded))
+        return removed
+
+    def clear_addresses(self, peer: PeerRef) -> None:
+        """Drop every address of `peer`, expired or not; its references stay."""
         key = check_peer_key(peer, "peer")
         entry = self._entries.get(key)
-        encoded = check_multiaddr(address, "address")
-        if entry is None or encoded not in entry.addresses:
-            return False
+        self._store(key, entry, (), ())
+
+    def expire(self, now_ns: int) -> int:
+        """Drop every address whose expiry is at or before `now_ns`; how many. A peer left with
+        no address and no reference is forgotten. Nothing due: no change, at no cost."""
+        check_ns(now_ns, "now_ns")
+        if now_ns < self._earliest_expiry:
+            return 0
+        dropped = 0
+        earliest = _NEVER
+        for peer, entry in list(self._entries.items()):
+            expires = entry.expires
+            if expires.count(None) == len(expires):
+                continue
+            addresses, kept_expires = _unexpired(entry.addresses, expires, now_ns)
+            if kept_expires.count(None) != len(kept_expires):
+                earliest = min(earliest, _earliest_of(kept_expires))
+            if kept_expires is not expires:
+                dropped += len(expires) - len(kept_expires)
+                entry.addresses, entry.expires = addresses, kept_expires
+                self._forget_if_unused(peer, entry)
+        self._earliest_expiry = earliest
+        if dropped:
+            self._changed()
+        return dropped
+
+    def rebase_expiries(self, move: Callable[[int], int | None]) -> int:
+        """Map every expiry through `move` (restore's clock rule, `Rebase.expiry`), dropping
+        the addresses it maps to `None`; how many it dropped. A peer left with no address and
+        no reference is forgotten."""
+        if self._earliest_expiry == _NEVER:
+            return 0  # every address is permanent
+        dropped = 0
+        earliest = _NEVER
+        for peer, entry in list(self._entries.items()):
+            expires = entry.expires
+            if expires.count(None) == len(expires):
+                continue
+            addresses: list[bytes] = []
+            kept: list[Expiry] = []
+            for address, expiry in zip(entry.addresses, expires, strict=True):
+                moved = None if expiry is None else move(expiry)
+                if expiry is not None and moved is None:
+                    dropped += 1
+                else:
+                    addresses.append(address)
+                    kept.append(moved)
+            entry.addresses, entry.expires = tuple(addresses), tuple(kept)
+            if kept.count(None) != len(kept):
+                earliest = min(earliest, _earliest_of(entry.expires))
+            self._forget_if_unused(peer, entry)
+        self._earliest_expiry = earliest
         self._changed()
-        entry.addresses = tuple(kept for kept in entry.addresses if kept != encoded)
-        self._forget_if_unused(key, entry)
-        return True
+        return dropped
 
     def retain(self, peer: PeerRef) -> int:
         """Take a reference to `peer` (remembering it if new); the new count."""
@@ -150,7 +297,7 @@ class AddressBook(ChangeCounter):
             raise RefCountOverflowError("reference count is at its maximum")
         self._changed()
         if entry is None:
-            entry = self._entries[key] = _Entry((), 0)
+            entry = self._entries[key] = _Entry((), (), 0)
         entry.ref_count += 1
         return entry.ref_count
 
@@ -170,9 +317,115 @@ class AddressBook(ChangeCounter):
         self._changed()
         self._entries.pop(key, None)
 
+    def _live(
+        self, entry: _Entry | None, now_ns: int | None
+    ) -> tuple[tuple[bytes, ...], tuple[Expiry, ...]]:
+        """`entry`'s addresses and expiries, less those expired by `now_ns` if given."""
+        if entry is None:
+            return (), ()
+        if now_ns is None:
+            return entry.addresses, entry.expires
+        return _unexpired(entry.addresses, entry.expires, now_ns)
+
+    def _check_room(self, addresses: tuple[bytes, ...]) -> None:
+        if len(addresses) >= self._max_addresses:
+            raise AddressLimitError(f"peer already has {self._max_addresses} addresses")
+
+    def _store(
+        self,
+        peer: PeerKey,
+        entry: _Entry | None,
+        addresses: tuple[bytes, ...],
+        expires: tuple[Expiry, ...],
+    ) -> None:
+        """Make `peer`'s entry hold these addresses (counting a change only if it is one), and
+        forget it if it is left unused."""
+        if entry is None:
+            if not addresses:
+                return
+            entry = self._entries[peer] = _Entry((), (), 0)
+        elif addresses == entry.addresses and expires == entry.expires:
+            return
+        self._changed()
+        entry.addresses, entry.expires = addresses, expires
+        if expires.count(None) != len(expires):
+            self._earliest_expiry = min(self._earliest_expiry, _earliest_of(expires))
+        self._forget_if_unused(peer, entry)
+
     def _forget_if_unused(self, peer: PeerKey, entry: _Entry) -> None:
         if not entry.addresses and entry.ref_count == 0:
             del self._entries[peer]
+
+
+def _expiry_after(ttl_ns: int | None, now_ns: int | None) -> Expiry:
+    """The expiry of an address given `ttl_ns` at `now_ns`: `None` for no TTL (permanent),
+    else their sum, saturating at the largest u64."""
+    if ttl_ns is None:
+        if now_ns is not None:
+            check_ns(now_ns, "now_ns")
+        return None
+    check_ns(ttl_ns, "ttl_ns")
+    if now_ns is None:
+        raise ComponentTypeError("a TTL needs `now_ns`, the time it counts from", ("now_ns",))
+    return min(U64_MAX, check_ns(now_ns, "now_ns") + ttl_ns)
+
+
+def _later(old: Expiry, new: Expiry) -> Expiry:
+    return None if old is None or new is None else max(old, new)
+
+
+def _earliest_of(expires: tuple[Expiry, ...]) -> int:
+    return min(expiry for expiry in expires if expiry is not None)
+
+
+def _replaced(expires: tuple[Expiry, ...], position: int, expiry: Expiry) -> tuple[Expiry, ...]:
+    if expires[position] == expiry:
+        return expires
+    return (*expires[:position], expiry, *expires[position + 1 :])
+
+
+def _without(
+    addresses: tuple[bytes, ...], expires: tuple[Expiry, ...], address: bytes
+) -> tuple[tuple[bytes, ...], tuple[Expiry, ...]]:
+    if address not in addresses:
+        return addresses, expires
+    position = addresses.index(address)
+    return (
+        (*addresses[:position], *addresses[position + 1 :]),
+        (*expires[:position], *expires[position + 1 :]),
+    )
+
+
+def _unexpired(
+    addresses: tuple[bytes, ...], expires: tuple[Expiry, ...], now_ns: int
+) -> tuple[tuple[bytes, ...], tuple[Expiry, ...]]:
+    """The addresses (and their expiries) not expired by `now_ns`: the same tuples if none is."""
+    if expires.count(None) == len(expires):
+        return addresses, expires
+    kept = [
+        position for position, expiry in enumerate(expires) if expiry is None or expiry > now_ns
+    ]
+    if len(kept) == len(expires):
+        return addresses, expires
+    return (
+        tuple(addresses[position] for position in kept),
+        tuple(expires[position] for position in kept),
+    )
+
+
+def _checked_expires(expires: Iterable[Expiry], count: int, index: int) -> tuple[Expiry, ...]:
+    """Entry `index`'s expiries as a tuple, checked: one per address, each a u64 or `None`."""
+    kept = tuple(expires)
+    if len(kept) != count:
+        raise ComponentValueError(
+            f"expected {count} expiries, one per address, got {len(kept)}",
+            ("entries", index, "expires_ns"),
+        )
+    if kept.count(None) != count:  # the usual case, all permanent, needs no per-value check
+        for position, expiry in enumerate(kept):
+            if expiry is not None:
+                check_ns(expiry, "entries", index, "expires_ns", position)
+    return kept
 
 
 def _refuse_addresses(addresses: tuple[bytes, ...], index: int) -> NoReturn:

@@ -85,3 +85,7 @@ class RefCountOverflowError(ComponentError, OverflowError):
 
 class AddressLimitError(ComponentError, OverflowError):
     """A peer already holds the maximum number of addresses."""
+
+
+class ExtensionLimitError(ComponentError, OverflowError):
+    """Extension values would hold more bytes together than their table allows."""

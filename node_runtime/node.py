@@ -9,7 +9,7 @@ the same state in any process, rebasing every deadline with the rule in `rebase.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -25,6 +25,7 @@ from node_runtime.component_errors import (
 from node_runtime.counters import Counters
 from node_runtime.errors import PeerIdMismatchError
 from node_runtime.execution import InFlightExecution
+from node_runtime.extensions import ExtensionTable
 from node_runtime.id_allocator import IdAllocator
 from node_runtime.identity import Identity
 from node_runtime.lifecycle import LifecycleQueue
@@ -73,6 +74,7 @@ class Node:
         self.command_ids = IdAllocator()
         self.exec_ids = IdAllocator()
         self._execution = InFlightExecution()
+        self.extension_table = ExtensionTable()
         self._execution_revision = 0
 
     @property
@@ -108,17 +110,58 @@ class Node:
             + self.command_ids.revision
             + self.exec_ids.revision
         )
+            + self.extension_table.revision
 
     # What a host does with it. Peers are `PeerId`s here (a wrong type is a `ComponentTypeError`,
     # a `TypeError`); the components key by their bytes.
 
-    def add_peer_address(self, peer: PeerId, address: Multiaddr) -> bool:
-        """Remember an address for `peer`; False if it was already known."""
-        return self.address_book.add_address(self._other_peer_key(peer), address)
+    def add_peer_address(self, peer: PeerId, address: Multiaddr, ttl_ns: int | None = None) -> bool:
+        """Remember an address for `peer`, permanently or for `ttl_ns` from now; False if it was
+        already known (an add only ever extends its expiry: docs/runtime.md, "Address expiry")."""
+        key = self._other_peer_key(peer)
+        return self.address_book.add_address(key, address, ttl_ns, now_ns=self.clock.monotonic_ns())
+
+    def set_peer_address_ttl(self, peer: PeerId, address: Multiaddr, ttl_ns: int | None) -> None:
+        """Make `peer`'s `address` expire exactly `ttl_ns` from now (`None`: never), adding it if
+        it is not known; a TTL of 0 forgets it."""
+        key = self._other_peer_key(peer)
+        self.address_book.set_address_ttl(key, address, ttl_ns, now_ns=self.clock.monotonic_ns())
 
     def remove_peer_address(self, peer: PeerId, address: Multiaddr) -> bool:
-        """Forget one address of `peer`; False if it was not known."""
-        return self.address_book.remove_address(check_peer_id(peer, "peer"), address)
+        """Forget one address of `peer`; False if it was not known (or had expired)."""
+        key = check_peer_id(peer, "peer")
+        return self.address_book.remove_address(key, address, now_ns=self.clock.monotonic_ns())
+
+    def clear_peer_addresses(self, peer: PeerId) -> None:
+        """Forget every address of `peer`; its references stay."""
+        self.address_book.clear_addresses(check_peer_id(peer, "peer"))
+
+    def peer_addresses(self, peer: PeerId) -> tuple[Multiaddr, ...]:
+        """`peer`'s addresses that have not expired, in preference order."""
+        key = check_peer_id(peer, "peer")
+        return self.address_book.addresses(key, self.clock.monotonic_ns())
+
+    def expire_addresses(self) -> int:
+        """Drop every address whose expiry has passed; how many. The host calls it at its own
+        pace: lookups already leave expired addresses out, and snapshots leave them out too."""
+        return self.address_book.expire(self.clock.monotonic_ns())
+
+    def set_extension(self, namespace: str, data: bytes) -> None:
+        """Keep `data` under `namespace` (1-128 characters of `[a-z0-9._/-]`) in every
+        snapshot, replacing what was there."""
+        self.extension_table.set(namespace, data)
+
+    def extension(self, namespace: str) -> bytes | None:
+        """The data kept under `namespace`, or `None`."""
+        return self.extension_table.get(namespace)
+
+    def remove_extension(self, namespace: str) -> bool:
+        """Drop the data kept under `namespace`; False if there was none."""
+        return self.extension_table.remove(namespace)
+
+    def extensions(self) -> Mapping[str, bytes]:
+        """Every namespace and its data, sorted by namespace (a copy)."""
+        return dict(self.extension_table.items())
 
     def forget_peer(self, peer: PeerId) -> None:
         """Drop what the node observed of `peer`: its addresses, health and backoff. Its block
@@ -210,7 +253,7 @@ class Node:
         taken_at = ClockReading(self.clock.monotonic_ns(), self.clock.wall_ns())
         # The components refused every invalid value where it entered, and the rows come out
         # sorted: valid by construction, so the tables are not checked a second time.
-        framework = build_framework_trusted(self._framework_layout())
+        framework = build_framework_trusted(self._framework_layout(taken_at.monotonic_ns))
         execution = self.execution
         return TransientSnapshot(
             taken_at=taken_at,
@@ -225,17 +268,17 @@ class Node:
             pending_completions=execution.pending_completions,
         )
 
-    def _framework_layout(self) -> tuple[Any, ...]:
-        """The framework as plain rows (docs/FORMAT.md §3), tables sorted by peer."""
+    def _framework_layout(self, now_ns: int | None = None) -> tuple[Any, ...]:
+        """The framework as plain rows (docs/FORMAT.md §3), tables sorted by peer, as of `now_ns`
+        (the snapshot's instant; by default the clock's reading)."""
         governor = self.governor
         allowlist = governor.allowlist
         return (
+        now_ns = self.clock.monotonic_ns() if now_ns is None else now_ns
             tuple(sorted(self.counters.items())),
             self.lifecycle.pending(),
-            tuple(
-                row if len(row) == 4 else (*row, (None,) * len(row[1]))
-                for row in self.address_book.entries()
-            ),
+            # Addresses expired by then are left out: a restore would drop them anyway.
+            tuple(self.address_book.entries(now_ns)),
             (
                 tuple(sorted(governor.blocklist)),
                 None if allowlist is None else tuple(sorted(allowlist)),
@@ -262,7 +305,7 @@ class Node:
             self.command_ids.saved_next_id,
             self.exec_ids.saved_next_id,
             (),
-            (),
+            self.extension_table.items(),
         )
 
     @classmethod
@@ -282,9 +325,10 @@ class Node:
         """A node in the state `snapshot` captured, owned by `identity`.
 
         Refuses a snapshot taken by another node (`PeerIdMismatchError`). Deadlines are rebased
-        onto `clock` (see `rebase.py`); envelopes still queued come back flagged `redelivered`,
-        because they may have been sent just before the snapshot: the host decides whether to
-        resend them.
+        onto `clock` (see `rebase.py`); addresses whose expiry passed while the node was down are
+        dropped, and counted in `restore:expired_addresses_dropped`; envelopes still queued come
+        back flagged `redelivered`, because they may have been sent just before the snapshot:
+        the host decides whether to resend them.
         `failure_threshold` replaces the saved one (health is then judged by the new threshold).
 
         Repairs, each counted in `counters` so the caller sees it: entries for the node's own
@@ -321,6 +365,7 @@ class Node:
             # The tables' rows, read directly: no record object is built for them.
             node.address_book = AddressBook.from_state(framework.address_book.rows)
             where = ("framework", "peer_governor")
+            expired = node.address_book.rebase_expiries(rebase.expiry)
             node.governor = PeerGovernor.from_state(
                 threshold,
                 governor.blocklist,
@@ -363,10 +408,14 @@ class Node:
         except ComponentValueError as error:
             # State `decode` accepts but a component refuses (an address that is no multiaddr,
             # too many queued envelopes): a refused snapshot, so a `SnapshotError` too.
+            where = ("framework", "extensions")
+            node.extension_table = ExtensionTable.from_state(framework.extensions.items())
             raise RestoreValueError(error.reason, _in_snapshot(where, error.path)) from error
         repaired = _drop_own_peer(node)
         if repaired:
             node.counters.increment(_OWN_PEER_DROPPED, repaired)
+        if expired:
+            node.counters.increment(_EXPIRED_ADDRESSES_DROPPED, expired)
         node.execution = InFlightExecution.of(snapshot, rebase)
         return node
 
@@ -384,6 +433,7 @@ _OWN_PEER_DROPPED = "restore:own_peer_entries_dropped"
 
 
 def _drop_own_peer(node: Node) -> int:
+_EXPIRED_ADDRESSES_DROPPED = "restore:expired_addresses_dropped"
     """Drop the node's own PeerId from its address book, blocklist, health and backoff; how many
     entries there were. A node never dials or blocks itself, so such entries can only come from
     a snapshot that contradicts itself (or from a component used directly), and would let a
@@ -405,7 +455,14 @@ def _drop_own_peer(node: Node) -> int:
 
 
 # A component names its own fields; the snapshot names them as in `docs/FORMAT.md`.
-_FIELD_NAMES = {"peer": "peer_id", "name": "key", "kind": "key", "site_ids": "value"}
+_FIELD_NAMES = {
+    "peer": "peer_id",
+    "name": "key",
+    "kind": "key",
+    "site_ids": "value",
+    "namespace": "key",
+    "data": "value",
+}
 _ENTRY_LISTS = {"entries", "items", "pending"}
 
 

@@ -19,6 +19,8 @@ went backwards.
   after a restore is at most the time left at the snapshot.
 * **Deadlines already past, and past event times** (last attempt, last health event, a timer
   that matured) keep their age at snapshot time plus the downtime.
+* **Expiries** (an address's TTL) follow the deadline rule without the stagger: one that passed
+  while the node was down, or before the snapshot, has nothing left to spread, so it is gone.
 
 Every result is clamped to the u64 range a snapshot stores (`0 … 2**64-1`): a time the snapshot
 holds *after* its own `taken_at` (which `decode` accepts) then saturates instead of overflowing.
@@ -77,6 +79,14 @@ class Rebase:
         window = min(self.stagger_ns, remaining)  # never more time left than it had
         spread = self.rng.randrange(window) if window > 0 else 0
         return min(U64_MAX, self.now.monotonic_ns + spread)
+
+    def expiry(self, deadline_ns: int) -> int | None:
+        """An expiry on the new monotonic clock, or `None` if it has passed by now: the time it
+        had left at the snapshot, minus the downtime (as `deadline`), never staggered."""
+        moved = deadline_ns - self._shift
+        if deadline_ns <= self.taken_at.monotonic_ns or moved <= self.now.monotonic_ns:
+            return None
+        return min(U64_MAX, moved)
 
     def past_time(self, time_ns: int) -> int:
         """An event time on the new clock, keeping its age (see the module docstring)."""

@@ -31,6 +31,7 @@ from node_runtime.testing.operations import (
     apply_operation,
 )
 from snapshot_schema import CURRENT_SNAPSHOT_SPEC_VERSION, TransientSnapshot
+from snapshot_schema.checks import U64_MAX
 from snapshot_schema.strategies import framework_snapshots, peer_ids, transient_snapshots
 
 __all__ = [
@@ -140,7 +141,15 @@ def node_snapshots(draw: st.DrawFn, identity: Identity) -> TransientSnapshot:
         unique=True,
         max_size=min(len(_ADDRESSES), DEFAULT_MAX_ADDRESSES_PER_PEER),
     ).map(tuple)
-    book = [attrs.evolve(entry, addresses=draw(addresses)) for entry in framework.address_book]
+    # Each address permanent or expiring after the snapshot's instant: `snapshot()` leaves out
+    # addresses expired by then (a restore would drop them).
+    taken = snapshot.taken_at.monotonic_ns
+    expiry = st.none() if taken == U64_MAX else st.none() | st.integers(taken + 1, U64_MAX)
+    book = []
+    for entry in framework.address_book:
+        kept = draw(addresses)
+        expires = draw(st.lists(expiry, min_size=len(kept), max_size=len(kept)))
+        book.append(attrs.evolve(entry, addresses=kept, expires_ns=expires))
     health = [
         attrs.evolve(entry, down=entry.consecutive_failures >= governor.failure_threshold)
         for entry in governor.health

@@ -1,13 +1,14 @@
 """The address book: ordered, duplicate-free addresses and reference counts per peer."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from runtime_strategies import peer_keys
 
-from node_runtime.address_book import DEFAULT_MAX_ADDRESSES_PER_PEER, AddressBook
+from node_runtime.address_book import DEFAULT_MAX_ADDRESSES_PER_PEER, AddressBook, EntryRow
 from node_runtime.component_errors import (
     AddressLimitError,
     ComponentValueError,
@@ -28,11 +29,18 @@ WSS = Multiaddr.from_string("/dns4/example.com/tcp/443/wss")
 UDP = Multiaddr.from_string("/ip4/10.0.0.1/udp/4001/quic-v1")
 ADDRESSES = (TCP, QUIC, WSS, UDP)
 
-Entries = list[tuple[PeerKey, tuple[bytes, ...], int]]
+Entries = list[EntryRow]
+# Typed loosely: the refusal tests hand `permanent` values of the wrong type on purpose.
+PermanentRow = tuple[PeerKey, tuple[Any, ...], Any]
 
 
 def state_of(book: AddressBook) -> Entries:
     return list(book.entries())
+
+
+def permanent(rows: list[PermanentRow]) -> Entries:
+    """`(peer, addresses, ref_count)` rows as entries whose addresses never expire."""
+    return [(peer, addresses, count, (None,) * len(addresses)) for peer, addresses, count in rows]
 
 
 def test_a_new_book_knows_no_peer() -> None:
@@ -87,8 +95,9 @@ def test_addresses_are_stored_as_binary_multiaddrs_and_read_back_in_text_form(te
 
     book.add_address(ALICE, Multiaddr.from_string(text))
 
-    [(peer, stored, _)] = state_of(book)
+    [(peer, stored, _, expires)] = state_of(book)
     assert peer == ALICE
+    assert expires == (None,)
     assert stored == (Multiaddr.from_string(text).to_bytes(),)
     assert [str(address) for address in book.addresses(ALICE)] == [text]
 
@@ -147,7 +156,7 @@ def test_a_peer_without_addresses_is_forgotten_at_its_last_release() -> None:
 
     assert ALICE not in book
     assert book.peers() == (BOB,)
-    assert state_of(book) == [(BOB, (), 1)]
+    assert state_of(book) == permanent([(BOB, (), 1)])
 
 
 def test_a_peer_with_addresses_outlives_its_last_release() -> None:
@@ -157,7 +166,7 @@ def test_a_peer_with_addresses_outlives_its_last_release() -> None:
 
     book.release(ALICE)
 
-    assert state_of(book) == [(ALICE, (TCP.to_bytes(),), 0)]
+    assert state_of(book) == permanent([(ALICE, (TCP.to_bytes(),), 0)])
 
 
 def test_a_peer_without_references_is_forgotten_with_its_last_address() -> None:
@@ -182,7 +191,7 @@ def test_a_retained_peer_outlives_its_last_address() -> None:
 
     book.remove_address(ALICE, TCP)
 
-    assert state_of(book) == [(ALICE, (), 1)]
+    assert state_of(book) == permanent([(ALICE, (), 1)])
 
 
 @pytest.mark.parametrize("peer", [ALICE, BOB])
@@ -201,7 +210,7 @@ def test_releasing_below_zero_is_refused_and_changes_nothing(peer: PeerKey) -> N
 
 
 def test_retaining_at_u64_max_is_refused_as_an_overflow_and_changes_nothing() -> None:
-    book = AddressBook.from_state([(ALICE, (TCP.to_bytes(),), U64_MAX - 1)])
+    book = AddressBook.from_state(permanent([(ALICE, (TCP.to_bytes(),), U64_MAX - 1)]))
 
     assert book.retain(ALICE) == U64_MAX
 
@@ -276,7 +285,7 @@ def test_forget_drops_a_peer_with_its_addresses_and_references() -> None:
     book.forget(ALICE)
     book.forget(CAROL)  # unknown: nothing to drop
 
-    assert state_of(book) == [(BOB, (), 1)]
+    assert state_of(book) == permanent([(BOB, (), 1)])
 
 
 NOT_A_PEER_KEYS: list[object] = [b"not a multihash", b"", bytearray(ALICE), "peer", None, []]
@@ -359,19 +368,23 @@ def test_entries_are_sorted_by_peer_whatever_the_insertion_order() -> None:
     book.add_address(ALICE, TCP)
 
     assert book.peers() == (CAROL, ALICE, BOB)
-    assert state_of(book) == [
-        (ALICE, (QUIC.to_bytes(), TCP.to_bytes()), 0),
-        (BOB, (TCP.to_bytes(),), 0),
-        (CAROL, (), 1),
-    ]
+    assert state_of(book) == permanent(
+        [
+            (ALICE, (QUIC.to_bytes(), TCP.to_bytes()), 0),
+            (BOB, (TCP.to_bytes(),), 0),
+            (CAROL, (), 1),
+        ]
+    )
 
 
 def test_from_state_keeps_address_order_and_reference_counts() -> None:
-    entries: Entries = [
-        (ALICE, (WSS.to_bytes(), TCP.to_bytes()), 3),
-        (BOB, (), 1),
-        (CAROL, (QUIC.to_bytes(),), 0),
-    ]
+    entries = permanent(
+        [
+            (ALICE, (WSS.to_bytes(), TCP.to_bytes()), 3),
+            (BOB, (), 1),
+            (CAROL, (QUIC.to_bytes(),), 0),
+        ]
+    )
 
     book = AddressBook.from_state(entries)
 
@@ -381,27 +394,29 @@ def test_from_state_keeps_address_order_and_reference_counts() -> None:
 
 
 def test_from_state_sorts_entries_given_in_any_order() -> None:
-    book = AddressBook.from_state([(BOB, (), 1), (ALICE, (TCP.to_bytes(),), 0)])
+    book = AddressBook.from_state(permanent([(BOB, (), 1), (ALICE, (TCP.to_bytes(),), 0)]))
 
-    assert [peer for peer, _, _ in book.entries()] == [ALICE, BOB]
+    assert [peer for peer, *_ in book.entries()] == [ALICE, BOB]
 
 
 def test_from_state_drops_an_entry_with_no_addresses_and_no_references() -> None:
-    book = AddressBook.from_state([(ALICE, (), 0), (BOB, (), 1)])
+    book = AddressBook.from_state(permanent([(ALICE, (), 0), (BOB, (), 1)]))
 
     assert ALICE not in book
-    assert state_of(book) == [(BOB, (), 1)]
+    assert state_of(book) == permanent([(BOB, (), 1)])
 
 
 def test_a_restored_book_keeps_working() -> None:
-    book = AddressBook.from_state([(ALICE, (TCP.to_bytes(),), 1)], max_addresses_per_peer=2)
+    book = AddressBook.from_state(
+        permanent([(ALICE, (TCP.to_bytes(),), 1)]), max_addresses_per_peer=2
+    )
 
     assert book.add_address(ALICE, TCP) is False
     assert book.add_address(ALICE, QUIC)
     with pytest.raises(AddressLimitError):
         book.add_address(ALICE, WSS)
     assert book.release(ALICE) == 0
-    assert state_of(book) == [(ALICE, (TCP.to_bytes(), QUIC.to_bytes()), 0)]
+    assert state_of(book) == permanent([(ALICE, (TCP.to_bytes(), QUIC.to_bytes()), 0)])
 
 
 GOOD = TCP.to_bytes()
@@ -411,19 +426,19 @@ GOOD = TCP.to_bytes()
     ("entries", "path"),
     [
         # Not a multiaddr: an unknown protocol code, a truncated value, empty, not bytes.
-        ([(ALICE, (GOOD, b"\x7f\x00"), 0)], ("entries", 0, "addresses", 1)),
-        ([(ALICE, (GOOD,), 0), (BOB, (GOOD[:-1],), 0)], ("entries", 1, "addresses", 0)),
-        ([(ALICE, (b"",), 0)], ("entries", 0, "addresses", 0)),
-        ([(ALICE, (str(TCP),), 0)], ("entries", 0, "addresses", 0)),
-        ([(ALICE, (GOOD, QUIC.to_bytes(), GOOD), 0)], ("entries", 0, "addresses", 2)),
-        ([(ALICE, (GOOD,), 0), (BOB, (), 1), (ALICE, (), 2)], ("entries", 2, "peer")),
+        (permanent([(ALICE, (GOOD, b"\x7f\x00"), 0)]), ("entries", 0, "addresses", 1)),
+        (permanent([(ALICE, (GOOD,), 0), (BOB, (GOOD[:-1],), 0)]), ("entries", 1, "addresses", 0)),
+        (permanent([(ALICE, (b"",), 0)]), ("entries", 0, "addresses", 0)),
+        (permanent([(ALICE, (str(TCP),), 0)]), ("entries", 0, "addresses", 0)),
+        (permanent([(ALICE, (GOOD, QUIC.to_bytes(), GOOD), 0)]), ("entries", 0, "addresses", 2)),
+        (permanent([(ALICE, (GOOD,), 0), (BOB, (), 1), (ALICE, (), 2)]), ("entries", 2, "peer")),
         # The first listing holds nothing and is not kept; the second is still a repeat.
-        ([(ALICE, (), 0), (ALICE, (GOOD,), 1)], ("entries", 1, "peer")),
-        ([(ALICE, (GOOD,), -1)], ("entries", 0, "ref_count")),
-        ([(ALICE, (GOOD,), U64_MAX + 1)], ("entries", 0, "ref_count")),
-        ([(BOB, (), 1), (ALICE, (GOOD,), True)], ("entries", 1, "ref_count")),
-        ([(ALICE, (GOOD,), 1.0)], ("entries", 0, "ref_count")),
-        ([(ALICE, (GOOD,), "1")], ("entries", 0, "ref_count")),
+        (permanent([(ALICE, (), 0), (ALICE, (GOOD,), 1)]), ("entries", 1, "peer")),
+        (permanent([(ALICE, (GOOD,), -1)]), ("entries", 0, "ref_count")),
+        (permanent([(ALICE, (GOOD,), U64_MAX + 1)]), ("entries", 0, "ref_count")),
+        (permanent([(BOB, (), 1), (ALICE, (GOOD,), True)]), ("entries", 1, "ref_count")),
+        (permanent([(ALICE, (GOOD,), 1.0)]), ("entries", 0, "ref_count")),
+        (permanent([(ALICE, (GOOD,), "1")]), ("entries", 0, "ref_count")),
     ],
 )
 def test_from_state_refuses_an_invalid_entry_naming_it(
@@ -436,10 +451,12 @@ def test_from_state_refuses_an_invalid_entry_naming_it(
 
 
 def test_from_state_refuses_more_addresses_than_the_limit() -> None:
-    entries: Entries = [
-        (ALICE, (TCP.to_bytes(),), 0),
-        (BOB, tuple(a.to_bytes() for a in ADDRESSES), 0),
-    ]
+    entries = permanent(
+        [
+            (ALICE, (TCP.to_bytes(),), 0),
+            (BOB, tuple(a.to_bytes() for a in ADDRESSES), 0),
+        ]
+    )
 
     with pytest.raises(ComponentValueError) as raised:
         AddressBook.from_state(entries, max_addresses_per_peer=3)
@@ -450,7 +467,7 @@ def test_from_state_refuses_more_addresses_than_the_limit() -> None:
 
 
 def test_from_state_accepts_ref_counts_at_both_ends_of_u64() -> None:
-    book = AddressBook.from_state([(ALICE, (GOOD,), 0), (BOB, (), U64_MAX)])
+    book = AddressBook.from_state(permanent([(ALICE, (GOOD,), 0), (BOB, (), U64_MAX)]))
 
     assert book.ref_count(ALICE) == 0
     assert book.ref_count(BOB) == U64_MAX
@@ -521,7 +538,7 @@ def test_any_operations_match_a_model_and_the_entries_restore_the_same_book(
     for op, peer, address in ops:
         apply(book, model, op, peer, address)
 
-    expected = [(peer, tuple(model[peer][0]), model[peer][1]) for peer in sorted(model)]
+    expected = permanent([(peer, tuple(model[peer][0]), model[peer][1]) for peer in sorted(model)])
     restored = AddressBook.from_state(book.entries(), max_addresses_per_peer=LIMIT)
     assert state_of(book) == expected
     assert set(book.peers()) == set(model)
@@ -542,14 +559,16 @@ def test_state_read_from_entries_rebuilds_the_same_book(
     entries: dict[PeerKey, tuple[list[bytes], int]],
 ) -> None:
     book = AddressBook.from_state(
-        (peer, addresses, count) for peer, (addresses, count) in entries.items()
+        permanent([(peer, tuple(addresses), count) for peer, (addresses, count) in entries.items()])
     )
 
     rebuilt = AddressBook.from_state(book.entries())
 
-    assert state_of(book) == [
-        (peer, tuple(entries[peer][0]), entries[peer][1])
-        for peer in sorted(entries)
-        if entries[peer] != ([], 0)
-    ]
+    assert state_of(book) == permanent(
+        [
+            (peer, tuple(entries[peer][0]), entries[peer][1])
+            for peer in sorted(entries)
+            if entries[peer] != ([], 0)
+        ]
+    )
     assert state_of(rebuilt) == state_of(book)

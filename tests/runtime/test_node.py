@@ -233,7 +233,7 @@ def test_an_address_list_the_book_refuses_is_located_in_the_snapshot(
     snapshot = busy_node(clock).snapshot()
     framework = snapshot.framework
     (entry,) = framework.address_book
-    book = [attrs.evolve(entry, addresses=addresses)]
+    book = [attrs.evolve(entry, addresses=addresses, expires_ns=(None,) * len(addresses))]
     bad = attrs.evolve(snapshot, framework=attrs.evolve(framework, address_book=book))
     with pytest.raises(RestoreValueError, match=reason) as caught:
         Node.restore(bad, IDENTITY, clock=clock)
