@@ -98,7 +98,8 @@ def build_node(peer_count: int, seed: int = SEED, arrival: str = "sorted") -> No
     health = []
     backoff = []
     for peer in peers:
-        book.append((peer, _addresses(rng), rng.randrange(1, 4)))
+        addresses = _addresses(rng)  # permanent, as every address was before spec version 2
+        book.append((peer, addresses, rng.randrange(1, 4), (None,) * len(addresses)))
         failures = rng.randrange(1, 5)  # a node keeps health only for peers that failed
         health.append((peer, PeerHealth(failures, now - rng.randrange(10**12), failures >= 3)))
         attempts = rng.randrange(1, 10)
