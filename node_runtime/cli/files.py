@@ -114,6 +114,13 @@ def read_snapshot_file(path: str, options: ReadOptions, *, need_state: bool = Tr
     With `need_state=False`, an encrypted file read without a key is still verified as far as
     possible (integrity, signature) and returned with its header but no snapshot.
     """
+    return read_snapshot_file_and_bytes(path, options, need_state=need_state)[0]
+
+
+def read_snapshot_file_and_bytes(
+    path: str, options: ReadOptions, *, need_state: bool = True
+) -> tuple[SnapshotFile, bytes]:
+    """`read_snapshot_file`, and the bytes it verified (for a copy that is exactly them)."""
     key, peer, max_size = options.key, options.peer, options.max_size
     file, size = open_input(path)
     try:
@@ -122,8 +129,11 @@ def read_snapshot_file(path: str, options: ReadOptions, *, need_state: bool = Tr
         if not looks_sealed(data):
             if peer is not None:
                 raise SignatureMissingError("a raw encoded snapshot carries no signature")
-            snapshot = decode(data, max_size=max_size)
-            return SnapshotFile(path, len(data), spec_version_of(data), None, snapshot)
+            raw = SnapshotFile(
+                path, len(data), spec_version_of(data), None, decode(data, max_size=max_size)
+            )
+            return raw, data
+        snapshot: TransientSnapshot | None
         try:
             sealed = unseal(
                 data, encryption_key=key, expected_signer=peer, max_snapshot_size=max_size
@@ -132,10 +142,10 @@ def read_snapshot_file(path: str, options: ReadOptions, *, need_state: bool = Tr
             if key is not None or need_state:
                 raise
             # unseal checks integrity and the signature before it needs the key.
-            header = read_header(data)
-            return SnapshotFile(path, len(data), header.spec_version, header, None)
-        header = sealed.header
-        return SnapshotFile(path, len(data), header.spec_version, header, sealed.snapshot)
+            header, snapshot = read_header(data), None
+        else:
+            header, snapshot = sealed.header, sealed.snapshot
+        return SnapshotFile(path, len(data), header.spec_version, header, snapshot), data
     except (SnapshotError, OSError) as error:
         raise file_error(path, error) from None
 

@@ -1,4 +1,9 @@
-"""`nodesnap migrate FILE --to VERSION`: rewrite a snapshot file at another spec version."""
+"""`nodesnap migrate FILE --to VERSION`: rewrite a snapshot file at another spec version.
+
+A file already at VERSION is current: it is verified and then left as it is (`--in-place`) or
+copied byte for byte (`--out`), never sealed again, so no key or signature is needed to "migrate"
+it and its bytes do not change.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from node_runtime.cli.files import (
     SnapshotFile,
     add_reading_options,
     read_identity,
-    read_snapshot_file,
+    read_snapshot_file_and_bytes,
     reading_options,
     write_output,
 )
@@ -28,7 +33,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Verify FILE, upgrade it with the registered migrations and write it at "
         "spec version VERSION, keeping its container options (a sealed file stays sealed with "
         "the same generation and flags: a signed one is signed again, which needs --identity; "
-        f"an encrypted one needs --key-file). This build writes spec version "
+        "an encrypted one needs --key-file). A file already at VERSION is left unchanged (or "
+        f"copied as it is to --out). This build writes spec version "
         f"{MIGRATIONS.current_version} and reads versions "
         f"{', '.join(map(str, MIGRATIONS.restorable_versions()))}.",
     )
@@ -50,22 +56,33 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    if args.to != MIGRATIONS.current_version:
+    current = MIGRATIONS.current_version
+    if args.to != current:
         raise CliError(
             ExitCode.UNSUPPORTED,
-            f"this build writes spec version {MIGRATIONS.current_version} only, not {args.to}",
-            f"pass --to {MIGRATIONS.current_version}, or use a build that writes {args.to}",
+            f"this build cannot write spec version {args.to}: it writes version {current} only",
+            f"pass --to {current}, or use a nodesnap build that writes version {args.to}",
         )
     path: str = args.file
     out: str = path if args.in_place else args.out
     if not args.in_place and os.path.exists(out) and os.path.samefile(path, out):
         raise CliError(ExitCode.USAGE, f"--out {out} is the input file", "pass --in-place")
     options = reading_options(args)
-    loaded = read_snapshot_file(path, options)
+    loaded, original = read_snapshot_file_and_bytes(path, options)
+    if loaded.stored_version == current:
+        if args.in_place:
+            say(f"{path} is at spec version {current} already: left unchanged")
+            return ExitCode.OK
+        write_output(out, partial(write_atomically, data=original), force=args.force)
+        say(
+            f"{path} is at spec version {current} already: copied unchanged to {out} "
+            f"({len(original)} bytes)"
+        )
+        return ExitCode.OK
     data = _rewrite(loaded, options.key, args.identity)
     write_output(out, partial(write_atomically, data=data), force=args.force or args.in_place)
     say(
-        f"migrated {path} from spec version {loaded.stored_version} to {args.to}: {out} "
+        f"migrated {path} from spec version {loaded.stored_version} to {current}: {out} "
         f"({len(data)} bytes)"
     )
     return ExitCode.OK

@@ -6,16 +6,34 @@ import hashlib
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import attrs
 import msgpack
 import pytest
 
-from node_runtime import DirectoryStore, Identity, ManualClock, Multiaddr, Node, seal
+from node_runtime import (
+    DirectoryStore,
+    Identity,
+    ManualClock,
+    Multiaddr,
+    Node,
+    PeerId,
+    seal,
+    sealed_file,
+)
 from node_runtime.cli.main import main
-from snapshot_schema import TransientSnapshot, encode
+from snapshot_schema import (
+    CURRENT_SNAPSHOT_SPEC_VERSION,
+    TransientSnapshot,
+    decode,
+    encode,
+    spec_version_of,
+)
 
 S = 1_000_000_000
+GOLDEN_V1 = Path(__file__).resolve().parents[1] / "golden" / "v1"
 IDENTITY = Identity.from_private_bytes(bytes([7]) * 32)
 OTHER = Identity.from_private_bytes(bytes([8]) * 32)
 KEY = bytes(range(32))
@@ -105,10 +123,57 @@ def newer_container(files: Files) -> bytes:
 
 
 def newer_spec(files: Files) -> bytes:
-    """A raw snapshot stamped with spec version 2."""
+    """A raw snapshot stamped with the spec version after this build's."""
     _version, body = msgpack.unpackb(files.raw.read_bytes())
-    packed: bytes = msgpack.packb([2, body], use_bin_type=True)
+    packed: bytes = msgpack.packb([CURRENT_SNAPSHOT_SPEC_VERSION + 1, body], use_bin_type=True)
     return packed
+
+
+def version_1_golden(name: str, node: PeerId | None = None) -> bytes:
+    """The bytes of `tests/golden/v1/NAME.msgpack`, a file a version 1 build wrote; with `node`,
+    re-encoded with that PeerId as the node's own (to seal it signed by that node)."""
+    golden = (GOLDEN_V1 / f"{name}.msgpack").read_bytes()
+    if node is None:
+        return golden
+    version, body = msgpack.unpackb(golden, use_list=False, strict_map_key=False)
+    framework = list(body[5])
+    framework[6] = node.to_bytes()  # version 1's framework: peer_id_bytes is its 7th field
+    body = (*body[:5], tuple(framework), *body[6:])
+    packed: bytes = msgpack.packb((version, body), use_bin_type=True)
+    return packed
+
+
+def seal_version_1(
+    encoded: bytes,
+    *,
+    generation: int,
+    signer: Identity | None = None,
+    encryption_key: bytes | None = None,
+    compress: bool = False,
+) -> bytes:
+    """A sealed file as a version 1 build wrote it around the version 1 snapshot `encoded`.
+
+    The container did not change with the spec version, so this is `seal` itself, handed the
+    version 1 bytes as the encoded snapshot: what `seal` reads of the snapshot (its PeerId, time
+    and spec version, for the header) comes from `encoded`.
+    """
+    migrated = decode(encoded)
+    stand_in = SimpleNamespace(
+        framework=SimpleNamespace(
+            peer_id_bytes=migrated.framework.peer_id_bytes,
+            spec_version=spec_version_of(encoded),
+        ),
+        taken_at=migrated.taken_at,
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sealed_file, "encode", lambda _snapshot: encoded)
+        return seal(
+            cast(TransientSnapshot, stand_in),
+            generation=generation,
+            signer=signer,
+            encryption_key=encryption_key,
+            compress=compress,
+        )
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, list[str]]:

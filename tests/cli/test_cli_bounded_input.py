@@ -53,7 +53,7 @@ COMMANDS: list[Callable[[Files, Path], list[str | Path]]] = [
     lambda f, path: ["inspect", path],
     lambda f, path: ["diff", f.a, path],
     lambda f, path: ["replay", path, "--identity", f.identity],
-    lambda f, path: ["migrate", path, "--to", "1", "--out", f.path("out.nsnap")],
+    lambda f, path: ["migrate", path, "--to", "2", "--out", f.path("out.nsnap")],
 ]
 
 

@@ -16,7 +16,6 @@ import attrs
 import pytest
 from cli_support import (
     IDENTITY,
-    KEY,
     OTHER,
     PEERS,
     Files,
@@ -35,13 +34,11 @@ from node_runtime import (
     Multiaddr,
     Node,
     PeerId,
-    read_header,
-    unseal,
 )
 from node_runtime.cli import inspect as inspect_command
 from node_runtime.cli.exit_codes import EPILOG, ExitCode, most_severe
 from node_runtime.cli.main import COMMANDS, main
-from snapshot_schema import ClockReading, TypedBusSnapshot, decode, encode
+from snapshot_schema import ClockReading, TypedBusSnapshot, encode
 
 NODE = str(IDENTITY.peer_id)
 
@@ -132,15 +129,15 @@ def test_validate_prints_one_ok_line_per_file(
     )
     assert code == ExitCode.UNTRUSTED  # the plain file is not signed, and --peer demands it
     assert lines == [
-        f"OK {files.a} generation 1, spec 1, peer {NODE}, signed,compressed",
-        f"OK {files.b} generation 2, spec 1, peer {NODE}, signed,encrypted",
+        f"OK {files.a} generation 1, spec 2, peer {NODE}, signed,compressed",
+        f"OK {files.b} generation 2, spec 2, peer {NODE}, signed,encrypted",
         f"UNTRUSTED {files.plain}: the file is not signed and a signature is required",
     ]
     code, lines = run(capsys, "validate", files.raw, files.plain)
     assert code == ExitCode.OK
     assert lines == [
-        f"OK {files.raw} raw snapshot, spec 1, unsigned",
-        f"OK {files.plain} generation 1, spec 1, peer {NODE}, plain",
+        f"OK {files.raw} raw snapshot, spec 2, unsigned",
+        f"OK {files.plain} generation 1, spec 2, peer {NODE}, plain",
     ]
 
 
@@ -309,36 +306,6 @@ def test_replay_lists_a_down_peer_whose_backoff_passed_as_ready_to_probe(
     ]
 
 
-def test_migrate_rewrites_keeping_the_container_options(
-    files: Files, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = files.path("migrated.nsnap")
-    args: list[str | Path] = [
-        "migrate",
-        files.b,
-        "--to",
-        "1",
-        "--out",
-        out,
-        "--key-file",
-        files.key,
-    ]
-    code, lines = run(capsys, *args, "--identity", files.identity)
-    assert code == ExitCode.OK
-    assert lines == [
-        f"migrated {files.b} from spec version 1 to 1: {out} ({out.stat().st_size} bytes)"
-    ]
-    sealed = unseal(out.read_bytes(), encryption_key=KEY, expected_signer=IDENTITY.peer_id)
-    assert sealed.header.generation == 2
-    assert sealed.header.flags == read_header(files.b.read_bytes()).flags
-    assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    # An existing output is replaced only with --force; a raw file stays raw, in place too.
-    assert run(capsys, *args, "--identity", files.identity, "--force")[0] == ExitCode.OK
-    before = files.raw.read_bytes()
-    assert run(capsys, "migrate", files.raw, "--to", "1", "--in-place")[0] == ExitCode.OK
-    assert decode(files.raw.read_bytes()) == decode(before)
-
-
 def test_keygen_writes_a_private_key_file_and_prints_its_peer_id(
     files: Files, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -375,7 +342,7 @@ def test_store_verify(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
     code, lines = run(capsys, "store", "verify", files.store, "--peer", NODE)
     assert code == ExitCode.OK
     assert [line.split(" ")[0] for line in lines] == ["OK", "OK"]
-    assert lines[1].endswith(f"generation 2, spec 1, peer {NODE}, signed")
+    assert lines[1].endswith(f"generation 2, spec 2, peer {NODE}, signed")
 
 
 def test_store_prune(files: Files, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,9 @@ from cli_support import (
     newer_container,
     newer_spec,
     nodesnap,
+    seal_version_1,
     snapshots,
+    version_1_golden,
     with_digest,
 )
 
@@ -65,6 +67,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
     )
     files.path("refused.snapshot").write_bytes(encode(refused))
     files.path("existing.out").write_bytes(b"keep me")
+    old = version_1_golden("typical", IDENTITY.peer_id)  # as a version 1 build sealed it
+    files.path("old.nsnap").write_bytes(seal_version_1(old, generation=1, signer=IDENTITY))
     return files
 
 
@@ -80,7 +84,7 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
      ExitCode.UNREADABLE, ("nope.key",)),
     ("missing identity", lambda f: ["replay", f.a, "--identity", f.path("nope.pem")],
      ExitCode.UNREADABLE, ("nope.pem",)),
-    ("unwritable output", lambda f: ["migrate", f.raw, "--to", "1", "--out",
+    ("unwritable output", lambda f: ["migrate", f.raw, "--to", "2", "--out",
      f.path("no/such/dir.snapshot")], ExitCode.UNREADABLE, ("dir.snapshot",)),
     ("keygen under a file", lambda f: ["keygen", "--out", f.path("existing.out/keys/node.pem")],
      ExitCode.UNREADABLE, ("existing.out/keys/node.pem: Not a directory",)),
@@ -113,8 +117,9 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
      ExitCode.UNSUPPORTED, ("container version 2",)),
     ("newer spec", lambda f: ["inspect", f.path("newer-spec.snapshot")], ExitCode.UNSUPPORTED,
      ("newer than this build",)),
-    ("migrate to an unknown version", lambda f: ["migrate", f.raw, "--to", "2", "--out",
-     f.path("v2.snapshot")], ExitCode.UNSUPPORTED, ("spec version 1 only", "--to 1")),
+    ("migrate to an older version", lambda f: ["migrate", f.path("old.nsnap"), "--to", "1",
+     "--out", f.path("m.nsnap")], ExitCode.UNSUPPORTED, ("cannot write spec version 1",
+     "--to 2")),
     # Keys and identities.
     ("no key for an encrypted file", lambda f: ["diff", f.a, f.b], ExitCode.KEY,
      ("b.nsnap", "encryption key is required", "--key-file")),
@@ -126,9 +131,10 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
      ExitCode.KEY, ("belongs to", "--identity")),
     ("not an identity file", lambda f: ["replay", f.a, "--identity", f.key], ExitCode.KEY,
      ("not a usable key file",)),
-    ("migrate a signed file without identity", lambda f: ["migrate", f.a, "--to", "1",
-     "--out", f.path("m.nsnap")], ExitCode.KEY, ("is signed", "--identity")),
-    ("migrate signing as another node", lambda f: ["migrate", f.a, "--to", "1", "--out",
+    ("migrate a signed file without identity", lambda f: ["migrate", f.path("old.nsnap"),
+     "--to", "2", "--out", f.path("m.nsnap")], ExitCode.KEY, ("is signed", "--identity")),
+    ("migrate signing as another node", lambda f: ["migrate", f.path("old.nsnap"), "--to", "2",
+     "--out",
      f.path("m.nsnap"), "--identity", f.other_identity], ExitCode.KEY, ("cannot sign",)),
     # Limits.
     ("snapshot above --max-size", lambda f: ["inspect", f.a, "--max-size", "100"],
@@ -140,9 +146,9 @@ CASES: list[tuple[str, Args, ExitCode, tuple[str, ...]]] = [
      ExitCode.USAGE, ("store names a directory", "name a file to write in it")),
     ("keygen into a directory yet to be made", lambda f: ["keygen", "--out",
      f"{f.path('new')}/"], ExitCode.USAGE, ("new/ names a directory",)),
-    ("migrate over a file", lambda f: ["migrate", f.raw, "--to", "1", "--out",
+    ("migrate over a file", lambda f: ["migrate", f.raw, "--to", "2", "--out",
      f.path("existing.out")], ExitCode.USAGE, ("exists", "--force")),
-    ("migrate over its input", lambda f: ["migrate", f.raw, "--to", "1", "--out", f.raw],
+    ("migrate over its input", lambda f: ["migrate", f.raw, "--to", "2", "--out", f.raw],
      ExitCode.USAGE, ("input file", "--in-place")),
     ("prune without a limit", lambda f: ["store", "prune", f.store], ExitCode.USAGE,
      ("--keep-last",)),
@@ -171,7 +177,7 @@ def test_a_bad_input_is_one_line_and_an_exit_code(
         pytest.param(["inspect", "x", "--peer", "not-a-peer"], id="bad PeerId"),
         pytest.param(["replay", "x", "--identity", "k", "--downtime", "-1"], id="bad downtime"),
         pytest.param(["store", "prune", "d", "--keep-last", "0"], id="keep-last 0"),
-        pytest.param(["migrate", "x", "--to", "1"], id="no output"),
+        pytest.param(["migrate", "x", "--to", "2"], id="no output"),
     ],
 )
 def test_a_usage_error_exits_1_with_the_usage(args: list[str]) -> None:
