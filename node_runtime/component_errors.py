@@ -89,3 +89,9 @@ class AddressLimitError(ComponentError, OverflowError):
 
 class ExtensionLimitError(ComponentError, OverflowError):
     """Extension values would hold more bytes together than their table allows."""
+
+
+class PeerRecordLimitError(ComponentError, OverflowError):
+    """A peer record would pass one of its book's limits (`PeerRecordLimits`): too many
+    protocols or metadata entries, or a protocol ID, metadata key or value, or signed record
+    too large."""
