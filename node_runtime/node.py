@@ -73,8 +73,8 @@ class Node:
         self.bus = TypedBus()
         self.command_ids = IdAllocator()
         self.exec_ids = IdAllocator()
-        self._execution = InFlightExecution()
         self.extension_table = ExtensionTable()
+        self._execution = InFlightExecution()
         self._execution_revision = 0
 
     @property
@@ -109,8 +109,8 @@ class Node:
             + self.bus.revision
             + self.command_ids.revision
             + self.exec_ids.revision
-        )
             + self.extension_table.revision
+        )
 
     # What a host does with it. Peers are `PeerId`s here (a wrong type is a `ComponentTypeError`,
     # a `TypeError`); the components key by their bytes.
@@ -273,8 +273,8 @@ class Node:
         (the snapshot's instant; by default the clock's reading)."""
         governor = self.governor
         allowlist = governor.allowlist
-        return (
         now_ns = self.clock.monotonic_ns() if now_ns is None else now_ns
+        return (
             tuple(sorted(self.counters.items())),
             self.lifecycle.pending(),
             # Addresses expired by then are left out: a restore would drop them anyway.
@@ -364,8 +364,8 @@ class Node:
         try:
             # The tables' rows, read directly: no record object is built for them.
             node.address_book = AddressBook.from_state(framework.address_book.rows)
-            where = ("framework", "peer_governor")
             expired = node.address_book.rebase_expiries(rebase.expiry)
+            where = ("framework", "peer_governor")
             node.governor = PeerGovernor.from_state(
                 threshold,
                 governor.blocklist,
@@ -405,17 +405,17 @@ class Node:
             node.bus = TypedBus.from_state(snapshot.bus.event_subscriptions.items())
             node.command_ids = IdAllocator(framework.next_command_id)
             node.exec_ids = IdAllocator(framework.next_exec_id)
+            where = ("framework", "extensions")
+            node.extension_table = ExtensionTable.from_state(framework.extensions.items())
         except ComponentValueError as error:
             # State `decode` accepts but a component refuses (an address that is no multiaddr,
             # too many queued envelopes): a refused snapshot, so a `SnapshotError` too.
-            where = ("framework", "extensions")
-            node.extension_table = ExtensionTable.from_state(framework.extensions.items())
             raise RestoreValueError(error.reason, _in_snapshot(where, error.path)) from error
+        if expired:
+            node.counters.increment(_EXPIRED_ADDRESSES_DROPPED, expired)
         repaired = _drop_own_peer(node)
         if repaired:
             node.counters.increment(_OWN_PEER_DROPPED, repaired)
-        if expired:
-            node.counters.increment(_EXPIRED_ADDRESSES_DROPPED, expired)
         node.execution = InFlightExecution.of(snapshot, rebase)
         return node
 
@@ -430,10 +430,10 @@ def _by_peer(rows: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
 
 # Restores report their repairs in counters: saved with the node, shown by `nodesnap inspect`.
 _OWN_PEER_DROPPED = "restore:own_peer_entries_dropped"
+_EXPIRED_ADDRESSES_DROPPED = "restore:expired_addresses_dropped"
 
 
 def _drop_own_peer(node: Node) -> int:
-_EXPIRED_ADDRESSES_DROPPED = "restore:expired_addresses_dropped"
     """Drop the node's own PeerId from its address book, blocklist, health and backoff; how many
     entries there were. A node never dials or blocks itself, so such entries can only come from
     a snapshot that contradicts itself (or from a component used directly), and would let a
