@@ -8,6 +8,7 @@ the same state in any process, rebasing every deadline with the rule in `rebase.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable, Mapping
 from operator import itemgetter
@@ -18,6 +19,7 @@ from node_runtime.address_book import AddressBook
 from node_runtime.backoff import BackoffPolicy, BackoffState, BackoffTable
 from node_runtime.clock import Clock, SystemClock
 from node_runtime.component_errors import (
+    ComponentError,
     ComponentTypeError,
     ComponentValueError,
     RestoreValueError,
@@ -28,21 +30,27 @@ from node_runtime.execution import InFlightExecution
 from node_runtime.extensions import ExtensionTable
 from node_runtime.id_allocator import IdAllocator
 from node_runtime.identity import Identity
+from node_runtime.ip_filter import network_sort_key
 from node_runtime.lifecycle import LifecycleQueue
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.outbound import OutboundQueue
 from node_runtime.peer_governor import Decision, PeerGovernor, PeerHealth
 from node_runtime.peer_id import PeerId
+from node_runtime.peer_key import PeerKey
+from node_runtime.peer_records import PeerRecordBook
 from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS, Rebase
 from node_runtime.typed_bus import TypedBus
 from snapshot_schema import (
     ClockReading,
+    MetadataValue,
     PathElement,
     TransientSnapshot,
     TypedBusSnapshot,
     build_framework_trusted,
 )
 from snapshot_schema.gc_pause import gc_paused
+
+LOG = logging.getLogger(__name__)
 
 # A down peer may still be dialled: that dial is its probe (see `Node.may_dial`).
 _DIALABLE = frozenset({Decision.OK, Decision.DOWN})
@@ -74,6 +82,7 @@ class Node:
         self.command_ids = IdAllocator()
         self.exec_ids = IdAllocator()
         self.extension_table = ExtensionTable()
+        self.peer_records = PeerRecordBook()
         self._execution = InFlightExecution()
         self._execution_revision = 0
 
@@ -110,6 +119,7 @@ class Node:
             + self.command_ids.revision
             + self.exec_ids.revision
             + self.extension_table.revision
+            + self.peer_records.revision
         )
 
     # What a host does with it. Peers are `PeerId`s here (a wrong type is a `ComponentTypeError`,
@@ -164,12 +174,50 @@ class Node:
         return dict(self.extension_table.items())
 
     def forget_peer(self, peer: PeerId) -> None:
-        """Drop what the node observed of `peer`: its addresses, health and backoff. Its block
-        and allow entries stay: they are policy, not observation."""
+        """Drop what the node observed of `peer`: its addresses, health, backoff and peer record.
+        Its block and allow entries stay: they are policy, not observation."""
         key = check_peer_id(peer, "peer")
         self.address_book.forget(key)
         self.governor.forget(key)
         self.backoff.forget(key)
+        self.peer_records.forget(key)
+
+    # What the node knows of a peer besides its addresses (`peer_records`; query it there).
+
+    def set_peer_public_key(self, peer: PeerId, key: bytes) -> bool:
+        """Remember `peer`'s public key (libp2p `PublicKey` protobuf bytes, matching `peer`);
+        False if already held."""
+        return self.peer_records.set_public_key(self._other_peer_key(peer), key)
+
+    def add_peer_protocols(self, peer: PeerId, protocols: Iterable[str]) -> bool:
+        """Note protocols `peer` supports; False if it was known to support them all."""
+        return self.peer_records.add_protocols(self._other_peer_key(peer), protocols)
+
+    def remove_peer_protocols(self, peer: PeerId, protocols: Iterable[str]) -> bool:
+        """Note protocols `peer` no longer supports; False if none of them was noted."""
+        return self.peer_records.remove_protocols(self._other_peer_key(peer), protocols)
+
+    def set_peer_protocols(self, peer: PeerId, protocols: Iterable[str]) -> bool:
+        """Note exactly the protocols `peer` supports (as identify reports them)."""
+        return self.peer_records.set_protocols(self._other_peer_key(peer), protocols)
+
+    def put_peer_metadata(self, peer: PeerId, key: str, value: MetadataValue) -> None:
+        """Store `value` (its type kept exactly) under `key` for `peer`."""
+        self.peer_records.put_metadata(self._other_peer_key(peer), key, value)
+
+    def delete_peer_metadata(self, peer: PeerId, key: str) -> bool:
+        """Delete `key` from `peer`'s metadata; False if it was not there."""
+        return self.peer_records.delete_metadata(self._other_peer_key(peer), key)
+
+    def record_latency(self, peer: PeerId, sample_ns: int) -> int:
+        """Fold a round-trip time to `peer` into its moving average; the new average."""
+        return self.peer_records.record_latency(self._other_peer_key(peer), sample_ns)
+
+    def consume_signed_record(self, peer: PeerId, envelope: bytes) -> bool:
+        """Keep `envelope`, `peer`'s signed peer record, if it verifies and is newer than the
+        one held; True if kept. Its addresses are not added to the address book: the host adds
+        them, with the TTL it chooses."""
+        return self.peer_records.consume_signed_record(self._other_peer_key(peer), envelope)
 
     def block(self, peer: PeerId) -> None:
         """Never contact `peer` again, nor accept it (saved at once under autosave)."""
@@ -239,7 +287,7 @@ class Node:
 
     def _other_peer_key(self, peer: PeerId) -> bytes:
         """`peer`'s key, refusing the node's own: a node never dials itself, so it keeps no
-        address, health or backoff for itself (restore drops any it finds)."""
+        address, health, backoff or peer record for itself (restore drops any it finds)."""
         key = check_peer_id(peer, "peer")
         if key == self.peer_id.to_bytes():
             raise ComponentValueError("a node never dials itself", ("peer",))
@@ -289,8 +337,8 @@ class Node:
                     ]
                 ),
                 governor.failure_threshold,
-                (),
-                (),
+                tuple(map(network_sort_key, governor.ip_allow)),
+                tuple(map(network_sort_key, governor.ip_deny)),
             ),
             _by_peer(
                 [
@@ -304,7 +352,7 @@ class Node:
             # save, and a node restored from this snapshot must mint none of them again.
             self.command_ids.saved_next_id,
             self.exec_ids.saved_next_id,
-            (),
+            tuple(self.peer_records.entries()),
             self.extension_table.items(),
         )
 
@@ -374,6 +422,8 @@ class Node:
                     (peer, PeerHealth(failures, rebase.past_time(last_event_ns), down))
                     for peer, failures, last_event_ns, down in governor.health.rows
                 ),
+                ip_allow=(network.network for network in governor.ip_allow),
+                ip_deny=(network.network for network in governor.ip_deny),
             )
             where = ("framework", "backoff_table")
             backoff_rows = framework.backoff_table.rows
@@ -407,12 +457,27 @@ class Node:
             node.exec_ids = IdAllocator(framework.next_exec_id)
             where = ("framework", "extensions")
             node.extension_table = ExtensionTable.from_state(framework.extensions.items())
+            where = ("framework", "peer_records")
+            refused: list[tuple[PeerKey, ComponentError]] = []
+            node.peer_records = PeerRecordBook.from_state(
+                framework.peer_records.rows,
+                on_refused_signed_record=lambda peer, error: refused.append((peer, error)),
+            )
         except ComponentValueError as error:
             # State `decode` accepts but a component refuses (an address that is no multiaddr,
             # too many queued envelopes): a refused snapshot, so a `SnapshotError` too.
             raise RestoreValueError(error.reason, _in_snapshot(where, error.path)) from error
         if expired:
             node.counters.increment(_EXPIRED_ADDRESSES_DROPPED, expired)
+        for peer, refusal in refused:
+            LOG.warning(
+                "restore: the signed peer record of %s is not restored (%s); the rest of its "
+                "peer record is",
+                PeerId.from_bytes(peer),
+                refusal,
+            )
+        if refused:
+            node.counters.increment(_SIGNED_RECORDS_REFUSED, len(refused))
         repaired = _drop_own_peer(node)
         if repaired:
             node.counters.increment(_OWN_PEER_DROPPED, repaired)
@@ -431,20 +496,23 @@ def _by_peer(rows: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
 # Restores report their repairs in counters: saved with the node, shown by `nodesnap inspect`.
 _OWN_PEER_DROPPED = "restore:own_peer_entries_dropped"
 _EXPIRED_ADDRESSES_DROPPED = "restore:expired_addresses_dropped"
+_SIGNED_RECORDS_REFUSED = "restore:signed_records_refused"
 
 
 def _drop_own_peer(node: Node) -> int:
-    """Drop the node's own PeerId from its address book, blocklist, health and backoff; how many
-    entries there were. A node never dials or blocks itself, so such entries can only come from
-    a snapshot that contradicts itself (or from a component used directly), and would let a
-    host that dials what its address book lists dial itself. The allowlist keeps it: a list of
-    a cluster's members naturally includes the node, and means nothing more."""
+    """Drop the node's own PeerId from its address book, blocklist, health, backoff and peer
+    records; how many entries there were. A node never dials or blocks itself, so such entries
+    can only come from a snapshot that contradicts itself (or from a component used directly),
+    and would let a host that dials what its address book lists dial itself. The allowlist
+    keeps it: a list of a cluster's members naturally includes the node, and means nothing
+    more."""
     own = node.peer_id.to_bytes()
     drops = [
         (own in node.address_book, node.address_book.forget),
         (node.governor.is_blocked(own), node.governor.unblock),
         (node.governor.health(own) is not None, node.governor.forget),
         (node.backoff.entry(own) is not None, node.backoff.forget),
+        (own in node.peer_records, node.peer_records.forget),
     ]
     dropped = 0
     for present, drop in drops:
