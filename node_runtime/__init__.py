@@ -32,6 +32,7 @@ from node_runtime.component_errors import (
     IdExhaustedError,
     IdsNotDurableError,
     NoAllowlistError,
+    PeerRecordLimitError,
     QueueEmptyError,
     QueueFullError,
     RefCountOverflowError,
@@ -53,9 +54,18 @@ from node_runtime.lifecycle import LifecycleQueue
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.node import Node
 from node_runtime.outbound import OutboundQueue, PendingEnvelope
-from node_runtime.peer_governor import Decision, PeerGovernor, PeerHealth
+from node_runtime.peer_governor import Decision, IpList, PeerGovernor, PeerHealth
 from node_runtime.peer_id import PeerId
 from node_runtime.peer_key import PeerKey, PeerRef
+from node_runtime.peer_records import (
+    DEFAULT_MAX_METADATA_PER_PEER,
+    DEFAULT_MAX_METADATA_VALUE_SIZE,
+    DEFAULT_MAX_NAME_SIZE,
+    DEFAULT_MAX_PROTOCOLS_PER_PEER,
+    DEFAULT_MAX_SIGNED_RECORD_SIZE,
+    PeerRecordBook,
+    PeerRecordLimits,
+)
 from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS, Rebase
 from node_runtime.sealed_file import (
     CONTAINER_VERSION,
@@ -111,6 +121,11 @@ __all__ = [
     "DEFAULT_INTERVAL_S",
     "DEFAULT_KEEP_LAST",
     "DEFAULT_MAX_ADDRESSES_PER_PEER",
+    "DEFAULT_MAX_METADATA_PER_PEER",
+    "DEFAULT_MAX_METADATA_VALUE_SIZE",
+    "DEFAULT_MAX_NAME_SIZE",
+    "DEFAULT_MAX_PROTOCOLS_PER_PEER",
+    "DEFAULT_MAX_SIGNED_RECORD_SIZE",
     "DEFAULT_MINT_TIMEOUT_S",
     "DEFAULT_RESTART_STAGGER_NS",
     "DEFAULT_TIMEOUT_S",
@@ -149,6 +164,7 @@ __all__ = [
     "InsecureStoreError",
     "InvalidMultiaddrError",
     "InvalidPeerIdError",
+    "IpList",
     "LifecycleQueue",
     "ManualClock",
     "Multiaddr",
@@ -162,6 +178,9 @@ __all__ = [
     "PeerId",
     "PeerIdMismatchError",
     "PeerKey",
+    "PeerRecordBook",
+    "PeerRecordLimitError",
+    "PeerRecordLimits",
     "PeerRef",
     "PendingEnvelope",
     "QueueEmptyError",
