@@ -168,7 +168,8 @@ def _field(number: int, data: bytes) -> bytes:
 
 def _signed_peer_record(seed: bytes, seq: int, addresses: tuple[bytes, ...]) -> tuple[bytes, ...]:
     """`(peer_id, public_key, envelope)` for the Ed25519 key `seed`: a libp2p signed envelope
-    holding a peer record, as libp2p marshals it (RFC 0002 and 0003 of the libp2p specs)."""
+    holding a peer record (payload type `03 01`, domain `libp2p-peer-record`), as go-libp2p
+    and py-libp2p marshal it."""
     key = Ed25519PrivateKey.from_private_bytes(seed)
     raw = key.public_key().public_bytes_raw()
     public_key = bytes.fromhex("08011220") + raw
@@ -180,7 +181,7 @@ def _signed_peer_record(seed: bytes, seq: int, addresses: tuple[bytes, ...]) -> 
         + _varint(seq)
         + b"".join(_field(3, _field(1, address)) for address in addresses)
     )
-    domain = b"libp2p-routing-state"
+    domain = b"libp2p-peer-record"
     signed = b"".join(_varint(len(part)) + part for part in (domain, payload_type, payload))
     envelope = (
         _field(1, public_key)
