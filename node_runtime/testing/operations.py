@@ -39,6 +39,22 @@ _ACTIONS: dict[str, Callable[..., object]] = {
     "dial_failed": lambda node, peer: node.record_dial_failure(peer),
     "dial_succeeded": lambda node, peer: node.record_dial_success(peer),
     "forget_backoff": lambda node, peer: node.backoff.forget(peer.to_bytes()),
+    "add_ip_network": lambda node, which, network: node.governor.add_ip_network(which, network),
+    "remove_ip_network": lambda node, which, network: node.governor.remove_ip_network(
+        which, network
+    ),
+    "set_ip_networks": lambda node, which, networks: node.governor.set_ip_networks(which, networks),
+    "set_public_key": lambda node, peer, key: node.set_peer_public_key(peer, key),
+    "add_protocols": lambda node, peer, protocols: node.add_peer_protocols(peer, protocols),
+    "remove_protocols": lambda node, peer, protocols: node.remove_peer_protocols(peer, protocols),
+    "set_protocols": lambda node, peer, protocols: node.set_peer_protocols(peer, protocols),
+    "put_metadata": lambda node, peer, key, value: node.put_peer_metadata(peer, key, value),
+    "delete_metadata": lambda node, peer, key: node.delete_peer_metadata(peer, key),
+    "record_latency": lambda node, peer, sample_ns: node.record_latency(peer, sample_ns),
+    "consume_signed_record": lambda node, peer, envelope: node.consume_signed_record(
+        peer, envelope
+    ),
+    "forget_peer_record": lambda node, peer: node.peer_records.forget(peer.to_bytes()),
     "enqueue": lambda node, envelope: node.outbound.enqueue(envelope),
     # The bytes alone: a restored copy pops the same envelopes flagged `redelivered`.
     "pop": lambda node: node.outbound.pop().envelope,

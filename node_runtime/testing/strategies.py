@@ -10,6 +10,7 @@ node can be driven with (needs `hypothesis`: the `testing` extra).
 from __future__ import annotations
 
 import functools
+import ipaddress
 import operator
 import random
 from collections.abc import Sequence
@@ -23,16 +24,28 @@ from node_runtime.clock import ManualClock
 from node_runtime.identity import Identity
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.node import Node
+from node_runtime.peer_governor import IpList
 from node_runtime.peer_id import PeerId
+from node_runtime.signed_record import sign_peer_record
 from node_runtime.testing.operations import (
     OPERATION_NAMES,
     Operation,
     Outcome,
     apply_operation,
 )
-from snapshot_schema import CURRENT_SNAPSHOT_SPEC_VERSION, TransientSnapshot
+from snapshot_schema import (
+    CURRENT_SNAPSHOT_SPEC_VERSION,
+    IpNetwork,
+    PeerRecordSnapshot,
+    TransientSnapshot,
+)
 from snapshot_schema.checks import U64_MAX
-from snapshot_schema.strategies import framework_snapshots, peer_ids, transient_snapshots
+from snapshot_schema.strategies import (
+    framework_snapshots,
+    metadata_values,
+    peer_ids,
+    transient_snapshots,
+)
 
 __all__ = [
     "DEFAULT_PEERS",
@@ -48,7 +61,8 @@ __all__ = [
 _S = 1_000_000_000
 MACHINE_IDENTITY = Identity.from_private_bytes(bytes([9]) * 32)
 """The identity of `NodeMachine`'s node."""
-DEFAULT_PEERS = tuple(Identity.from_private_bytes(bytes([n]) * 32).peer_id for n in range(10, 14))
+_DEFAULT_IDENTITIES = tuple(Identity.from_private_bytes(bytes([n]) * 32) for n in range(10, 14))
+DEFAULT_PEERS = tuple(identity.peer_id for identity in _DEFAULT_IDENTITIES)
 """Four peers: few enough that generated operations keep meeting the same ones."""
 _ADDRESSES = tuple(
     Multiaddr.from_string(text)
@@ -59,6 +73,28 @@ _ADDRESSES = tuple(
         "/ip4/192.0.2.7/udp/4001/quic-v1/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
     )
 )
+
+
+_NETWORKS = ("10.0.0.0/8", "10.1.0.0/16", "192.0.2.0/24", "2001:db8::/32")
+_PROTOCOLS = ("/ipfs/id/1.0.0", "/ipfs/kad/1.0.0", "/meshsub/1.1.0")
+
+
+def _public_key_of(peer: PeerId) -> bytes:
+    """The `PublicKey` protobuf a PeerId inlines (an Ed25519 key), or one it cannot match."""
+    key = peer.public_key()
+    raw = bytes(32) if key is None else key.public_bytes_raw()
+    return bytes([0x08, 0x01, 0x12, 0x20]) + raw
+
+
+@functools.cache
+def _signed_record(peer: PeerId, seq: int) -> bytes:
+    """`peer`'s signed peer record when it is one of `DEFAULT_PEERS`; another peer's (so
+    refused) when it is not."""
+    signer = next(
+        (identity for identity in _DEFAULT_IDENTITIES if identity.peer_id == peer),
+        _DEFAULT_IDENTITIES[0],
+    )
+    return sign_peer_record(signer, seq, _ADDRESSES[:1])
 
 
 def _arguments(
@@ -72,6 +108,10 @@ def _arguments(
     small_bytes = st.binary(max_size=4)
     # Up to about an hour: past the default backoff deadlines, though not always.
     seconds = st.integers(0, 4_000).map(lambda seconds: seconds * _S)
+    ip_list = st.sampled_from(list(IpList))
+    network = st.tuples(ip_list, st.sampled_from(_NETWORKS))
+    protocols = st.tuples(peers, st.lists(st.sampled_from(_PROTOCOLS), max_size=3))
+    metadata_key = st.sampled_from(["agent", "score"])
     return {
         "add_address": address,
         "remove_address": address,
@@ -87,6 +127,20 @@ def _arguments(
         "dial_failed": peer,
         "dial_succeeded": peer,
         "forget_backoff": peer,
+        "add_ip_network": network,
+        "remove_ip_network": network,
+        "set_ip_networks": st.tuples(ip_list, st.lists(st.sampled_from(_NETWORKS), max_size=3)),
+        "set_public_key": st.tuples(peers, peers.map(_public_key_of)),
+        "add_protocols": protocols,
+        "remove_protocols": protocols,
+        "set_protocols": protocols,
+        "put_metadata": st.tuples(peers, metadata_key, metadata_values),
+        "delete_metadata": st.tuples(peers, metadata_key),
+        "record_latency": st.tuples(peers, st.integers(0, 10 * _S)),
+        "consume_signed_record": st.tuples(peers, st.integers(0, 3)).map(
+            lambda pair: (pair[0], _signed_record(*pair))
+        ),
+        "forget_peer_record": peer,
         "enqueue": st.tuples(st.binary(min_size=1, max_size=8)),
         "pop": none,
         "drain": st.tuples(st.none() | st.integers(0, 3)),
@@ -125,13 +179,46 @@ def node_operations(
 
 
 _by_peer = operator.attrgetter("peer_id")
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+@st.composite
+def _signed_peer_records(draw: st.DrawFn) -> PeerRecordSnapshot:
+    """A peer record holding a signed record that verifies: signed by its own peer."""
+    signer = Identity.from_private_bytes(draw(st.binary(min_size=32, max_size=32)))
+    addresses = draw(st.lists(st.sampled_from(_ADDRESSES), max_size=2))
+    return PeerRecordSnapshot(
+        signer.peer_id.to_bytes(),
+        latency_ns=draw(st.none() | st.integers(0, U64_MAX)),
+        signed_record=sign_peer_record(signer, draw(st.integers(0, U64_MAX)), addresses),
+    )
+
+
+def _holds_something(record: PeerRecordSnapshot) -> bool:
+    return bool(
+        record.public_key is not None
+        or record.protocols
+        or record.metadata
+        or record.latency_ns is not None
+        or record.signed_record is not None
+    )
+
+
+def _gate(networks: tuple[IpNetwork, ...]) -> tuple[IpNetwork, ...]:
+    """The networks a governor keeps: no IPv4-mapped one (it judges IPs unmapped)."""
+    return tuple(network for network in networks if not _ipv4_mapped(network.network))
+
+
+def _ipv4_mapped(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_IPV4_MAPPED)
 
 
 @st.composite
 def node_snapshots(draw: st.DrawFn, identity: Identity) -> TransientSnapshot:
     """Snapshots a node owned by `identity` could have taken: any value the schema allows, in
     the form `Node.snapshot()` writes it (peer tables sorted, no empty entries or health rows
-    without failures, valid multiaddrs, `down` as the threshold decides). Restoring one onto
+    without failures, valid multiaddrs, `down` as the threshold decides, signed records that
+    verify, no record of the node itself, no IPv4-mapped IP network). Restoring one onto
     `clock_at(snapshot)` reproduces it, queued envelopes flagged `redelivered`."""
     snapshot = draw(transient_snapshots())
     framework = snapshot.framework
@@ -155,12 +242,27 @@ def node_snapshots(draw: st.DrawFn, identity: Identity) -> TransientSnapshot:
         for entry in governor.health
         if entry.consecutive_failures  # a node keeps no row for a peer without failures
     ]
+    # Random bytes would not verify as signed records: real ones come from their own peers.
+    records = {
+        record.peer_id: attrs.evolve(record, signed_record=None)
+        for record in framework.peer_records
+    }
+    records.update(
+        (record.peer_id, record) for record in draw(st.lists(_signed_peer_records(), max_size=2))
+    )
+    records.pop(identity.peer_id.to_bytes(), None)
     framework = attrs.evolve(
         framework,
         address_book=sorted(
             (entry for entry in book if entry.addresses or entry.ref_count), key=_by_peer
         ),
-        peer_governor=attrs.evolve(governor, health=sorted(health, key=_by_peer)),
+        peer_governor=attrs.evolve(
+            governor,
+            health=sorted(health, key=_by_peer),
+            ip_allow=_gate(governor.ip_allow),
+            ip_deny=_gate(governor.ip_deny),
+        ),
+        peer_records=sorted(filter(_holds_something, records.values()), key=_by_peer),
         backoff_table=sorted(framework.backoff_table, key=_by_peer),
         peer_id_bytes=identity.peer_id.to_bytes(),
         spec_version=CURRENT_SNAPSHOT_SPEC_VERSION,

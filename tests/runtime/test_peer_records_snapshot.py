@@ -9,6 +9,8 @@ import math
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from node_runtime import (
     ComponentTypeError,
@@ -20,7 +22,13 @@ from node_runtime import (
 )
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.signed_record import sign_peer_record
-from node_runtime.testing import assert_restores_identically, clock_at
+from node_runtime.testing import (
+    Operation,
+    assert_restores_identically,
+    clock_at,
+    run_operations,
+)
+from node_runtime.testing.strategies import node_operations
 from snapshot_schema import PeerRecordSnapshot, TransientSnapshot, decode, encode
 
 S = 1_000_000_000
@@ -235,3 +243,33 @@ def test_a_metadata_value_a_snapshot_cannot_hold_is_refused_where_it_enters() ->
         node.put_peer_metadata(ALICE, "k", math.nan)
 
     assert encode(node.snapshot())  # nothing unencodable got in
+
+
+PEER_STATE_OPERATIONS = (
+    "add_ip_network",
+    "remove_ip_network",
+    "set_ip_networks",
+    "set_public_key",
+    "add_protocols",
+    "remove_protocols",
+    "set_protocols",
+    "put_metadata",
+    "delete_metadata",
+    "record_latency",
+    "consume_signed_record",
+    "forget_peer_record",
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(node_operations(*PEER_STATE_OPERATIONS), max_size=30))
+def test_any_peer_record_and_ip_filter_history_restores_identically(
+    operations: list[Operation],
+) -> None:
+    node = make_node()
+    run_operations(node, operations)
+
+    restored = assert_restores_identically(node)
+
+    # And the copy answers every later operation as the original does.
+    assert run_operations(restored, operations) == run_operations(node, operations)
