@@ -14,11 +14,14 @@ from node_runtime.cli.files import (
     read_snapshot_file,
     reading_options,
 )
+from node_runtime.cli.peer_state import expiry_text
+from node_runtime.cli.record_diff import extension_changes, peer_record_changes
 from node_runtime.cli.render import address_text, iso_utc, peer_text, say, seconds
 from node_runtime.testing.diff import show, snapshot_diff
 from snapshot_schema import (
     AddressBookEntrySnapshot,
     BackoffEntry,
+    IpNetwork,
     PeerHealthSnapshot,
     TransientSnapshot,
 )
@@ -36,9 +39,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "diff",
         help="what changed between two snapshots",
         description="What changed from snapshot A to snapshot B, by component: peers added, "
-        "removed or changed in the address book, counters moved, policy, health and backoff "
-        "changes, envelopes queued and sent, ids; the bus and in-flight execution path by path. "
-        "Both files are verified first. Exits 0 whether or not they differ.",
+        "removed or changed in the address book (addresses, their expiry, references), counters "
+        "moved, policy (blocks, allowlist, IP filters), health and backoff changes, envelopes "
+        "queued and sent, peer records field by field, extensions, ids; the bus and in-flight "
+        "execution path by path. Both files are verified first. Exits 0 whether or not they "
+        "differ.",
     )
     parser.add_argument("a", metavar="A", help="the earlier snapshot file")
     parser.add_argument("b", metavar="B", help="the later snapshot file")
@@ -75,17 +80,21 @@ def changes(a: TransientSnapshot, b: TransientSnapshot) -> list[Section]:
             policy.append(f"allowlist {_allowlist(ga.allowlist)} -> {_allowlist(gb.allowlist)}")
     else:
         policy += _set_changes("allowed", ga.allowlist, gb.allowlist)
+    policy += _network_changes("ip allow", ga.ip_allow, gb.ip_allow)
+    policy += _network_changes("ip deny", ga.ip_deny, gb.ip_deny)
     wall = b.taken_at.wall_ns - a.taken_at.wall_ns
     when = "after" if wall > 0 else "before"
     return [
         ("time", [] if wall == 0 else [f"b taken {seconds(abs(wall))} {when} a"]),
         ("node", _moved("peer", peer_text(fa.peer_id_bytes), peer_text(fb.peer_id_bytes))),
-        ("address book", _address_book(fa.address_book, fb.address_book)),
+        ("address book", _address_book(a, b)),
         ("counters", _counters(dict(fa.counters), dict(fb.counters))),
         ("policy", policy),
         ("health", _health(ga.health, gb.health)),
         ("backoff", _backoff(a, b)),
         ("outbound", _outbound(a, b)),
+        ("peer records", peer_record_changes(fa.peer_records, fb.peer_records)),
+        ("extensions", extension_changes(fa.extensions, fb.extensions)),
         (
             "ids",
             _moved("next command id", fa.next_command_id, fb.next_command_id)
@@ -115,6 +124,12 @@ def _allowlist(allowlist: frozenset[bytes] | None) -> str:
     return "open" if allowlist is None else f"of {len(allowlist)} peers"
 
 
+def _network_changes(what: str, a: tuple[IpNetwork, ...], b: tuple[IpNetwork, ...]) -> list[str]:
+    return [f"+ {what} {network}" for network in b if network not in a] + [
+        f"- {what} {network}" for network in a if network not in b
+    ]
+
+
 def _set_changes(what: str, a: frozenset[bytes], b: frozenset[bytes]) -> list[str]:
     return [f"+ {what} {peer_text(peer)}" for peer in sorted(b - a)] + [
         f"- {what} {peer_text(peer)}" for peer in sorted(a - b)
@@ -133,26 +148,45 @@ def _keyed(
     return added, changed, removed
 
 
-def _address_book(
-    a_rows: Sequence[AddressBookEntrySnapshot], b_rows: Sequence[AddressBookEntrySnapshot]
-) -> list[str]:
-    added, changed, removed = _keyed(a_rows, b_rows)
+def _address_book(a: TransientSnapshot, b: TransientSnapshot) -> list[str]:
+    """`+ peer` with its addresses, `~ peer <change>` per change, `- peer`. Expiries are shown
+    relative to each snapshot's own instant, and compared as the deadlines they are."""
+    taken_a, taken_b = a.taken_at.monotonic_ns, b.taken_at.monotonic_ns
+    added, changed, removed = _keyed(a.framework.address_book, b.framework.address_book)
     lines = [
-        f"+ peer {peer_text(row.peer_id)} {' '.join(map(address_text, row.addresses))}"
+        f"+ peer {peer_text(row.peer_id)} "
+        + " ".join(_address(address, expiry, taken_b) for address, expiry in _expiries(row))
         for row in added
     ]
     for old, new in changed:
+        before, after = dict(_expiries(old)), dict(_expiries(new))
         edits = [
-            f"+{address_text(address)}" for address in new.addresses if address not in old.addresses
+            f"+{_address(address, expiry, taken_b)}"
+            for address, expiry in after.items()
+            if address not in before
         ]
+        edits += [f"-{address_text(address)}" for address in before if address not in after]
         edits += [
-            f"-{address_text(address)}" for address in old.addresses if address not in new.addresses
+            f"{address_text(address)} {expiry_text(before[address], taken_a)} -> "
+            f"{expiry_text(expiry, taken_b)}"
+            for address, expiry in after.items()
+            if address in before and before[address] != expiry
         ]
         edits += _moved("refs", old.ref_count, new.ref_count)
         if not edits:  # the same addresses in another order
             edits = ["addresses reordered"]
-        lines.append(f"~ peer {peer_text(new.peer_id)} {' '.join(edits)}")
+        lines += [f"~ peer {peer_text(new.peer_id)} {edit}" for edit in edits]
     return lines + [f"- peer {peer_text(row.peer_id)}" for row in removed]
+
+
+def _expiries(entry: AddressBookEntrySnapshot) -> list[tuple[bytes, int | None]]:
+    return list(zip(entry.addresses, entry.expires_ns, strict=True))
+
+
+def _address(address: bytes, expiry: int | None, taken: int) -> str:
+    """An address, and when it expires unless it is permanent."""
+    text = address_text(address)
+    return text if expiry is None else f"{text} ({expiry_text(expiry, taken)})"
 
 
 def _counters(a: dict[str, int], b: dict[str, int]) -> list[str]:

@@ -22,8 +22,10 @@ from snapshot_schema import (
     FrameworkSnapshot,
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
+    PeerRecordSnapshot,
     RecordTable,
 )
+from snapshot_schema.peer_record_checks import MetadataValue
 
 _NS = 1_000_000_000
 
@@ -133,8 +135,36 @@ def _u32(value: object) -> JsonValue:
     return value
 
 
+def _networks(value: object) -> JsonValue:
+    assert isinstance(value, tuple)
+    return [str(network) for network in value]  # IpNetwork's text: 10.0.0.0/8
+
+
+def _typed(value: MetadataValue) -> JsonValue:
+    """A metadata value as an object naming its type, as docs/FORMAT.md §9 writes it: a JSON
+    number could not tell `1` from `1.0` or `true`. Integers are decimal strings like every
+    integer here; a float is the shortest decimal text that reads back as it (`"inf"`)."""
+    if value is None:
+        return {"nil": None}
+    if isinstance(value, bool):
+        return {"bool": value}
+    if isinstance(value, int):
+        return {"int": u64(value)}
+    if isinstance(value, float):
+        return {"float": repr(value)}
+    if isinstance(value, bytes):
+        return {"bin": value.hex()}
+    return {"str": value}
+
+
+def _metadata(value: object) -> JsonValue:
+    assert isinstance(value, tuple)  # (key, value) pairs, keys unique and sorted
+    return {key: _typed(item) for key, item in value}
+
+
 # Fields whose bytes are PeerIds or multiaddrs, shown as text; every other byte string as hex.
-# The u32 fields (docs/FORMAT.md §2, §3) stay numbers; every other integer is a u64: a string.
+# IP networks as text (`10.0.0.0/8`), metadata values with their types. The u32 fields
+# (docs/FORMAT.md §2, §3) stay numbers; every other integer is a u64: a string.
 _FIELD_VIEWS = {
     (FrameworkSnapshot, "spec_version"): _u32,
     (PeerGovernorSnapshot, "failure_threshold"): _u32,
@@ -148,13 +178,18 @@ _FIELD_VIEWS = {
     (PeerGovernorSnapshot, "blocklist"): _peers,
     (PeerGovernorSnapshot, "allowlist"): _peers,
     (FrameworkSnapshot, "peer_id_bytes"): _peers,
+    (PeerGovernorSnapshot, "ip_allow"): _networks,
+    (PeerGovernorSnapshot, "ip_deny"): _networks,
+    (PeerRecordSnapshot, "peer_id"): _peers,
+    (PeerRecordSnapshot, "metadata"): _metadata,
 }
 
 
 def to_json(value: object) -> JsonValue:
     """Any snapshot value as JSON: records as objects (ingress events also name their `kind`),
     mappings with text or integer keys as objects, other mappings as `[key, value]` pairs, sets
-    sorted, u64 integers as strings (u32 record fields are numbers: see `_FIELD_VIEWS`)."""
+    sorted, u64 integers as strings (u32 record fields are numbers), IP networks as text and
+    metadata values typed: see `_FIELD_VIEWS`."""
     record = type(value)
     if attrs.has(record):
         out: dict[str, JsonValue] = {"kind": record.__name__} if record in INGRESS_TYPES else {}

@@ -6,7 +6,13 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from snapshot_schema import PathElement, TransientSnapshot, render_path
+from snapshot_schema import (
+    IpNetwork,
+    PathElement,
+    PeerRecordSnapshot,
+    TransientSnapshot,
+    render_path,
+)
 from snapshot_schema.record_table import RecordTable
 from snapshot_schema.reprs import bytes_repr, seq_repr, set_repr
 
@@ -35,7 +41,10 @@ class Difference:
 
 
 def show(value: object) -> str:
-    """A compact repr: large byte strings and tables are abbreviated, as records show them."""
+    """A compact repr: large byte strings and tables are abbreviated, as records show them; an
+    IP network as its text (`10.0.0.0/8`)."""
+    if isinstance(value, IpNetwork):
+        return str(value)
     if isinstance(value, bytes):
         return bytes_repr(value)
     if isinstance(value, tuple | RecordTable):
@@ -49,8 +58,9 @@ def snapshot_diff(a: TransientSnapshot, b: TransientSnapshot) -> list[Difference
     """Every leaf where `a` and `b` differ, in field order; empty when they are equal.
 
     Records are compared field by field, tuples and record tables item by item, mappings key by
-    key (a key is a path step as in `SnapshotValueError` paths); anything else, sets included, is
-    one leaf.
+    key (a key is a path step as in `SnapshotValueError` paths), a peer record's metadata key by
+    key too; anything else, sets and IP networks included, is one leaf. Values compare with
+    their types, as the snapshot's bytes do: `1`, `1.0` and `True` are three different values.
     """
     differences: list[Difference] = []
     _compare(a, b, (), differences)
@@ -58,12 +68,15 @@ def snapshot_diff(a: TransientSnapshot, b: TransientSnapshot) -> list[Difference
 
 
 def _compare(a: object, b: object, path: tuple[PathElement, ...], out: list[Difference]) -> None:
-    if a == b:
+    if _identical(a, b):
         return
     record = type(a)
-    if record is type(b) and attrs.has(record):
+    if record is type(b) and attrs.has(record) and record is not IpNetwork:
         for field in attrs.fields(record):
-            _compare(getattr(a, field.name), getattr(b, field.name), (*path, field.name), out)
+            old, new = getattr(a, field.name), getattr(b, field.name)
+            if (record, field.name) == (PeerRecordSnapshot, "metadata"):
+                old, new = dict(old), dict(new)  # (key, value) pairs: compared by key
+            _compare(old, new, (*path, field.name), out)
     elif isinstance(a, tuple | RecordTable) and isinstance(b, tuple | RecordTable):
         for index in range(max(len(a), len(b))):
             _compare(_item(a, index), _item(b, index), (*path, index), out)
@@ -73,6 +86,21 @@ def _compare(a: object, b: object, path: tuple[PathElement, ...], out: list[Diff
             _compare(a.get(key, MISSING), b.get(key, MISSING), (*path, step), out)
     else:
         out.append(Difference(render_path(path), a, b))
+
+
+def _identical(a: object, b: object) -> bool:
+    """Equal, and of the same types: Python's `==` holds `1 == 1.0 == True`, even inside tuples
+    (a metadata pair), where a snapshot holds three different values. Records and record tables
+    compare metadata with its types already."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is tuple:
+        assert isinstance(b, tuple)
+        return len(a) == len(b) and all(map(_identical, a, b))
+    if type(a) is dict:  # metadata, as `_compare` passes it
+        assert isinstance(b, dict)
+        return a.keys() == b.keys() and all(_identical(a[key], b[key]) for key in a)
+    return a == b
 
 
 def _item(items: Sequence[object], index: int) -> object:

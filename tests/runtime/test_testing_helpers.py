@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -48,6 +49,8 @@ from node_runtime.testing.pytest_plugin import pytest_assertrepr_compare
 from node_runtime.testing.strategies import DEFAULT_PEERS, node_operations, node_snapshots
 from snapshot_schema import (
     ExecutionStateSnapshot,
+    IpNetwork,
+    PeerRecordSnapshot,
     PendingAsyncSnapshot,
     PendingCompletionSnapshot,
     TimerMaturedIngress,
@@ -124,6 +127,64 @@ def test_a_diff_reports_missing_items_and_keys_and_shows_bytes_compactly(
     ]
     assert "<40 bytes ffffffffffffffffffffffffffffffff…>" in text
     assert format_diff([]) == "no differences"
+
+
+def with_peer_state(snapshot: TransientSnapshot, **changes: Any) -> TransientSnapshot:
+    return attrs.evolve(snapshot, framework=attrs.evolve(snapshot.framework, **changes))
+
+
+def test_a_diff_tells_metadata_values_of_other_types_apart_by_key(
+    node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    snapshot = busy_node(node_identity, manual_clock).snapshot()
+    peer = DEFAULT_PEERS[2].to_bytes()
+
+    def with_metadata(metadata: dict[str, object]) -> TransientSnapshot:
+        record = PeerRecordSnapshot(peer, metadata=metadata)
+        return with_peer_state(snapshot, peer_records=[record])
+
+    # Python holds 1 == 1.0 == True, even inside the (key, value) pairs; a snapshot does not.
+    before = with_metadata({"a": "x", "dials": 1, "score": 1})
+    after = with_metadata({"dials": True, "score": 1.0, "z": None})
+    assert snapshot_diff(before, after) == [
+        Difference("$.framework.peer_records[0].metadata.a", "x", MISSING),
+        Difference("$.framework.peer_records[0].metadata.dials", 1, True),
+        Difference("$.framework.peer_records[0].metadata.score", 1, 1.0),
+        Difference("$.framework.peer_records[0].metadata.z", MISSING, None),
+    ]
+    assert snapshot_diff(after, after) == []
+
+
+def test_a_diff_names_the_new_fields_by_path_and_shows_networks_as_text(
+    node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    snapshot = busy_node(node_identity, manual_clock).snapshot()
+    peer = DEFAULT_PEERS[0].to_bytes()
+    entry = snapshot.framework.address_book[0]
+    changed = with_peer_state(
+        snapshot,
+        address_book=[attrs.evolve(entry, expires_ns=(10**15,))],
+        peer_governor=attrs.evolve(snapshot.framework.peer_governor, ip_deny=["10.0.0.0/8"]),
+        peer_records=[PeerRecordSnapshot(peer, protocols=["/a"])],
+        extensions={"x": b"1"},
+    )
+    differences = snapshot_diff(snapshot, changed)
+    assert differences == [
+        Difference("$.framework.address_book[0].expires_ns[0]", None, 10**15),
+        Difference("$.framework.peer_governor.ip_deny[0]", MISSING, IpNetwork.of("10.0.0.0/8")),
+        Difference(
+            "$.framework.peer_records[0]", MISSING, PeerRecordSnapshot(peer, protocols=["/a"])
+        ),
+        Difference("$.framework.extensions.x", MISSING, b"1"),
+    ]
+    assert str(differences[1]) == "$.framework.peer_governor.ip_deny[0]: <missing> != 10.0.0.0/8"
+    governor = changed.framework.peer_governor
+    narrowed = with_peer_state(
+        changed, peer_governor=attrs.evolve(governor, ip_deny=["10.0.0.0/16"])
+    )
+    assert [str(d) for d in snapshot_diff(changed, narrowed)] == [
+        "$.framework.peer_governor.ip_deny[0]: 10.0.0.0/8 != 10.0.0.0/16"
+    ]
 
 
 # replay_file.
