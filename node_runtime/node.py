@@ -380,9 +380,11 @@ class Node:
         `failure_threshold` replaces the saved one (health is then judged by the new threshold).
 
         Repairs, each counted in `counters` so the caller sees it: entries for the node's own
-        PeerId are dropped from the address book, blocklist, health and backoff
-        (`restore:own_peer_entries_dropped`). Health rows without failures, which older builds
-        wrote for every success, are not kept (a peer without a row is healthy).
+        PeerId are dropped from the address book, blocklist, health, backoff and peer records
+        (`restore:own_peer_entries_dropped`); a signed peer record that fails verification is
+        left out, the rest of its peer's record kept, and logged (`restore:signed_records_refused`).
+        Health rows without failures, which older builds wrote for every success, are not kept
+        (a peer without a row is healthy).
         """
         framework = snapshot.framework
         # No spec-version check: a `FrameworkSnapshot` refuses any version but the current one
