@@ -8,7 +8,7 @@ import ipaddress
 import attrs
 import pytest
 
-from node_runtime import Checkpointer, Identity, ManualClock, Node, RestoreValueError
+from node_runtime import Checkpointer, Identity, ManualClock, Multiaddr, Node, RestoreValueError
 from node_runtime.peer_governor import Decision, IpList
 from node_runtime.testing import MemoryStore, assert_restores_identically, clock_at
 from snapshot_schema import IpNetwork, TransientSnapshot
@@ -88,3 +88,14 @@ def test_an_ip_filter_change_is_saved_at_once_under_autosave() -> None:
         assert latest.snapshot.framework.peer_governor.ip_deny == (IpNetwork.of("10.0.0.0/8"),)
     finally:
         checkpointer.close(timeout=10.0)
+
+
+def test_may_dial_judges_the_peer_not_its_addresses() -> None:
+    node = make_node()
+    peer = Identity.from_private_bytes(b"\x02" * 32).peer_id
+    address = Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001")
+    node.add_peer_address(peer, address)
+    node.governor.add_ip_network(IpList.DENY, "10.0.0.0/8")
+
+    assert node.may_dial(peer)
+    assert not node.governor.may_connect_address(address)  # the host checks what it dials
