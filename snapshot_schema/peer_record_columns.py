@@ -10,6 +10,7 @@ from functools import partial
 from itertools import chain, compress, repeat
 from typing import Any
 
+from snapshot_schema.checks import U64_MAX
 from snapshot_schema.column_checks import (
     U64S,
     Column,
@@ -103,7 +104,7 @@ def metadata_values(values: Column) -> bool:
     if not set(kinds) <= _METADATA_TYPES:
         return False
     ints = tuple(compress(values, map(operator.is_, kinds, repeat(int))))
-    if ints and not (min(ints) >= I64_MIN and U64S((max(ints),))):
+    if ints and not (min(ints) >= I64_MIN and max(ints) <= U64_MAX):
         return False
     floats = tuple(compress(values, map(operator.is_, kinds, repeat(float))))
     if not all(map(operator.eq, floats, floats)):  # NaN equals nothing

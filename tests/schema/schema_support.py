@@ -1,11 +1,14 @@
 """What the schema tests share: docs/FORMAT.md's text, and bodies in the shapes decode sees."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import msgpack
 
-from snapshot_schema import TransientSnapshot
+from snapshot_schema import SnapshotDecodeError, TransientSnapshot, structure_builder
+from snapshot_schema.body_builder import build_snapshot
 from snapshot_schema.encoder import encode_body
 
 FORMAT_MD = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text(encoding="utf-8")
@@ -29,3 +32,21 @@ def body_lists(snapshot: TransientSnapshot) -> list[Any]:
     """`snapshot`'s body as msgpack decodes it with lists: plain values, ready to mutate."""
     body: list[Any] = msgpack.unpackb(msgpack.packb(encode_body(snapshot)))
     return body
+
+
+def outcome(body: object, build: Callable[[Any], object] = build_snapshot) -> tuple[str, object]:
+    """What `build` makes of `body`: `("built", value)` or `("refused", (path, reason))`."""
+    try:
+        built = build(body)
+    except SnapshotDecodeError as error:
+        return "refused", (error.path, error.reason)
+    return "built", built
+
+
+def walked_outcome(
+    body: object, build: Callable[[Any], object] = build_snapshot
+) -> tuple[str, object]:
+    """`outcome` with every column test skipped: each structure walked value by value through
+    the record constructors (`body_walk.py`)."""
+    with mock.patch.object(structure_builder, "attempt", return_value=None):
+        return outcome(body, build)

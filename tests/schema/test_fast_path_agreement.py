@@ -1,6 +1,8 @@
 """The decoder's column tests judge exactly as the record constructors do, and valid bodies never
 need the slow value-by-value walk (snapshot_schema/structure_builder.py)."""
 
+import hashlib
+import math
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 from unittest import mock
@@ -8,7 +10,7 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from schema_support import as_tuples, body_lists
+from schema_support import as_tuples, body_lists, outcome, walked_outcome
 
 from snapshot_schema import (
     AddressBookEntrySnapshot,
@@ -20,12 +22,13 @@ from snapshot_schema import (
     ExecutionStateSnapshot,
     FrameworkSnapshot,
     InvokeIngress,
+    IpNetwork,
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
+    PeerRecordSnapshot,
     PendingAsyncSnapshot,
     PendingCompletionSnapshot,
     PendingOutboundEntry,
-    SnapshotDecodeError,
     SnapshotValueError,
     TimerMaturedIngress,
     TransientSnapshot,
@@ -89,6 +92,10 @@ EDGE_VALUES: list[object] = [
     (),
     (0, 0),
     (b"x",),
+    # Where spec version 2's metadata floats and integers reach their edges.
+    math.nan,
+    -0.0,
+    -(2**63) - 1,
 ]
 scalars = st.sampled_from(EDGE_VALUES)
 
@@ -234,22 +241,11 @@ def _mutated(snapshot: TransientSnapshot, data: st.DataObject) -> object:
     return as_tuples(body)
 
 
-def _outcome(body: object, build: Callable[[Any], object] = build_snapshot) -> tuple[str, object]:
-    try:
-        built = build(body)
-    except SnapshotDecodeError as error:
-        return "refused", (error.path, error.reason)
-    return "built", built
-
-
-def _walked_outcome(
-    body: object, build: Callable[[Any], object] = build_snapshot
-) -> tuple[str, object]:
-    with mock.patch.object(structure_builder, "attempt", return_value=None):
-        return _outcome(body, build)
-
-
 PEERS = [bytes.fromhex("1220") + bytes([n]) * 32 for n in range(3)]
+ED25519_KEY = bytes.fromhex("08011220") + bytes(range(32))
+IDENTITY_PEER = bytes.fromhex("0024") + ED25519_KEY  # embeds its key
+SECP256K1_KEY = bytes.fromhex("08021221") + bytes([2]) + bytes(range(32))
+HASHED_PEER = bytes.fromhex("1220") + hashlib.sha256(SECP256K1_KEY).digest()  # hashes it
 RICH = TransientSnapshot(
     taken_at=ClockReading(5, 6),
     frontier=((1, 2), (1, 2), (0, 3)),
@@ -263,20 +259,37 @@ RICH = TransientSnapshot(
         counters={"a": 1, "b": 2},
         fired_phases=("x", "y", "x"),
         address_book=(
-            AddressBookEntrySnapshot(PEERS[0], (b"\x01", b"\x02"), 1),
-            AddressBookEntrySnapshot(PEERS[1], (b"\x03", b"\x04", b"\x05"), 2),
+            AddressBookEntrySnapshot(PEERS[0], (b"\x01", b"\x02"), 1, (None, 5)),
+            AddressBookEntrySnapshot(
+                PEERS[1], (b"\x03", b"\x04", b"\x05"), 2, (0, None, 2**64 - 1)
+            ),
         ),
         peer_governor=PeerGovernorSnapshot(
             blocklist={PEERS[0], PEERS[1]},
             allowlist={PEERS[1], PEERS[2]},
             health=(PeerHealthSnapshot(PEERS[0], 1, 2, False), PeerHealthSnapshot(PEERS[2])),
             failure_threshold=2,
+            ip_allow=["10.0.0.0/8", "10.0.0.0/16", "fd00::/8"],
+            ip_deny=["0.0.0.0/0", "192.0.2.1/32"],
         ),
         backoff_table=(BackoffEntry(PEERS[0], 1, 2, 3), BackoffEntry(PEERS[1], 0, 5, 5)),
         pending_outbound=(PendingOutboundEntry(b"e", False), PendingOutboundEntry(b"f", True)),
         peer_id_bytes=PEERS[2],
         next_command_id=7,
         next_exec_id=8,
+        peer_records=(
+            PeerRecordSnapshot(
+                IDENTITY_PEER,
+                ED25519_KEY,
+                ["/a", "/b"],
+                {"i": -1, "f": 0.5, "t": True, "s": "v", "b": b"", "n": None},
+                7,
+                b"\x0a\x01",
+            ),
+            PeerRecordSnapshot(HASHED_PEER, SECP256K1_KEY, ["/a"], {"u": 2**64 - 1}, 0),
+            PeerRecordSnapshot(PEERS[0], latency_ns=None, signed_record=b"s"),
+        ),
+        extensions={"a": b"x", "b/c": b""},
     ),
     bus=TypedBusSnapshot({"k": (1, 2), "l": ()}),
     ingress=(
@@ -293,7 +306,8 @@ RICH = TransientSnapshot(
         PendingCompletionSnapshot(5, ()),
     ),
 )
-"""A snapshot with two or more entries in every repeated structure, all ingress kinds."""
+"""A snapshot with two or more entries in every repeated structure, all ingress kinds, every
+metadata type, both ways a PeerId derives from a key."""
 
 
 def _single_changes() -> Iterator[tuple[str, object]]:
@@ -320,9 +334,9 @@ def test_column_tests_and_the_walk_agree_on_every_single_change_to_a_rich_body()
     assert len(changes) > 3_000
     built = 0
     for name, body in changes:
-        outcome = _outcome(body)
-        assert outcome == _walked_outcome(body), name
-        built += outcome[0] == "built"
+        result = outcome(body)
+        assert result == walked_outcome(body), name
+        built += result[0] == "built"
     assert 0 < built < len(changes) // 2  # both verdicts are exercised
 
 
@@ -354,9 +368,9 @@ def test_a_producers_look_alike_value_is_refused_by_the_column_tests_as_by_the_w
         if look_alike is None:
             continue
         array[index] = look_alike(array[index])
-        outcome = _outcome(as_tuples(layout), build_framework)
-        assert outcome == _walked_outcome(as_tuples(layout), build_framework), position
-        assert outcome[0] == "refused", position
+        result = outcome(as_tuples(layout), build_framework)
+        assert result == walked_outcome(as_tuples(layout), build_framework), position
+        assert result[0] == "refused", position
         changed += 1
     assert changed > 30
 
@@ -367,7 +381,7 @@ def test_column_tests_and_the_walk_agree_on_any_body(
     snapshot: TransientSnapshot, data: st.DataObject
 ) -> None:
     body = _mutated(snapshot, data)
-    assert _outcome(body) == _walked_outcome(body)
+    assert outcome(body) == walked_outcome(body)
 
 
 @settings(max_examples=100)
@@ -396,9 +410,11 @@ LONG = CHUNK * 2 + 10  # three windows
 
 
 def _long_body() -> list[Any]:
-    """A valid body whose frontier, slot table, address book, backoff table, pending async
+    """A valid body whose frontier, slot table, address book (and an address's expiries),
+    backoff table, IP filter, peer records (and a record's protocols and metadata), pending async
     outputs and bus subscribers each hold `LONG` entries."""
     peers = [bytes.fromhex("1220") + index.to_bytes(32, "big") for index in range(LONG)]
+    names = [f"{index:05}" for index in range(LONG)]
     return body_lists(
         TransientSnapshot(
             taken_at=ClockReading(1, 2),
@@ -406,9 +422,19 @@ def _long_body() -> list[Any]:
             slot_table={(index, 0): None for index in range(LONG)},
             pending_async={1: PendingAsyncSnapshot(1, 2, (7,) * LONG)},
             framework=FrameworkSnapshot(
-                address_book=[AddressBookEntrySnapshot(peer, (b"\x01",), 1) for peer in peers],
+                address_book=[
+                    AddressBookEntrySnapshot(peer, (b"\x01",), 1, (index,))
+                    for index, peer in enumerate(peers)
+                ],
+                peer_governor=PeerGovernorSnapshot(
+                    ip_deny=[IpNetwork(index.to_bytes(4, "big"), 32) for index in range(LONG)]
+                ),
                 backoff_table=[BackoffEntry(peer, 1, 2, 3) for peer in peers],
                 peer_id_bytes=PEERS[0],
+                peer_records=[
+                    PeerRecordSnapshot(IDENTITY_PEER, ED25519_KEY, names, dict.fromkeys(names, 1)),
+                    *(PeerRecordSnapshot(peer, latency_ns=1) for peer in peers),
+                ],
             ),
             bus=TypedBusSnapshot({"k": tuple(range(LONG))}),
         )
@@ -447,6 +473,48 @@ LONG_FAULTS: list[tuple[str, Callable[[list[Any]], None], str, tuple[object, ...
         ("pending_async", 0, "value", "output_sites", LONG - 1),
     ),
     (
+        "the last expiry",
+        lambda body: body[5][2][-1][3].__setitem__(0, -1),
+        "expected u64",
+        ("framework", "address_book", LONG - 1, "expires_ns", 0),
+    ),
+    (
+        "IP networks out of order across windows",
+        lambda body: body[5][3][5].insert(CHUNK, body[5][3][5].pop(CHUNK - 1)),
+        "unique and in ascending order",
+        ("framework", "peer_governor", "ip_deny", CHUNK),
+    ),
+    (
+        "the last IP network with host bits set",
+        lambda body: body[5][3][5][-1].__setitem__(1, 8),
+        "bits set past the prefix",
+        ("framework", "peer_governor", "ip_deny", LONG - 1, "address"),
+    ),
+    (
+        "the last peer record's key, of another peer",
+        lambda body: body[5][9][-1].__setitem__(1, ED25519_KEY),
+        "does not hash to the PeerId",
+        ("framework", "peer_records", LONG, "public_key"),
+    ),
+    (
+        "the last peer record's latency",
+        lambda body: body[5][9][-1].__setitem__(4, 2**64),
+        "expected u64",
+        ("framework", "peer_records", LONG, "latency_ns"),
+    ),
+    (
+        "the last protocol of a long list out of order",
+        lambda body: body[5][9][0][2].__setitem__(-1, "0"),
+        "protocols must be sorted",
+        ("framework", "peer_records", 0, "protocols", LONG - 1),
+    ),
+    (
+        "the last metadata value NaN",
+        lambda body: body[5][9][0][3][-1].__setitem__(1, math.nan),
+        "NaN",
+        ("framework", "peer_records", 0, "metadata", LONG - 1, "value"),
+    ),
+    (
         "a subscriber twice, windows apart",
         lambda body: body[6][0][0][1].__setitem__(-1, 3),
         "duplicate subscriber id 3",
@@ -466,10 +534,10 @@ def test_a_fault_deep_in_a_long_array_is_found_where_the_walk_finds_it(
     body = _long_body()
     change(body)
     decoded_body = as_tuples(body)
-    outcome = _outcome(decoded_body)
-    assert outcome == _walked_outcome(decoded_body)
-    assert outcome[0] == "refused"
-    error_path, error_reason = cast(tuple[tuple[object, ...], str], outcome[1])
+    result = outcome(decoded_body)
+    assert result == walked_outcome(decoded_body)
+    assert result[0] == "refused"
+    error_path, error_reason = cast(tuple[tuple[object, ...], str], result[1])
     assert error_path == path
     assert reason in error_reason
 
