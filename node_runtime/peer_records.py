@@ -33,6 +33,12 @@ from node_runtime.component_errors import (
     PeerRecordLimitError,
 )
 from node_runtime.peer_key import PeerKey, PeerRef
+from node_runtime.peer_record_values import (
+    are_canonical_names,
+    is_canonical_metadata,
+    is_inlined_ed25519_key,
+    size_of,
+)
 from node_runtime.signed_record import verify_signed_peer_record
 from snapshot_schema.checks import U64_MAX
 from snapshot_schema.errors import PathElement
@@ -141,7 +147,9 @@ class PeerRecordBook(ChangeCounter):
         kept without it.
         """
         book = cls(limits)
+        limits_ = book._limits
         records = book._records
+        protocol_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
         # Peers whose row held nothing (so was not kept): listing one again is still a repeat.
         dropped: set[PeerKey] = set()
         for index, row in enumerate(entries):
@@ -151,13 +159,33 @@ class PeerRecordBook(ChangeCounter):
                 raise ComponentValueError("peer listed twice", ("entries", index, "peer"))
             record = _Record()
             if public_key is not None:
-                record.public_key = _check_public_key(
-                    peer, public_key, "entries", index, "public_key"
+                record.public_key = (
+                    public_key
+                    if is_inlined_ed25519_key(peer, public_key)
+                    else _check_public_key(peer, public_key, "entries", index, "public_key")
                 )
-            record.protocols = book._protocol_set(
-                protocols, (), "entries", index, "protocols", restoring=True
+            # The usual row is canonical already and kept as it is; any other is checked value
+            # by value, which names the culprit. Peers running the same software list the same
+            # protocols: each list is checked once and held once, however many peers list it.
+            shared = protocol_sets.get(protocols) if type(protocols) is tuple else None
+            if shared is None:
+                if are_canonical_names(protocols, limits_.max_protocols, limits_.max_name_size):
+                    shared = protocol_sets.setdefault(protocols, protocols)
+                else:
+                    shared = book._protocol_set(
+                        protocols, (), "entries", index, "protocols", restoring=True
+                    )
+            record.protocols = shared
+            record.metadata = (
+                metadata
+                if is_canonical_metadata(
+                    metadata,
+                    limits_.max_metadata,
+                    limits_.max_name_size,
+                    limits_.max_metadata_value_size,
+                )
+                else book._metadata_of(metadata, index)
             )
-            record.metadata = book._metadata_of(metadata, index)
             if latency_ns is not None:
                 record.latency_ns = check_ns(latency_ns, "entries", index, "latency_ns")
             if signed_record is not None:
@@ -380,7 +408,7 @@ class PeerRecordBook(ChangeCounter):
         problem = metadata_value_problem(value)
         if problem is not None:
             raise ComponentValueError(problem, path)
-        size = _size(value) if isinstance(value, str | bytes) else 0
+        size = size_of(value) if isinstance(value, str | bytes) else 0
         limit = self._limits.max_metadata_value_size
         if size > limit:
             raise _limit_error(
@@ -466,7 +494,7 @@ class PeerRecordBook(ChangeCounter):
     def _check_name(self, name: str, *path: PathElement) -> None:
         """A protocol ID or metadata key: a non-empty `str`, within `max_name_size` bytes."""
         check_name(name, *path)
-        size, limit = _size(name), self._limits.max_name_size
+        size, limit = size_of(name), self._limits.max_name_size
         if size > limit:
             raise ComponentValueError(f"{size} bytes exceed the {limit}-byte limit", path)
 
@@ -492,13 +520,6 @@ def _check_public_key(peer: PeerKey, key: bytes, *path: PathElement) -> bytes:
     if problem is not None:
         raise ComponentValueError(problem, path)
     return key
-
-
-def _size(value: str | bytes) -> int:
-    """Bytes of a value as a snapshot stores it (UTF-8 for text)."""
-    if isinstance(value, bytes):
-        return len(value)
-    return len(value) if value.isascii() else len(value.encode())
 
 
 def _same(held: MetadataValue, value: MetadataValue) -> bool:
