@@ -14,10 +14,11 @@ _UNITS = (("d", 86_400), ("h", 3_600), ("m", 60))
 
 
 def duration(ns: int) -> str:
-    """A duration as `1d02h03m04s`, `2m00s` (from its largest unit down, whole seconds), or
-    `4.250s` below a minute (to the millisecond)."""
+    """A duration as `1d02h03m04s`, `2m00s` (from its largest unit down, in whole seconds), or
+    `4.250s` below a minute (in whole milliseconds)."""
     if ns < 60 * _NS:
-        return f"{ns / _NS:.3f}s"
+        milliseconds = ns // 1_000_000  # cut, not rounded: 59.9999 s is not yet a minute
+        return f"{milliseconds // 1000}.{milliseconds % 1000:03d}s"
     rest = ns // _NS
     parts: list[str] = []
     for unit, size in _UNITS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import random
+from collections.abc import Mapping
 
 from node_runtime.cli.exit_codes import ExitCode, file_error
 from node_runtime.cli.files import (
@@ -22,6 +23,7 @@ from snapshot_schema import SnapshotError
 
 _NS = 1_000_000_000
 _STAGGER_SEED = 0
+_RESTORE = "restore:"
 
 
 def _non_negative_seconds(text: str) -> int:
@@ -86,9 +88,21 @@ def run(args: argparse.Namespace) -> ExitCode:
     say(
         f"restored {node.peer_id} as at {iso_utc(clock.wall_ns())} "
         f"({seconds(downtime)} after the snapshot)",
+        _restore_counts(loaded.state.framework.counters, node),
         *report(node, args.limit),
     )
     return ExitCode.OK
+
+
+def _restore_counts(saved: Mapping[str, int], node: Node) -> str:
+    """What the restore itself counted (`restore:` counters, docs/runtime.md): addresses that
+    expired while the node was down, signed records that did not verify, repairs."""
+    moved = [
+        f"{name.removeprefix(_RESTORE)} +{value - saved.get(name, 0)}"
+        for name, value in node.counters.items()
+        if name.startswith(_RESTORE) and value != saved.get(name, 0)
+    ]
+    return f"restore: {', '.join(moved) or 'nothing dropped or repaired'}"
 
 
 def report(node: Node, limit: int) -> list[str]:
@@ -108,7 +122,7 @@ def report(node: Node, limit: int) -> list[str]:
     for peer in sorted(known):
         decision = governor.decision(peer)
         retry = backoff.next_ready_ns(peer)
-        addresses = len(node.address_book.addresses(peer)) if peer in node.address_book else 0
+        addresses = len(node.address_book.addresses(peer, now)) if peer in node.address_book else 0
         down = decision is Decision.DOWN
         if node.may_dial(PeerId.from_bytes(peer)):
             probe = "; down, so this dial is a probe" if down else ""

@@ -16,6 +16,7 @@ import pytest
 from node_runtime import (
     DirectoryStore,
     Identity,
+    IpList,
     ManualClock,
     Multiaddr,
     Node,
@@ -59,13 +60,18 @@ class Files:
 
 
 def snapshots() -> tuple[TransientSnapshot, TransientSnapshot]:
-    """A: two peers with addresses, two envelopes queued. B, 5 s later: dials failed (one peer
-    backing off, one down), a peer blocked, an envelope sent and another queued, an address
-    added, a command id minted."""
+    """A: two peers with addresses (one expiring in 10 minutes), what identify said of one,
+    a denied network, two envelopes queued. B, 5 s later: dials failed (one peer backing off,
+    one down), a peer blocked, an envelope sent and another queued, an address added for 2
+    minutes, the agent version changed and a latency measured, an allowed network, an
+    extension, a command id minted."""
     clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
     node = Node(IDENTITY, clock=clock)
     node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001"))
-    node.add_peer_address(PEERS[1], Multiaddr.from_string("/ip4/10.0.0.2/tcp/4001"))
+    node.add_peer_address(PEERS[1], Multiaddr.from_string("/ip4/10.0.0.2/tcp/4001"), 600 * S)
+    node.set_peer_protocols(PEERS[0], ["/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"])
+    node.put_peer_metadata(PEERS[0], "AgentVersion", "go-libp2p/0.36.2")
+    node.governor.add_ip_network(IpList.DENY, "10.66.0.0/16")
     node.outbound.enqueue(b"hello")
     node.outbound.enqueue(b"world")
     a = node.snapshot()
@@ -76,7 +82,12 @@ def snapshots() -> tuple[TransientSnapshot, TransientSnapshot]:
     node.governor.block(PEERS[3].to_bytes())
     node.outbound.pop()
     node.outbound.enqueue(b"again")
-    node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.9/udp/4001/quic-v1"))
+    quic = Multiaddr.from_string("/ip4/10.0.0.9/udp/4001/quic-v1")
+    node.add_peer_address(PEERS[0], quic, 120 * S)
+    node.put_peer_metadata(PEERS[0], "AgentVersion", "go-libp2p/0.37.0")
+    node.record_latency(PEERS[0], 20_000_000)
+    node.governor.add_ip_network(IpList.ALLOW, "10.0.0.0/8")
+    node.set_extension("libp2p/pubsub-blacklist", bytes.fromhex("91c40201"))
     node.command_ids.mint()
     return a, node.snapshot()
 

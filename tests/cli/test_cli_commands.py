@@ -72,7 +72,7 @@ def test_inspect_shows_the_header_and_a_summary(
     assert shown["created"] == "2025-11-24T16:00:00.000000000Z"
     assert shown["flags"] == "signed,compressed"
     assert shown["verified"] == "integrity, signature, decodes"
-    assert "  address book  2 peers, 2 addresses" in lines
+    assert "  address book  2 peers, 2 addresses (1 expiring)" in lines
     assert "  outbound      2 envelopes (10 bytes, 0 redelivered)" in lines
 
 
@@ -190,11 +190,12 @@ def test_diff_reports_changes_by_component(
         "time:",
         "  b taken 5.000 s after a",
         "address book:",
-        f"  ~ peer {PEERS[0]} +/ip4/10.0.0.9/udp/4001/quic-v1",
+        f"  ~ peer {PEERS[0]} +/ip4/10.0.0.9/udp/4001/quic-v1 (expires in 2m00s)",
         "counters:",
         "  dials_failed 0 -> 4 (+4)",
         "policy:",
         f"  + blocked {PEERS[3]}",
+        "  + ip allow 10.0.0.0/8",
         "health:",
         f"  + {PEERS[1]} failures 1, up",
         f"  + {PEERS[2]} failures 3, down",
@@ -204,6 +205,12 @@ def test_diff_reports_changes_by_component(
         "outbound:",
         "  + queued <5 bytes 616761696e>",
         "  - sent <5 bytes 68656c6c6f>",
+        "peer records:",
+        f"  ~ {PEERS[0]} metadata AgentVersion 'go-libp2p/0.36.2' (str) -> "
+        "'go-libp2p/0.37.0' (str)",
+        f"  ~ {PEERS[0]} latency unknown -> 20.000 ms",
+        "extensions:",
+        "  + libp2p/pubsub-blacklist (4 bytes)",
         "ids:",
         "  next command id 0 -> 1",
     ]
@@ -264,7 +271,8 @@ def test_replay_says_what_the_node_would_do_next(
     lines = [
         re.sub(r"retry in [0-9.]+ s \(failed attempts: 3", "retry in … (3", line) for line in lines
     ]
-    assert lines[1:8] == [
+    assert lines[1:9] == [
+        "restore: nothing dropped or repaired",
         "ready to dial: 1 peers",
         f"  {PEERS[0]} (2 addresses)",
         "backing off: 2 peers",
@@ -275,11 +283,14 @@ def test_replay_says_what_the_node_would_do_next(
     ]
     assert "outbound: 2 envelopes queued, 2 flagged for redelivery" in lines
     # After an hour down the backoff deadlines have passed: the retries are staggered instead.
+    # The addresses given a TTL (10 and 2 minutes) expired while the node was down.
     code, lines = run(capsys, *args, "--downtime", "3600", "--limit", "1")
     assert lines[0].endswith("(3600.000 s after the snapshot)")
-    assert lines[3] == "backing off: 2 peers"
-    assert lines[5] == "  … and 1 more (--limit 0 lists all)"
-    assert lines[6:8] == ["held back by policy: 1 peers", f"  {PEERS[3]} (blocked)"]
+    assert lines[1] == "restore: expired_addresses_dropped +2"
+    assert lines[2:4] == ["ready to dial: 1 peers", f"  {PEERS[0]} (1 addresses)"]
+    assert lines[4] == "backing off: 2 peers"
+    assert lines[6] == "  … and 1 more (--limit 0 lists all)"
+    assert lines[7:9] == ["held back by policy: 1 peers", f"  {PEERS[3]} (blocked)"]
 
 
 def test_replay_lists_a_down_peer_whose_backoff_passed_as_ready_to_probe(
@@ -298,7 +309,7 @@ def test_replay_lists_a_down_peer_whose_backoff_passed_as_ready_to_probe(
     path.write_bytes(encode(node.snapshot()))
     code, lines = run(capsys, "replay", path, "--identity", files_identity(tmp_path))
     assert code == ExitCode.OK
-    assert lines[1:5] == [
+    assert lines[2:6] == [
         "ready to dial: 1 peers",
         f"  {PEERS[0]} (1 addresses; down, so this dial is a probe)",
         "backing off: 0 peers",

@@ -22,7 +22,7 @@ from node_runtime.cli.main import main
 from snapshot_schema import TransientSnapshot, TypedBusSnapshot, decode, encode
 
 ROOT = Path(__file__).resolve().parents[2]
-GOLDEN = ROOT / "tests" / "golden" / "v1"
+GOLDEN = ROOT / "tests" / "golden" / "v2"
 HEADER_NUMBERS = {"container_version", "spec_version", "header_length"}  # 16 bits in the header
 
 
@@ -45,7 +45,7 @@ def integers(node: object, field: str) -> Iterator[tuple[str, object]]:
         yield field, node
 
 
-@pytest.mark.parametrize("golden", ["maximal", "every_ingress"])
+@pytest.mark.parametrize("golden", ["maximal", "every_ingress", "peer_state", "peer_state_edges"])
 def test_json_writes_u64_values_as_strings_and_u32_fields_as_numbers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], golden: str
 ) -> None:

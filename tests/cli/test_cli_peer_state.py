@@ -14,6 +14,7 @@ from cli_support import IDENTITY, PEERS, S, run
 
 from node_runtime.cli.exit_codes import ExitCode
 from node_runtime.cli.main import main
+from node_runtime.cli.peer_state import duration
 from snapshot_schema import (
     AddressBookEntrySnapshot,
     ClockReading,
@@ -341,3 +342,51 @@ def test_a_metadata_value_of_another_type_is_a_change_even_when_python_calls_it_
         )
         assert code == ExitCode.OK
         assert lines[2:] == ["peer records:", f"  ~ {P1} metadata v {shown_old} -> {shown_new}"]
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (0, "0.000s"),
+        (4_250_000_000, "4.250s"),
+        (59_999_999_999, "59.999s"),  # below a minute: whole milliseconds
+        (60 * S, "1m00s"),
+        (595 * S, "9m55s"),
+        (3_600 * S, "1h00m00s"),
+        (93_784 * S + 999_999_999, "1d02h03m04s"),  # whole seconds from a minute up
+    ],
+)
+def test_durations_read_from_their_largest_unit(ns: int, text: str) -> None:
+    assert duration(ns) == text
+
+
+def test_long_metadata_strings_are_cut_and_say_their_length(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = PeerRecordSnapshot(PEERS[2].to_bytes(), metadata={"long": "é" * 65, "blob": bytes(99)})
+    path = write(tmp_path / "s.snapshot", edited(snapshot(), peer_records=[record]))
+    code, lines = run(capsys, "inspect", path)
+    assert code == ExitCode.OK
+    assert f"    metadata       blob = <99 bytes {'00' * 16}…> (bytes)" in lines
+    assert f"                   long = {'é' * 64!r}… (str of 65 characters)" in lines
+
+
+def test_replay_says_what_the_restore_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Addresses that expired while the node was down, and a signed record that does not
+    verify (kept out of the restored node, which logs a warning naming the peer)."""
+    base = snapshot()
+    records = [attrs.evolve(base.framework.peer_records[0], signed_record=b"not an envelope")]
+    path = write(tmp_path / "s.snapshot", edited(base, peer_records=records))
+    identity = tmp_path / "node.pem"
+    IDENTITY.save(identity)
+    code = main(["replay", str(path), "--identity", str(identity), "--downtime", "300"])
+    captured = capsys.readouterr()
+    assert code == ExitCode.OK
+    lines = captured.out.splitlines()
+    # The expiring address (2 minutes left) and the one already expired at the snapshot.
+    assert lines[1] == "restore: expired_addresses_dropped +2, signed_records_refused +1"
+    assert lines[2:4] == ["ready to dial: 1 peers", f"  {P0} (1 addresses)"]
+    assert captured.err.startswith("nodesnap: warning: ")
+    assert P0 in captured.err

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import IDENTITY, KEY, PEERS, S, snapshots
+from cli_support import IDENTITY, KEY, PEERS, S, seal_version_1, snapshots, version_1_golden
 
 from node_runtime import DirectoryStore, ManualClock, Multiaddr, Node, seal
 from snapshot_schema import encode
@@ -63,8 +63,9 @@ def shows(expected: list[str], actual: str) -> bool:
 def example_files(root: Path) -> None:
     """The files the transcripts name: snapshots A and B of tests/cli/cli_support.py (`a.nsnap`
     signed and compressed, `b.nsnap` signed and encrypted with `snapshot.key`), A raw
-    (`c.snapshot`) and torn (`torn.nsnap`), the node's identity (`node.pem`), and a `store/`
-    holding one snapshot of a node with a peer and an envelope queued."""
+    (`c.snapshot`) and torn (`torn.nsnap`), the version 1 golden `typical` as the node's, sealed
+    signed and compressed by a version 1 build (`old.nsnap`), the node's identity (`node.pem`),
+    and a `store/` holding one snapshot of a node with a peer and an envelope queued."""
     a, b = snapshots()
     IDENTITY.save(root / "node.pem")
     (root / "snapshot.key").write_text(KEY.hex() + "\n")
@@ -73,6 +74,10 @@ def example_files(root: Path) -> None:
     (root / "b.nsnap").write_bytes(seal(b, generation=2, signer=IDENTITY, encryption_key=KEY))
     (root / "c.snapshot").write_bytes(encode(a))
     (root / "torn.nsnap").write_bytes((root / "a.nsnap").read_bytes()[:-40])
+    old = version_1_golden("typical", IDENTITY.peer_id)
+    (root / "old.nsnap").write_bytes(
+        seal_version_1(old, generation=7, signer=IDENTITY, compress=True)
+    )
     wall = calendar.timegm((2026, 11, 25, 9, 45, 13)) * S + 660_106_387
     node = Node(IDENTITY, clock=ManualClock(monotonic_ns=16_543_860_000_000, wall_ns=wall))
     node.add_peer_address(PEERS[0], Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001"))
