@@ -166,16 +166,13 @@ class PeerRecordBook(ChangeCounter):
                 )
             # The usual row is canonical already and kept as it is; any other is checked value
             # by value, which names the culprit. Peers running the same software list the same
-            # protocols: each list is checked once and held once, however many peers list it.
-            shared = protocol_sets.get(protocols) if type(protocols) is tuple else None
-            if shared is None:
-                if are_canonical_names(protocols, limits_.max_protocols, limits_.max_name_size):
-                    shared = protocol_sets.setdefault(protocols, protocols)
-                else:
-                    shared = book._protocol_set(
-                        protocols, (), "entries", index, "protocols", restoring=True
-                    )
-            record.protocols = shared
+            # protocols: each such list is held once, however many peers list it.
+            if are_canonical_names(protocols, limits_.max_protocols, limits_.max_name_size):
+                record.protocols = protocol_sets.setdefault(protocols, protocols)
+            else:
+                record.protocols = book._protocol_set(
+                    protocols, (), "entries", index, "protocols", restoring=True
+                )
             record.metadata = (
                 metadata
                 if is_canonical_metadata(

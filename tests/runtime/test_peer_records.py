@@ -585,6 +585,7 @@ def row(**fields: object) -> PeerRecordRow:
         ([row(peer=BOB, public_key=ALICE_KEY)], ("entries", 0, "public_key")),
         ([row(protocols=("/a", "/a"))], ("entries", 0, "protocols", 1)),
         ([row(protocols=("/a", ""))], ("entries", 0, "protocols", 1)),
+        ([row(protocols=("/a", ["/b"]))], ("entries", 0, "protocols", 1)),  # unhashable
         ([row(metadata=(("k", 1), ("k", 2)))], ("entries", 0, "metadata", 1, "key")),
         ([row(metadata=(("k", math.nan),))], ("entries", 0, "metadata", 0, "value")),
         ([row(metadata=(("k",),))], ("entries", 0, "metadata", 0)),
