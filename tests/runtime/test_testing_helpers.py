@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,6 +61,7 @@ from snapshot_schema import (
 
 S = 1_000_000_000
 KEY = bytes(range(32))
+GOLDEN_V1 = Path(__file__).resolve().parents[1] / "golden" / "v1"
 
 
 def busy_node(identity: Identity, clock: ManualClock) -> Node:
@@ -224,6 +226,27 @@ def test_replay_of_a_raw_encoded_file(
     assert replay_file(path, node_identity, clock=later).snapshot() == mark_redelivered(snapshot)
     with pytest.raises(SignatureMissingError):
         replay_file(path, node_identity, expected_signer=node_identity.peer_id)
+
+
+def test_replay_of_a_version_1_file_restores_its_migrated_state(
+    tmp_path: Path, node_identity: Identity
+) -> None:
+    """The v1 golden `typical`, as the node's own: every address permanent, nothing new."""
+    golden = (GOLDEN_V1 / "typical.msgpack").read_bytes()
+    version, body = msgpack.unpackb(golden, use_list=False, strict_map_key=False)
+    framework = (*body[5][:6], node_identity.peer_id.to_bytes(), *body[5][7:])  # peer_id_bytes
+    path = tmp_path / "old.snapshot"
+    path.write_bytes(msgpack.packb((version, (*body[:5], framework, *body[6:])), use_bin_type=True))
+    snapshot = replay_file(path, node_identity).snapshot()
+    assert snapshot.spec_version == 2
+    assert snapshot.framework.counters["envelopes_sent"] == 1_204
+    assert (snapshot.framework.next_command_id, snapshot.framework.next_exec_id) == (42, 17)
+    assert [entry.expires_ns for entry in snapshot.framework.address_book] == [
+        (None, None),
+        (None,),
+    ]
+    assert snapshot.framework.peer_records == ()
+    assert snapshot.framework.extensions == {}
 
 
 def test_replay_reads_an_empty_or_torn_sealed_file_as_truncated(
