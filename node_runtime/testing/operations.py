@@ -22,9 +22,17 @@ def _advance(node: Node, ns: int) -> None:
 
 _ACTIONS: dict[str, Callable[..., object]] = {
     "add_address": lambda node, peer, address: node.add_peer_address(peer, address),
-    "remove_address": lambda node, peer, address: node.address_book.remove_address(
-        peer.to_bytes(), address
+    "add_address_with_ttl": lambda node, peer, address, ttl_ns: node.add_peer_address(
+        peer, address, ttl_ns
     ),
+    "set_address_ttl": lambda node, peer, address, ttl_ns: node.set_peer_address_ttl(
+        peer, address, ttl_ns
+    ),
+    # Through the node, on its clock: an address that has expired is not there to remove.
+    "remove_address": lambda node, peer, address: node.remove_peer_address(peer, address),
+    "clear_addresses": lambda node, peer: node.clear_peer_addresses(peer),
+    "expire_addresses": lambda node: node.expire_addresses(),
+    "peer_addresses": lambda node, peer: node.peer_addresses(peer),
     "retain": lambda node, peer: node.address_book.retain(peer.to_bytes()),
     "release": lambda node, peer: node.address_book.release(peer.to_bytes()),
     "forget_addresses": lambda node, peer: node.address_book.forget(peer.to_bytes()),
@@ -64,6 +72,8 @@ _ACTIONS: dict[str, Callable[..., object]] = {
     "count": lambda node, name: node.counters.increment(name),
     "fire": lambda node, phase: node.lifecycle.fire(phase),
     "drain_phases": lambda node: node.lifecycle.drain(),
+    "set_extension": lambda node, namespace, data: node.set_extension(namespace, data),
+    "remove_extension": lambda node, namespace: node.remove_extension(namespace),
     "subscribe": lambda node, kind, site: node.bus.subscribe(kind, site),
     "unsubscribe": lambda node, kind, site: node.bus.unsubscribe(kind, site),
     "await_command": engine.await_command,

@@ -106,6 +106,7 @@ def _arguments(
     none = st.just(())
     subscription = st.tuples(st.sampled_from(["x", "y"]), st.integers(0, 3))
     small_bytes = st.binary(max_size=4)
+    namespace = st.sampled_from(["libp2p/pubsub", "app.tags"])
     # Up to about an hour: past the default backoff deadlines, though not always.
     seconds = st.integers(0, 4_000).map(lambda seconds: seconds * _S)
     ip_list = st.sampled_from(list(IpList))
@@ -114,7 +115,12 @@ def _arguments(
     metadata_key = st.sampled_from(["agent", "score"])
     return {
         "add_address": address,
+        "add_address_with_ttl": st.tuples(peers, st.sampled_from(_ADDRESSES), seconds),
+        "set_address_ttl": st.tuples(peers, st.sampled_from(_ADDRESSES), st.none() | seconds),
         "remove_address": address,
+        "clear_addresses": peer,
+        "expire_addresses": none,
+        "peer_addresses": peer,
         "retain": peer,
         "release": peer,
         "forget_addresses": peer,
@@ -149,6 +155,8 @@ def _arguments(
         "count": st.tuples(st.sampled_from(["a", "b"])),
         "fire": st.tuples(st.sampled_from(["started", "tick"])),
         "drain_phases": none,
+        "set_extension": st.tuples(namespace, small_bytes),
+        "remove_extension": st.tuples(namespace),
         "subscribe": subscription,
         "unsubscribe": subscription,
         "await_command": st.tuples(st.integers(0, 3), st.none() | seconds),

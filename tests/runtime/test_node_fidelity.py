@@ -11,7 +11,11 @@ and must agree:
 
 * at the restart, every saved time follows the clock rule of docs/runtime.md, staggered deadlines
   included (the machine then waits out the stagger window);
-* after it, every operation answers the same (minted IDs aside) and so does `may_dial` for every
+* at the restart, every address expiry follows the same rule without the stagger: the addresses
+  that expired while the node was down are gone, and counted in
+  `restore:expired_addresses_dropped`;
+* after it, every operation answers the same (minted IDs aside, and how many addresses
+  `expire_addresses` drops: the restore already dropped some) and so does `may_dial` for every
   peer; the restored node's snapshot is the original's with every time moved by the difference
   of their monotonic clocks (past times no lower than the floor a restore clamped them to,
   deadlines that are due in one due in the other) and queued envelopes flagged `redelivered`;
@@ -39,6 +43,7 @@ from snapshot_schema.checks import U64_MAX
 S = 1_000_000_000
 DAY = 86_400 * S
 _MINTS = {"mint_command_id": "next_command_id", "mint_exec_id": "next_exec_id"}
+EXPIRED_DROPPED = "restore:expired_addresses_dropped"
 
 # One saved time: where it is, whether it is a deadline (else a past time), its value.
 Time = tuple[str, bool, int]
@@ -62,8 +67,18 @@ def times(snapshot: TransientSnapshot) -> list[Time]:
     return found
 
 
+def expiries(snapshot: TransientSnapshot) -> dict[tuple[bytes, bytes], int | None]:
+    """Each address's expiry, by peer and address."""
+    return {
+        (entry.peer_id, address): expiry
+        for entry in snapshot.framework.address_book
+        for address, expiry in zip(entry.addresses, entry.expires_ns, strict=True)
+    }
+
+
 def timeless(snapshot: TransientSnapshot) -> TransientSnapshot:
-    """`snapshot` with every time (and the next IDs, checked on their own) set to 0."""
+    """`snapshot` with every time (and the next IDs, and the count of expired addresses a restore
+    dropped, checked on their own) set to 0 or left out."""
     framework = snapshot.framework
     governor = framework.peer_governor
     return attrs.evolve(
@@ -71,6 +86,11 @@ def timeless(snapshot: TransientSnapshot) -> TransientSnapshot:
         taken_at=ClockReading(0, 0),
         framework=attrs.evolve(
             framework,
+            counters={k: v for k, v in framework.counters.items() if k != EXPIRED_DROPPED},
+            address_book=[
+                attrs.evolve(e, expires_ns=[None if x is None else 0 for x in e.expires_ns])
+                for e in framework.address_book
+            ],
             peer_governor=attrs.evolve(
                 governor, health=[attrs.evolve(h, last_event_ns=0) for h in governor.health]
             ),
@@ -120,6 +140,18 @@ def assert_follows_the_clock_rule(
         return now <= rebased_ns < now + max(1, min(stagger, remaining))
 
     assert mismatches(times(saved), times(rebased), agree) == []
+    # Expiries: the deadline rule without the stagger; what had no time left is dropped.
+    kept = {
+        key: expiry if expiry is None else expiry - saved.taken_at.monotonic_ns - downtime
+        for key, expiry in expiries(saved).items()
+    }
+    kept = {key: left for key, left in kept.items() if left is None or left > 0}
+    assert expiries(rebased) == {
+        key: left if left is None else min(U64_MAX, now + left) for key, left in kept.items()
+    }
+    dropped = len(expiries(saved)) - len(kept)
+    saved_count = dict(saved.framework.counters).get(EXPIRED_DROPPED, 0)
+    assert dict(rebased.framework.counters).get(EXPIRED_DROPPED, 0) == saved_count + dropped
 
 
 class NodeFidelity(NodeMachine):
@@ -141,6 +173,10 @@ class NodeFidelity(NodeMachine):
                 self.check_minted(operation.name, answer)
             elif operation.name == "dial_failed":  # a retry deadline: on each node's own clock
                 assert answer == attrs.evolve(outcome, value=self.on_live_clock(outcome.value))
+            elif operation.name == "expire_addresses":  # the restore dropped some already
+                assert isinstance(answer.value, int)
+                assert isinstance(outcome.value, int)
+                assert answer.value <= outcome.value
             else:
                 assert answer == outcome
         if operation.name in _MINTS and outcome.refused is None:
@@ -243,6 +279,10 @@ class NodeFidelity(NodeMachine):
             return restored_ns == max(self.floor_ns or 0, original_ns + shift)
 
         assert mismatches(times(expected), times(actual), agree) == []
+        assert expiries(actual) == {
+            key: expiry if expiry is None else min(U64_MAX, expiry + shift)
+            for key, expiry in expiries(expected).items()
+        }
         for peer in DEFAULT_PEERS:
             assert original.may_dial(peer) == restored.may_dial(peer)
 
