@@ -29,6 +29,7 @@ from node_runtime.component_errors import (
     ComponentError,
     ComponentTypeError,
     ComponentValueError,
+    ExtensionLimitError,
     IdExhaustedError,
     IdsNotDurableError,
     NoAllowlistError,
@@ -48,6 +49,7 @@ from node_runtime.errors import (
     PeerIdMismatchError,
 )
 from node_runtime.execution import InFlightExecution
+from node_runtime.extensions import DEFAULT_MAX_EXTENSION_BYTES, ExtensionTable
 from node_runtime.id_allocator import IdAllocator, ReservationKeeper
 from node_runtime.identity import Identity, verify
 from node_runtime.lifecycle import LifecycleQueue
@@ -121,6 +123,7 @@ __all__ = [
     "DEFAULT_INTERVAL_S",
     "DEFAULT_KEEP_LAST",
     "DEFAULT_MAX_ADDRESSES_PER_PEER",
+    "DEFAULT_MAX_EXTENSION_BYTES",
     "DEFAULT_MAX_METADATA_PER_PEER",
     "DEFAULT_MAX_METADATA_VALUE_SIZE",
     "DEFAULT_MAX_NAME_SIZE",
@@ -153,6 +156,8 @@ __all__ = [
     "DirectoryStore",
     "EncryptionKeyError",
     "EncryptionMissingError",
+    "ExtensionLimitError",
+    "ExtensionTable",
     "Flags",
     "HeaderMismatchError",
     "IdAllocator",
