@@ -90,6 +90,10 @@ addresses = arg(st.sampled_from(ADDRESSES))
 times = arg(st.integers(0, 10**12) | st.just(U64_MAX))
 counts = arg(st.integers(0, 3) | st.just(U64_MAX))
 envelopes = arg(st.binary(min_size=1, max_size=6))
+namespaces = arg(
+    st.sampled_from(["libp2p/pubsub", "app.tags"]), st.one_of(whole(texts), whole(anything))
+)
+extension_data = arg(st.binary(max_size=6))
 in_flight = st.builds(
     InFlightExecution,
     frontier=st.lists(st.tuples(u64s, u64s), max_size=2).map(tuple),
@@ -111,6 +115,21 @@ OPERATIONS: dict[str, tuple[Callable[..., object], tuple[st.SearchStrategy[Any],
         lambda node, p, a: node.address_book.remove_address(p, a),
         (peer_keys, addresses),
     ),
+    "add_address_with_ttl": (
+        lambda node, p, a, ttl, now: node.address_book.add_address(p, a, ttl, now_ns=now),
+        (peer_keys, addresses, st.none() | times, st.none() | times),
+    ),
+    "set_address_ttl": (
+        lambda node, p, a, ttl, now: node.address_book.set_address_ttl(p, a, ttl, now_ns=now),
+        (peer_keys, addresses, st.none() | times, times),
+    ),
+    "clear_addresses": (lambda node, peer: node.address_book.clear_addresses(peer), (peer_keys,)),
+    "expire_addresses": (lambda node, now: node.address_book.expire(now), (times,)),
+    "set_extension": (
+        lambda node, ns, data: node.set_extension(ns, data),
+        (namespaces, extension_data),
+    ),
+    "remove_extension": (lambda node, ns: node.remove_extension(ns), (namespaces,)),
     "retain": (lambda node, peer: node.address_book.retain(peer), (peer_keys,)),
     "release": (lambda node, peer: node.address_book.release(peer), (peer_keys,)),
     "forget_address_book": (lambda node, peer: node.address_book.forget(peer), (peer_keys,)),
@@ -173,6 +192,7 @@ def state_of(node: Node) -> tuple[object, ...]:
         node.command_ids.next_id,
         node.exec_ids.next_id,
         node.execution,
+        node.extension_table.items(),
         node.clock.monotonic_ns(),
     )
 
