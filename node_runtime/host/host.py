@@ -11,8 +11,8 @@ now excludes. A malformed frame or envelope closes that connection only.
 Sending. `send(peer, payload)` numbers the envelope and appends it to `node.outbound`, where it
 stays until the destination acknowledges it, so every snapshot holds every unacknowledged
 envelope. A scheduler task starts a link for each destination with unacknowledged envelopes
-that `node.may_dial` allows (policy, backoff; a down peer's dial is its probe) and that has a
-TCP address in the address book, and otherwise wakes when the earliest backoff passes; dial,
+that `node.may_dial` allows (policy, backoff; a down peer's dial is its probe) and that has an
+unexpired TCP address in the address book, and otherwise wakes when the earliest backoff passes; dial,
 connect and handshake failures go to `node.record_dial_failure` (governor health, backoff), a
 completed handshake to `record_dial_success`. On each new connection a link resends
 every unacknowledged envelope for that peer, in queue order: the `redelivered` flags of a
@@ -327,7 +327,7 @@ class Host:
                 link = self._links.get(peer)
                 if link is not None:
                     link.wake.set()
-                elif not self.node.address_book.addresses(peer.to_bytes()):
+                elif not self.node.peer_addresses(peer):  # expired addresses left out
                     continue  # waits for add_peer_address
                 elif self.node.may_dial(peer):
                     self._links[peer] = _Link()
@@ -357,7 +357,7 @@ class Host:
     async def _dial(self, peer: PeerId) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         """Connect to `peer` at its first address that answers and authenticates; the outcome
         goes to the node's governor and backoff."""
-        for address in self.node.address_book.addresses(peer.to_bytes()):
+        for address in self.node.peer_addresses(peer):
             target = _tcp_target(address, peer)
             if target is None:
                 continue
