@@ -88,7 +88,9 @@ def test_the_version_2_peer_state_golden_restores_after_a_downtime() -> None:
     assert signing_entry.addresses == saved_signing.addresses
     permanent, expiring = signing_entry.expires_ns
     assert permanent is None
-    saved_left = saved_signing.expires_ns[1] - decode(data).taken_at.monotonic_ns
+    saved_expiry = saved_signing.expires_ns[1]
+    assert saved_expiry is not None
+    saved_left = saved_expiry - decode(data).taken_at.monotonic_ns
     assert expiring == now + saved_left - 10 * SECOND  # 120 s TTL, 10 s of it spent down
     assert saved_sha256.peer_id not in node.address_book
     assert node.counters.get("restore:expired_addresses_dropped") == 1
