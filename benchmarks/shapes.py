@@ -22,6 +22,7 @@ shapes and the typical snapshot, so a busy machine slows them alike; the collect
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import itertools
 import shlex
@@ -37,7 +38,7 @@ import msgpack
 
 from benchmarks.codec import TYPICAL_SHAPE, build_snapshot
 from benchmarks.harness import cell, load_line, machine_line
-from snapshot_schema import SnapshotDecodeError, decode, encode
+from snapshot_schema import CURRENT_SNAPSHOT_SPEC_VERSION, SnapshotDecodeError, decode, encode
 
 TIME_BOUND = 20.0
 """Decode time per input byte of any valid shape, at most this many times a typical snapshot's."""
@@ -49,10 +50,12 @@ DEFAULT_ROUNDS = 5
 
 PEER = b"\x12\x20" + bytes(32)  # the node's own PeerId in every shape
 Body = list[Any]
+Envelope = list[Any]  # [spec_version, body]
 
 
 def _empty_body() -> Body:
-    framework = [[], [], [], [[], None, [], 1], [], [], PEER, 0, 0]
+    governor: list[Any] = [[], None, [], 1, [], []]
+    framework = [[], [], [], governor, [], [], PEER, 0, 0, [], []]
     return [[0, 0], [], [], [], [], framework, [[]], [], [], []]
 
 
@@ -66,26 +69,27 @@ def _tiny_address(index: int) -> bytes:
 
 
 _ALPHABET = "".join(sorted(string.ascii_letters + string.digits))
+_EXTENSION_ALPHABET = "".join(sorted(string.ascii_lowercase + string.digits + "._/-"))
 
 
-def _names(count: int) -> list[str]:
-    """The `count` shortest distinct names, ascending."""
+def _names(count: int, alphabet: str = _ALPHABET) -> list[str]:
+    """The `count` shortest distinct names of `alphabet`, ascending."""
     shortest = itertools.chain.from_iterable(
-        itertools.product(_ALPHABET, repeat=length) for length in itertools.count(1)
+        itertools.product(alphabet, repeat=length) for length in itertools.count(1)
     )
     return sorted("".join(letters) for letters in itertools.islice(shortest, count))
 
 
-def _with(setter: Callable[[Body, int], None]) -> Callable[[int], Body]:
-    def build(count: int) -> Body:
+def _with(setter: Callable[[Body, int], None]) -> Callable[[int], Envelope]:
+    def build(count: int) -> Envelope:
         body = _empty_body()
         setter(body, count)
-        return body
+        return [CURRENT_SNAPSHOT_SPEC_VERSION, body]
 
     return build
 
 
-def _set(path: tuple[int, ...], value: Callable[[int], object]) -> Callable[[int], Body]:
+def _set(path: tuple[int, ...], value: Callable[[int], object]) -> Callable[[int], Envelope]:
     """A body whose element at `path` is `value(count)`."""
 
     def setter(body: Body, count: int) -> None:
@@ -97,10 +101,18 @@ def _set(path: tuple[int, ...], value: Callable[[int], object]) -> Callable[[int
     return _with(setter)
 
 
-FRAMEWORK, GOVERNOR = 5, 3
+FRAMEWORK, GOVERNOR, PEER_RECORDS = 5, 3, 9
 MIXED_EVENTS = [[0, b""], [1, "a", "b", b""], [2, "a", []], [3, 0], [4, 0, []]]
+METADATA_VALUES = ["", 0, 0.5, False, b"", None]
+"""One metadata value of each type, the smallest of each."""
 
-SHAPES: dict[str, Callable[[int], Body]] = {
+
+def _record(protocols: object = (), metadata: object = ()) -> list[object]:
+    """The node's own peer record, with nothing but `protocols` and `metadata`."""
+    return [PEER, None, protocols, metadata, None, None]
+
+
+SHAPES: dict[str, Callable[[int], Envelope]] = {
     "frontier: [0, 0]": _set((1,), lambda n: [[0, 0]] * n),
     "slot_table: [[a, b], nil]": _set(
         (2,), lambda n: [[[i >> 7, i & 127], None] for i in range(n)]
@@ -112,21 +124,54 @@ SHAPES: dict[str, Callable[[int], Body]] = {
     "execution_state: [k, [0]]": _set((4,), lambda n: [[i, [0]] for i in range(n)]),
     "counters: [name, 0]": _set((FRAMEWORK, 0), lambda n: [[name, 0] for name in _names(n)]),
     "fired_phases: 'a'": _set((FRAMEWORK, 1), lambda n: ["a"] * n),
-    "address_book: [peer, [], 0]": _set(
-        (FRAMEWORK, 2), lambda n: [[_tiny_peer(i), [], 0] for i in range(n)]
+    "address_book: [peer, [], 0, []]": _set(
+        (FRAMEWORK, 2), lambda n: [[_tiny_peer(i), [], 0, []] for i in range(n)]
     ),
-    "address_book addresses: 1-2 bytes": _set(
-        (FRAMEWORK, 2), lambda n: [[PEER, [_tiny_address(i) for i in range(n)], 0]]
+    "address_book addresses: 1-2 bytes, nil": _set(
+        (FRAMEWORK, 2), lambda n: [[PEER, [_tiny_address(i) for i in range(n)], 0, [None] * n]]
+    ),
+    "address_book addresses: 1-2 bytes, expiring at 0": _set(
+        (FRAMEWORK, 2), lambda n: [[PEER, [_tiny_address(i) for i in range(n)], 0, [0] * n]]
     ),
     "blocklist: peer": _set((FRAMEWORK, GOVERNOR, 0), lambda n: list(map(_tiny_peer, range(n)))),
     "allowlist: peer": _set((FRAMEWORK, GOVERNOR, 1), lambda n: list(map(_tiny_peer, range(n)))),
     "health: [peer, 0, 0, false]": _set(
         (FRAMEWORK, GOVERNOR, 2), lambda n: [[_tiny_peer(i), 0, 0, False] for i in range(n)]
     ),
+    "ip_allow: [4 bytes, 32]": _set(
+        (FRAMEWORK, GOVERNOR, 4), lambda n: [[i.to_bytes(4, "big"), 32] for i in range(n)]
+    ),
+    "ip_deny: [4 bytes, 32]": _set(
+        (FRAMEWORK, GOVERNOR, 5), lambda n: [[i.to_bytes(4, "big"), 32] for i in range(n)]
+    ),
     "backoff_table: [peer, 0, 0, 0]": _set(
         (FRAMEWORK, 4), lambda n: [[_tiny_peer(i), 0, 0, 0] for i in range(n)]
     ),
     "pending_outbound: [1 byte, false]": _set((FRAMEWORK, 5), lambda n: [[b"x", False]] * n),
+    "peer_records: [peer, nil, [], [], nil, nil]": _set(
+        (FRAMEWORK, PEER_RECORDS),
+        lambda n: [[_tiny_peer(i), None, [], [], None, None] for i in range(n)],
+    ),
+    "peer_records protocols: name": _set(
+        (FRAMEWORK, PEER_RECORDS), lambda n: [_record(protocols=_names(n))]
+    ),
+    "peer_records metadata: [name, 0]": _set(
+        (FRAMEWORK, PEER_RECORDS), lambda n: [_record(metadata=[[key, 0] for key in _names(n)])]
+    ),
+    "peer_records metadata: [name, value], every type in turn": _set(
+        (FRAMEWORK, PEER_RECORDS),
+        lambda n: [
+            _record(
+                metadata=[
+                    [key, METADATA_VALUES[i % len(METADATA_VALUES)]]
+                    for i, key in enumerate(_names(n))
+                ]
+            )
+        ],
+    ),
+    "extensions: [name, '']": _set(
+        (FRAMEWORK, 10), lambda n: [[name, b""] for name in _names(n, _EXTENSION_ALPHABET)]
+    ),
     "event_subscriptions: [name, []]": _set((6, 0), lambda n: [[name, []] for name in _names(n)]),
     "event_subscriptions sites: k": _set((6, 0), lambda n: [["k", list(range(n))]]),
     "ingress envelope: [0, '']": _set((7,), lambda n: [[0, b""]] * n),
@@ -146,24 +191,67 @@ SHAPES: dict[str, Callable[[int], Body]] = {
 """Every repeated structure of the body (docs/FORMAT.md §3) filled with its smallest entries."""
 
 
-def _encoded(body: Body) -> bytes:
-    return msgpack.packb([1, body], use_bin_type=True)
+def as_version_1(envelope: Envelope) -> Envelope:
+    """The same snapshot as version 1 wrote it: without what version 2 added, which it must
+    not use (`ValueError`)."""
+    body = copy.deepcopy(envelope[1])
+    framework = body[FRAMEWORK]
+    if any(framework[9:]) or any(framework[GOVERNOR][4:]):
+        raise ValueError("version 1 has no peer records, IP filters or extensions")
+    for entry in framework[2]:
+        if any(expiry is not None for expiry in entry.pop()):
+            raise ValueError("version 1 addresses never expire")
+    del framework[9:], framework[GOVERNOR][4:]
+    return [1, body]
+
+
+V1_PREFIX = "version 1, migrated: "
+
+
+def _version_1(build: Callable[[int], Envelope]) -> Callable[[int], Envelope]:
+    return lambda count: as_version_1(build(count))
+
+
+SHAPES.update(
+    {
+        f"{V1_PREFIX}{name}": _version_1(SHAPES[name])
+        for name in (
+            "frontier: [0, 0]",
+            "address_book: [peer, [], 0, []]",
+            "address_book addresses: 1-2 bytes, nil",
+            "health: [peer, 0, 0, false]",
+            "ingress, all five kinds in turn",
+            "pending_completions: [0, []]",
+        )
+    }
+)
+"""Version 1 bodies go through the migration (`snapshot_schema/v1_to_v2.py`), which upgrades
+the decoded body, packs it and unpacks it again: the structures it rewrites (address book
+entries), the densest (the frontier) and the costliest to build (ingress, completions)."""
+
+
+def _encoded(envelope: Envelope) -> bytes:
+    return msgpack.packb(envelope, use_bin_type=True)
+
+
+def shape_bytes(name: str, count: int) -> bytes:
+    """A valid snapshot of the shape `name` holding `count` entries."""
+    return _encoded(SHAPES[name](count))
 
 
 def _entry_count(name: str, size: int) -> int:
     """How many entries make the shape `name` about `size` bytes (within 1%)."""
-    build = SHAPES[name]
-    small, large = len(_encoded(build(1_000))), len(_encoded(build(2_000)))
+    small, large = len(shape_bytes(name, 1_000)), len(shape_bytes(name, 2_000))
     per_entry = (large - small) / 1_000
     count = max(1, round((size - (small - 1_000 * per_entry)) / per_entry))
-    while len(_encoded(build(count))) > size * 1.01:
+    while len(shape_bytes(name, count)) > size * 1.01:
         count = count * 99 // 100
     return count
 
 
 def shape_input(name: str, size: int) -> bytes:
     """A valid snapshot of about `size` bytes (within 1%) of the shape `name`."""
-    return _encoded(SHAPES[name](_entry_count(name, size)))
+    return shape_bytes(name, _entry_count(name, size))
 
 
 def _longest_array(value: object) -> list[Any]:
@@ -181,11 +269,11 @@ def _longest_array(value: object) -> list[Any]:
 def shape_inputs(name: str, size: int) -> tuple[bytes, bytes]:
     """`shape_input(name, size)`, and the same with the last entry of its long array of the
     wrong type: what a decoder must look through, entry by entry, before it can refuse it."""
-    body = SHAPES[name](_entry_count(name, size))
-    valid = _encoded(body)
-    longest = _longest_array(body)
+    envelope = SHAPES[name](_entry_count(name, size))
+    valid = _encoded(envelope)
+    longest = _longest_array(envelope)
     longest[-1] = 0 if isinstance(longest[-1], str) else "x"
-    return valid, _encoded(body)
+    return valid, _encoded(envelope)
 
 
 def typical_input(size: int) -> bytes:

@@ -15,6 +15,7 @@ from snapshot_schema.column_checks import (
     first_repeat,
     names,
     nonempty_bytes,
+    optional,
 )
 from snapshot_schema.errors import PathElement, SnapshotValueError
 from snapshot_schema.frozen_map import FrozenMap
@@ -211,5 +212,6 @@ _COLUMN_TESTS: dict[Callable[[Any, Path], None], ColumnTest] = {
     check_nonempty_bytes: nonempty_bytes,
     check_bool: bools,
     check_name: names,
+    check_optional_u64: optional(U64S),
 }
 """The column test that judges a whole tuple as each check judges one item."""

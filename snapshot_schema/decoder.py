@@ -12,6 +12,10 @@ Only `SnapshotError` subclasses escape.
 
 from __future__ import annotations
 
+import operator
+from itertools import compress
+from typing import Any
+
 import msgpack
 
 from snapshot_schema.body_builder import build_snapshot
@@ -122,21 +126,41 @@ def _unpack_body(body: memoryview) -> object:
         raise SnapshotDecodeError(f"unsupported msgpack value: {error}") from None
 
 
-def _migrate(body: object, found: int | None, chain: tuple[Upgrade, ...]) -> object:
+def _migrate(decoded: list[object], found: int | None, chain: tuple[Upgrade, ...]) -> object:
+    """The body `decoded` holds (taken from it), upgraded by `chain` and made plain again.
+
+    Each field of the body that an upgrade replaced is packed and unpacked, so it holds only
+    what msgpack yields and is validated exactly like fresh input; a field the upgrades kept
+    (the very object decoded) is plain already and is not copied. A migration thus costs about
+    what it changes, and the old body is freed before the new fields are unpacked: the decoder
+    never holds two copies of a large structure (docs/FORMAT.md §5)."""
+    body: Any = decoded.pop()
+    upgraded: Any = body
     for upgrade in chain:
         try:
-            body = upgrade(body)
+            upgraded = upgrade(upgraded)
         except SnapshotError:
             raise
         except Exception as error:  # a migration failing on odd input is a decode error
             raise SnapshotDecodeError(
                 f"migration from spec version {found} failed: {error!r}"
             ) from None
-    try:
-        repacked = pack(body)
-    except (TypeError, ValueError, OverflowError) as error:
-        raise SnapshotDecodeError(f"migration produced unencodable values: {error}") from None
-    return _unpack_body(memoryview(repacked))
+    by_field = (
+        type(body) is tuple and isinstance(upgraded, tuple | list) and len(upgraded) == len(body)
+    )
+    fields: list[Any] = list(upgraded) if by_field else [upgraded]
+    kept = list(map(operator.is_, fields, body)) if by_field else [False]
+    del body, upgraded
+    repacked: dict[int, bytes] = {}
+    for index in compress(range(len(fields)), map(operator.not_, kept)):
+        try:
+            repacked[index] = pack(fields[index])
+        except (TypeError, ValueError, OverflowError) as error:
+            raise SnapshotDecodeError(f"migration produced unencodable values: {error}") from None
+        fields[index] = None
+    for index in list(repacked):
+        fields[index] = _unpack_body(memoryview(repacked.pop(index)))
+    return tuple(fields) if by_field else fields[0]
 
 
 def _input_size(data: object) -> int:
@@ -170,9 +194,8 @@ def decode(
     # The gate runs before any of the body is parsed.
     chain = () if found == migrations.current_version else migrations.gate(found)
     with gc_paused():
-        body = _unpack_body(view[body_offset:])
-        if chain:
-            body = _migrate(body, found, chain)
+        decoded = [_unpack_body(view[body_offset:])]
+        body = _migrate(decoded, found, chain) if chain else decoded.pop()
         # Its fields as a list no one else holds: the builder frees each structure's decoded
         # rows once their records exist (see `body_builder.Fields`).
         fields = list(body) if type(body) is tuple and len(body) == 10 else body

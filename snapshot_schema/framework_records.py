@@ -38,10 +38,9 @@ from snapshot_schema.peer_record_checks import (
     as_metadata,
     as_protocols,
     check_extension_name,
-    check_metadata,
-    check_protocols,
     check_public_key,
 )
+from snapshot_schema.peer_record_columns import check_metadata_tuple, check_protocol_tuple
 from snapshot_schema.record_table import RecordTable
 from snapshot_schema.reprs import bytes_repr, seq_repr, set_repr
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
@@ -249,8 +248,8 @@ class PeerRecordSnapshot:
     def __attrs_post_init__(self) -> None:
         check_multihash(self.peer_id, ("peer_id",))
         check_public_key(self.peer_id, self.public_key, ("public_key",))
-        check_protocols(self.protocols, ("protocols",))
-        check_metadata(self.metadata, ("metadata",))
+        check_protocol_tuple(self.protocols, ("protocols",))
+        check_metadata_tuple(self.metadata, ("metadata",))
         check_optional_u64(self.latency_ns, ("latency_ns",))
         if self.signed_record is not None:
             check_nonempty_bytes(self.signed_record, ("signed_record",))

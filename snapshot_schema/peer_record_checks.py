@@ -91,15 +91,16 @@ def check_public_key(peer_id: bytes, key: object, path: Path) -> None:
         raise SnapshotValueError(problem, path)
 
 
-def check_protocols(value: object, path: Path) -> None:
-    """A tuple of names sorted strictly ascending: a set of protocol ids, written in order."""
+def check_protocols(value: object, path: Path, start: int = 0) -> None:
+    """A tuple of names sorted strictly ascending: a set of protocol ids, written in order.
+    (`start`: the index of its first item, when `value` is a window of a longer tuple.)"""
     if type(value) is not tuple:
         raise SnapshotValueError(f"expected `tuple`, got `{type(value).__name__}`", path)
     for index, protocol in enumerate(value):
-        check_name(protocol, (*path, index))
+        check_name(protocol, (*path, start + index))
         if index and value[index - 1] >= protocol:
             raise SnapshotValueError(
-                "protocols must be sorted ascending, each once", (*path, index)
+                "protocols must be sorted ascending, each once", (*path, start + index)
             )
 
 
@@ -128,12 +129,13 @@ def metadata_value_problem(value: object) -> str | None:
     return None
 
 
-def check_metadata(value: object, path: Path) -> None:
-    """A tuple of `(key, value)` pairs, keys names sorted strictly ascending."""
+def check_metadata(value: object, path: Path, start: int = 0) -> None:
+    """A tuple of `(key, value)` pairs, keys names sorted strictly ascending. (`start`: the
+    index of its first pair, when `value` is a window of a longer tuple.)"""
     if type(value) is not tuple:
         raise SnapshotValueError(f"expected `tuple`, got `{type(value).__name__}`", path)
     for index, pair in enumerate(value):
-        where = (*path, index)
+        where = (*path, start + index)
         if type(pair) is not tuple or len(pair) != 2:
             raise SnapshotValueError("expected a (key, value) pair", where)
         key, item = pair

@@ -6,27 +6,35 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from functools import partial
-from itertools import chain, compress, repeat
+from itertools import accumulate, chain, compress, islice, repeat
 from typing import Any
 
-from snapshot_schema.checks import U64_MAX
+from snapshot_schema.checks import U64_MAX, Path
 from snapshot_schema.column_checks import (
     U64S,
     Column,
+    ColumnTest,
     all_of,
     any_bytes,
     column,
-    each_unique,
+    failing_window,
     names,
     rows_of,
+    strictly_ascending,
 )
-from snapshot_schema.peer_record_checks import I64_MIN, key_mismatch, public_key_problem
+from snapshot_schema.peer_record_checks import (
+    I64_MIN,
+    check_metadata,
+    check_protocols,
+    key_mismatch,
+    public_key_problem,
+)
 
 _ED25519_KEY_PREFIX = bytes.fromhex("08011220")  # PublicKey{Type: Ed25519, Data: 32 bytes}
 _ED25519_KEY_SIZE = 36
 _IDENTITY_PREFIX = bytes.fromhex("0024")  # identity multihash of a 36-byte key
-_first = operator.itemgetter(0)
 _is_not_none = partial(operator.is_not, None)
 _METADATA_TYPES = frozenset({str, int, float, bool, bytes, type(None)})
 
@@ -49,6 +57,8 @@ def public_keys(keys: Column) -> bool:
 def keys_match_peers(peers: Column, keys: Column) -> bool:
     """Every key that is not `None` matches its peer (`key_mismatch`): for identity PeerIds of
     Ed25519 keys, one comparison each."""
+    if keys.count(None) == len(keys):
+        return True
     present = tuple(map(operator.is_not, keys, repeat(None)))
     peers = tuple(compress(peers, present))
     keys = tuple(compress(keys, present))
@@ -57,16 +67,23 @@ def keys_match_peers(peers: Column, keys: Column) -> bool:
     return not any(map(key_mismatch, peers, keys))
 
 
+def each_strictly_ascending(lists: Column, items: Column) -> bool:
+    """Each tuple of `lists` holds its items strictly ascending, so each once, given `items`:
+    the tuples' items end to end (all of them must compare). Every neighbour in `items` that
+    does not ascend must be the first item of a tuple: one comparison per item, and a set of
+    tuple starts only when some neighbours do not ascend, never a sort or a set per tuple."""
+    descents = tuple(
+        compress(range(1, len(items)), map(operator.ge, items, islice(items, 1, None)))
+    )
+    return not descents or set(accumulate(map(len, lists))).issuperset(descents)
+
+
 def protocol_lists(lists: Column) -> bool:
     """Tuples of names, each sorted strictly ascending."""
     if not all_of(lists, tuple):
         return False
     items = tuple(chain.from_iterable(lists))
-    return (
-        names(items)
-        and all(map(operator.eq, lists, map(tuple, map(sorted, lists))))
-        and each_unique(lists, items)
-    )
+    return names(items) and each_strictly_ascending(lists, items)
 
 
 def expiry_lists(lists: Column) -> bool:
@@ -86,15 +103,17 @@ def metadata_lists(lists: Column) -> bool:
     if not rows_of(pairs, 2):
         return False
     keys = column(pairs, 0)
-    if not names(keys):
-        return False
-    key_lists = tuple(map(tuple, map(map, repeat(_first), lists)))
-    if not (
-        all(map(operator.eq, key_lists, map(tuple, map(sorted, key_lists))))
-        and each_unique(key_lists, keys)
-    ):
-        return False
-    return metadata_values(column(pairs, 1))
+    return (
+        names(keys) and each_strictly_ascending(lists, keys) and metadata_values(column(pairs, 1))
+    )
+
+
+def _of_type(values: Column, kinds: list[type], kind: type) -> Column:
+    """The values whose type is `kind` (`kinds`: each value's type)."""
+    count = kinds.count(kind)
+    if count == len(values):
+        return values
+    return tuple(compress(values, map(operator.is_, kinds, repeat(kind)))) if count else ()
 
 
 def metadata_values(values: Column) -> bool:
@@ -103,16 +122,16 @@ def metadata_values(values: Column) -> bool:
     kinds = list(map(type, values))
     if not set(kinds) <= _METADATA_TYPES:
         return False
-    ints = tuple(compress(values, map(operator.is_, kinds, repeat(int))))
+    ints = _of_type(values, kinds, int)
     if ints and not (min(ints) >= I64_MIN and max(ints) <= U64_MAX):
         return False
-    floats = tuple(compress(values, map(operator.is_, kinds, repeat(float))))
+    floats = _of_type(values, kinds, float)
     if not all(map(operator.eq, floats, floats)):  # NaN equals nothing
         return False
     zeros = tuple(filter(operator.not_, floats))
     if any(map(operator.lt, map(math.copysign, repeat(1.0), zeros), repeat(0.0))):
         return False
-    text = "".join(compress(values, map(operator.is_, kinds, repeat(str))))
+    text = "".join(_of_type(values, kinds, str))
     if not text.isascii():
         try:
             text.encode()
@@ -134,28 +153,57 @@ def optional_public_keys(values: Column) -> bool:
     return public_keys(tuple(filter(_is_not_none, values)))
 
 
-_big_endian = partial(int.from_bytes, byteorder="big")
 _BITS = {4: 32, 16: 128}
-_HOST_MASKS: dict[tuple[int, Any], int] = {
-    (size, prefix): (1 << (bits - prefix)) - 1
+_HOST_MASKS: dict[tuple[int, Any], bytes] = {
+    (size, prefix): ((1 << (bits - prefix)) - 1).to_bytes(size, "big")
     for size, bits in _BITS.items()
     for prefix in range(bits + 1)
 }
+"""The host bits of each address size and prefix length, as bytes."""
 
 
 def ip_networks(rows: Column) -> bool:
     """`[address, prefix_length]` rows of valid networks (`ip_network_problem`), sorted
-    strictly ascending."""
+    strictly ascending. No host bit is set when the addresses, end to end, share no bit with
+    their host masks end to end: one `and` of two integers, however many networks."""
     if not rows_of(rows, 2):
         return False
     addresses, prefixes = column(rows, 0), column(rows, 1)
     if not (all_of(addresses, bytes) and all_of(prefixes, int)):
         return False
-    sizes = tuple(map(len, addresses))
-    masks = tuple(map(_HOST_MASKS.get, zip(sizes, prefixes, strict=True)))
-    if None in masks:  # a size other than 4 or 16, or a prefix out of range
+    masks: Column = tuple(map(_HOST_MASKS.get, zip(map(len, addresses), prefixes, strict=True)))
+    if masks.count(None):  # a size other than 4 or 16, or a prefix out of range
         return False
-    values = map(_big_endian, addresses)
-    if any(map(operator.and_, values, masks)):
-        return False
-    return all(map(operator.lt, rows, rows[1:]))
+    host_bits = int.from_bytes(b"".join(addresses), "big") & int.from_bytes(b"".join(masks), "big")
+    return not host_bits and strictly_ascending(rows)
+
+
+_SHORT = 16
+"""Tuples up to this long are checked item by item: cheaper than a few passes over columns."""
+
+
+def windowed(
+    check: Callable[[object, Path, int], None], column_test: ColumnTest
+) -> Callable[[object, Path], None]:
+    """`check` of a whole tuple (its third argument: the index of the tuple's first item)
+    made to cost a few C passes for a long tuple: `column_test` judges its windows as `check`
+    judges them, and `check` walks only the first window that fails, for the path of the
+    fault, or the whole tuple if the test is stricter than it. A million protocols or
+    metadata pairs then cost the constructor, and the decoder's walk, no Python call each."""
+
+    def checked(value: object, path: Path) -> None:
+        if type(value) is tuple and len(value) > _SHORT:
+            window = failing_window(value, column_test)
+            if window is None:
+                return
+            first, stop = window
+            check(value[first:stop], path, first)
+        check(value, path, 0)
+
+    return checked
+
+
+check_protocol_tuple = windowed(check_protocols, lambda items: protocol_lists((items,)))
+"""`check_protocols`, in C for a long tuple."""
+check_metadata_tuple = windowed(check_metadata, lambda pairs: metadata_lists((pairs,)))
+"""`check_metadata`, in C for a long tuple."""

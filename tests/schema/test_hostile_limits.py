@@ -14,9 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgpack
 import pytest
 
-from snapshot_schema import IncompatibleSnapshotVersion, SnapshotDecodeError, SnapshotError, decode
+from snapshot_schema import (
+    CURRENT_SNAPSHOT_SPEC_VERSION,
+    IncompatibleSnapshotVersion,
+    SnapshotDecodeError,
+    SnapshotError,
+    decode,
+)
 
 MiB = 1 << 20
 MEMORY_FACTOR = 64
@@ -25,10 +32,11 @@ MEMORY_CONSTANT = MiB
 TIME_LIMIT_S = 5.0
 """Per input (measured worst: 0.7 s for 1 MiB of nested 1-element arrays, traced)."""
 
-ENVELOPE = b"\x92\x01"  # [spec_version=1, body]
-TYPICAL = (
-    Path(__file__).resolve().parent.parent / "golden" / "v1" / "typical.msgpack"
-).read_bytes()
+ENVELOPE = bytes([0x92, CURRENT_SNAPSHOT_SPEC_VERSION])  # [spec_version, body]
+V1_ENVELOPE = b"\x92\x01"  # a version 1 body goes through the migration (v1_to_v2.py)
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+TYPICAL = (GOLDEN / "v2" / "typical.msgpack").read_bytes()
+V1_TYPICAL = (GOLDEN / "v1" / "typical.msgpack").read_bytes()
 
 
 def array32(count: int) -> bytes:
@@ -120,6 +128,54 @@ CASES = [
     Hostile("one-element-arrays-1MiB", filled(b"\x91\x00"), "expected array of 10"),
     Hostile("nested-one-element-arrays-1MiB", filled(b"\x91" * 100 + b"\x00"), "expected array"),
     Hostile("short-strs-1MiB", filled(b"\xa2ab"), "expected array of 10"),
+]
+
+
+def version_1(case: Hostile) -> Hostile:
+    """`case` stamped version 1: its body is unpacked, then upgraded by the migration."""
+    return Hostile(f"v1-{case.name}", V1_ENVELOPE + case.data[len(ENVELOPE) :], case.reason)
+
+
+def v1_address_book(entry: Callable[[bytes], object], last: object) -> bytes:
+    """A version 1 snapshot of about 1 MiB whose address book holds `entry(peer)` for as many
+    distinct peers as fit, then `last`: shaped enough like version 1 for the migration to
+    rewrite every entry."""
+
+    def envelope(count: int) -> bytes:
+        entries = [entry(b"\x00\x03" + index.to_bytes(3, "big")) for index in range(count)]
+        framework = [[], [], [*entries, last], [[], None, [], 1], [], [], PEER, 0, 0]
+        return msgpack.packb([1, [[0, 0], [], [], [], [], framework, [[]], [], [], []]])
+
+    count = MiB * 1000 // (len(envelope(1000)) - len(envelope(0)))
+    return envelope(count)
+
+
+PEER = b"\x12\x20" + bytes(32)
+DEEP_ADDRESS: object = 0
+for _ in range(100):
+    DEEP_ADDRESS = [DEEP_ADDRESS]
+
+CASES += [
+    # Version 1 bodies reach the migration, which must not hold two copies of them (it repacks
+    # only what it rewrites: the framework) nor call Python per address book entry.
+    *(
+        version_1(case)
+        for case in CASES
+        if case.name
+        in {"nested-1000", "u64-body", "u64-array-1MiB", "fixints-1MiB", "short-strs-1MiB"}
+        or "arrays-1MiB" in case.name
+    ),
+    Hostile("v1-trailing-garbage-1MiB", V1_TYPICAL + bytes(MiB), f"{MiB} unexpected bytes after"),
+    Hostile(
+        "v1-address-book-of-nested-addresses-1MiB",
+        v1_address_book(lambda peer: [peer, [DEEP_ADDRESS], 0], None),
+        "expected `bytes`",
+    ),
+    Hostile(
+        "v1-address-book-of-tiny-entries-1MiB-last-wrong",
+        v1_address_book(lambda peer: [peer, [], 0], "x"),
+        "expected array, got str",
+    ),
 ]
 
 

@@ -23,6 +23,7 @@ from snapshot_schema import (
     PeerRecordSnapshot,
     SnapshotValueError,
     TransientSnapshot,
+    column_checks,
     decode,
     encode,
     strategies,
@@ -47,6 +48,8 @@ from snapshot_schema.peer_record_checks import (
     public_key_problem,
 )
 from snapshot_schema.peer_record_columns import (
+    check_metadata_tuple,
+    check_protocol_tuple,
     expiry_lists,
     ip_networks,
     keys_match_peers,
@@ -316,6 +319,57 @@ def test_the_ip_network_column_test_accepts_exactly_the_networks_records_accept(
     rows: tuple[object, ...],
 ) -> None:
     assert ip_networks(rows) == _networks_accepted(rows)
+
+
+@st.composite
+def long_tuples(draw: st.DrawFn, kind: str) -> tuple[object, ...]:
+    """Protocols or metadata pairs, sorted, with one item perhaps replaced, repeated or moved."""
+    keys = [f"/{index:03}" for index in range(draw(st.integers(0, 40)))]
+    items: list[object] = list(keys)
+    if kind == "metadata":
+        items = [(key, draw(st.sampled_from([0, "x", None, 1.5]))) for key in keys]
+    change = draw(st.sampled_from(["none", "replace", "value", "repeat", "swap"]))
+    index = draw(st.integers(0, max(len(items) - 1, 0)))
+    if not items or change == "none":
+        return tuple(items)
+    if change == "replace":
+        items[index] = draw(st.sampled_from(NAMES) if kind == "protocols" else metadata_pairs)
+    elif change == "value" and kind == "metadata":
+        items[index] = (keys[index], draw(metadata_values_near))
+    elif change == "repeat":
+        items.insert(index, items[index])
+    elif change == "swap" and index:
+        items[index - 1], items[index] = items[index], items[index - 1]
+    return tuple(items)
+
+
+def _refusal(check: Check, value: object) -> tuple[object, ...] | None:
+    try:
+        check(value, ("field",))
+    except SnapshotValueError as error:
+        return error.path, error.reason
+    return None
+
+
+WINDOWED: dict[str, tuple[Check, Check]] = {
+    "protocols": (check_protocol_tuple, check_protocols),
+    "metadata": (check_metadata_tuple, check_metadata),
+}
+
+
+@pytest.mark.parametrize("kind", WINDOWED)
+@settings(max_examples=300)
+@given(st.data())
+def test_a_long_tuple_checked_a_window_at_a_time_is_refused_as_item_by_item(
+    kind: str, data: st.DataObject
+) -> None:
+    """The records check long protocol and metadata tuples with the column tests, walking only
+    the window that fails (windows of 4 here): the same verdict and path as the item-by-item
+    check, wherever the fault sits."""
+    windowed, item_by_item = WINDOWED[kind]
+    value = data.draw(long_tuples(kind))
+    with mock.patch.object(column_checks, "CHUNK", 4):
+        assert _refusal(windowed, value) == _refusal(item_by_item, value)
 
 
 # --- whole snapshots -----------------------------------------------------------------------------

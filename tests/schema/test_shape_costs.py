@@ -1,8 +1,10 @@
 """Decoding costs about as much per input byte whatever the body's shape (docs/FORMAT.md §5).
 
 Every repeated structure of the format, filled with its smallest valid entries (a frontier of
-`[0, 0]` pairs, timer events, one-byte names, one-byte addresses, …; `benchmarks/shapes.py`),
-must decode within `MEMORY_BOUND` times the peak memory and `TIME_BOUND` times the time per input
+`[0, 0]` pairs, timer events, one-byte names, one-byte addresses and their expiries, peer
+records, metadata pairs, protocols, IP networks, extensions, …; `benchmarks/shapes.py`), and
+version 1 bodies of the densest and costliest of them, which go through the migration, must
+decode within `MEMORY_BOUND` times the peak memory and `TIME_BOUND` times the time per input
 byte of a typical snapshot of the same size, and the same input with its last entry wrong must
 be refused within `TIME_BOUND` too; all measured in the same process: ratios, never absolute
 times. Memory is traced (`tracemalloc`), so it is exact; time is the best of several interleaved
@@ -35,6 +37,30 @@ def test_every_shape_is_a_valid_snapshot_of_the_size_and_its_variant_is_refused(
     for data in inputs.refused.values():
         with pytest.raises(SnapshotDecodeError, match="expected"):
             decode(data)
+
+
+def test_every_structure_version_2_added_has_a_shape_and_version_1_is_measured() -> None:
+    structures = (
+        "addresses: 1-2 bytes, expiring",
+        "ip_allow",
+        "ip_deny",
+        "peer_records: [peer",
+        "peer_records protocols",
+        "peer_records metadata",
+        "extensions",
+        shapes.V1_PREFIX,
+    )
+    missing = [word for word in structures if not any(word in name for name in shapes.SHAPES)]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "name", [name for name in shapes.SHAPES if name.startswith(shapes.V1_PREFIX)]
+)
+def test_a_version_1_shape_decodes_to_the_snapshot_of_its_version_2_body(name: str) -> None:
+    """The migration keeps every value and stamps each address permanent."""
+    version_2 = name.removeprefix(shapes.V1_PREFIX)
+    assert decode(shapes.shape_bytes(name, 300)) == decode(shapes.shape_bytes(version_2, 300))
 
 
 def test_every_shape_peaks_within_the_memory_bound(inputs: shapes.Inputs) -> None:
