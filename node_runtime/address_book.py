@@ -54,15 +54,26 @@ _NEVER = U64_MAX + 1  # later than any expiry a u64 can hold
 
 class _Entry:
     # Tuples, replaced on change: snapshots share them instead of copying them. `expires` is
-    # parallel to `addresses`.
-    __slots__ = ("addresses", "expires", "ref_count")
+    # parallel to `addresses`; `earliest` is the soonest of them, so that a pass over the book
+    # skips, with one comparison, every entry with nothing expired.
+    __slots__ = ("addresses", "earliest", "expires", "ref_count")
 
     def __init__(
-        self, addresses: tuple[bytes, ...], expires: tuple[Expiry, ...], ref_count: int
+        self,
+        addresses: tuple[bytes, ...],
+        expires: tuple[Expiry, ...],
+        earliest: int,
+        ref_count: int,
     ) -> None:
         self.addresses = addresses
         self.expires = expires
+        self.earliest = earliest
         self.ref_count = ref_count
+
+    def hold(self, addresses: tuple[bytes, ...], expires: tuple[Expiry, ...]) -> None:
+        self.addresses = addresses
+        self.expires = expires
+        self.earliest = _earliest_of(expires)
 
 
 class AddressBook(ChangeCounter):
@@ -109,11 +120,14 @@ class AddressBook(ChangeCounter):
             if not (all(map(is_multiaddr, kept)) and len(set(kept)) == len(kept)):
                 _refuse_addresses(kept, index)
             check_int(ref_count, 0, U64_MAX, "entries", index, "ref_count")
-            kept_expires = _checked_expires(expires, len(kept), index)
-            if kept_expires.count(None) != len(kept_expires):
-                earliest = min(earliest, _earliest_of(kept_expires))
+            kept_expires = tuple(expires)
+            if len(kept_expires) == len(kept) and kept_expires.count(None) == len(kept):
+                soonest = _NEVER  # all permanent, the usual case: nothing more to check
+            else:
+                kept_expires, soonest = _checked_expires(kept_expires, len(kept), index)
+            earliest = min(earliest, soonest)
             if kept or ref_count:
-                kept_entries[peer] = _Entry(kept, kept_expires, ref_count)
+                kept_entries[peer] = _Entry(kept, kept_expires, soonest, ref_count)
             else:
                 dropped.add(peer)
         book._earliest_expiry = earliest
@@ -134,6 +148,9 @@ class AddressBook(ChangeCounter):
         else:
             rows = []
             for peer, entry in self._entries.items():
+                if entry.earliest > now_ns:
+                    rows.append((peer, entry.addresses, entry.ref_count, entry.expires))
+                    continue
                 addresses, expires = _unexpired(entry.addresses, entry.expires, now_ns)
                 if addresses or entry.ref_count:
                     rows.append((peer, addresses, entry.ref_count, expires))
@@ -244,17 +261,19 @@ class AddressBook(ChangeCounter):
             return 0
         dropped = 0
         earliest = _NEVER
-        for peer, entry in list(self._entries.items()):
-            expires = entry.expires
-            if expires.count(None) == len(expires):
+        unused: list[PeerKey] = []
+        for peer, entry in self._entries.items():
+            if entry.earliest > now_ns:
+                earliest = min(earliest, entry.earliest)
                 continue
-            addresses, kept_expires = _unexpired(entry.addresses, expires, now_ns)
-            if kept_expires.count(None) != len(kept_expires):
-                earliest = min(earliest, _earliest_of(kept_expires))
-            if kept_expires is not expires:
-                dropped += len(expires) - len(kept_expires)
-                entry.addresses, entry.expires = addresses, kept_expires
-                self._forget_if_unused(peer, entry)
+            expires = entry.expires
+            entry.hold(*_unexpired(entry.addresses, expires, now_ns))
+            dropped += len(expires) - len(entry.expires)
+            earliest = min(earliest, entry.earliest)
+            if not entry.addresses and entry.ref_count == 0:
+                unused.append(peer)
+        for peer in unused:
+            del self._entries[peer]
         self._earliest_expiry = earliest
         if dropped:
             self._changed()
@@ -268,23 +287,25 @@ class AddressBook(ChangeCounter):
             return 0  # every address is permanent
         dropped = 0
         earliest = _NEVER
-        for peer, entry in list(self._entries.items()):
-            expires = entry.expires
-            if expires.count(None) == len(expires):
+        unused: list[PeerKey] = []
+        for peer, entry in self._entries.items():
+            if entry.earliest == _NEVER:
                 continue
             addresses: list[bytes] = []
             kept: list[Expiry] = []
-            for address, expiry in zip(entry.addresses, expires, strict=True):
+            for address, expiry in zip(entry.addresses, entry.expires, strict=True):
                 moved = None if expiry is None else move(expiry)
                 if expiry is not None and moved is None:
                     dropped += 1
                 else:
                     addresses.append(address)
                     kept.append(moved)
-            entry.addresses, entry.expires = tuple(addresses), tuple(kept)
-            if kept.count(None) != len(kept):
-                earliest = min(earliest, _earliest_of(entry.expires))
-            self._forget_if_unused(peer, entry)
+            entry.hold(tuple(addresses), tuple(kept))
+            earliest = min(earliest, entry.earliest)
+            if not entry.addresses and entry.ref_count == 0:
+                unused.append(peer)
+        for peer in unused:
+            del self._entries[peer]
         self._earliest_expiry = earliest
         self._changed()
         return dropped
@@ -297,7 +318,7 @@ class AddressBook(ChangeCounter):
             raise RefCountOverflowError("reference count is at its maximum")
         self._changed()
         if entry is None:
-            entry = self._entries[key] = _Entry((), (), 0)
+            entry = self._entries[key] = _Entry((), (), _NEVER, 0)
         entry.ref_count += 1
         return entry.ref_count
 
@@ -343,13 +364,12 @@ class AddressBook(ChangeCounter):
         if entry is None:
             if not addresses:
                 return
-            entry = self._entries[peer] = _Entry((), (), 0)
+            entry = self._entries[peer] = _Entry((), (), _NEVER, 0)
         elif addresses == entry.addresses and expires == entry.expires:
             return
         self._changed()
-        entry.addresses, entry.expires = addresses, expires
-        if expires.count(None) != len(expires):
-            self._earliest_expiry = min(self._earliest_expiry, _earliest_of(expires))
+        entry.hold(addresses, expires)
+        self._earliest_expiry = min(self._earliest_expiry, entry.earliest)
         self._forget_if_unused(peer, entry)
 
     def _forget_if_unused(self, peer: PeerKey, entry: _Entry) -> None:
@@ -375,6 +395,9 @@ def _later(old: Expiry, new: Expiry) -> Expiry:
 
 
 def _earliest_of(expires: tuple[Expiry, ...]) -> int:
+    """The soonest of `expires`; `_NEVER` when every address is permanent."""
+    if expires.count(None) == len(expires):
+        return _NEVER
     return min(expiry for expiry in expires if expiry is not None)
 
 
@@ -413,19 +436,20 @@ def _unexpired(
     )
 
 
-def _checked_expires(expires: Iterable[Expiry], count: int, index: int) -> tuple[Expiry, ...]:
-    """Entry `index`'s expiries as a tuple, checked: one per address, each a u64 or `None`."""
-    kept = tuple(expires)
+def _checked_expires(
+    kept: tuple[Expiry, ...], count: int, index: int
+) -> tuple[tuple[Expiry, ...], int]:
+    """Entry `index`'s expiries, checked (one per address, each a u64 or `None`), and the
+    soonest of them."""
     if len(kept) != count:
         raise ComponentValueError(
             f"expected {count} expiries, one per address, got {len(kept)}",
             ("entries", index, "expires_ns"),
         )
-    if kept.count(None) != count:  # the usual case, all permanent, needs no per-value check
-        for position, expiry in enumerate(kept):
-            if expiry is not None:
-                check_ns(expiry, "entries", index, "expires_ns", position)
-    return kept
+    for position, expiry in enumerate(kept):
+        if expiry is not None:
+            check_ns(expiry, "entries", index, "expires_ns", position)
+    return kept, _earliest_of(kept)
 
 
 def _refuse_addresses(addresses: tuple[bytes, ...], index: int) -> NoReturn:
