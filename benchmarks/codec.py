@@ -3,7 +3,8 @@
 Every contender handles the SAME snapshot (N peers: address book, health, backoff, N outbound
 envelopes, a blocklist of N/100 peers), built from a seeded `random.Random`, in each of several
 data shapes (`DATA_SHAPES`: Ed25519 identity or sha2-256 PeerIds, 1, 2 or 8 addresses per peer,
-envelopes of 7 B, 64 B or 1 KiB). Rounds are interleaved: each round runs every contender once,
+envelopes of 7 B, 64 B or 1 KiB; and spec version 2's peer state, `peer-state`: addresses that
+expire and a peer record per peer). Rounds are interleaved: each round runs every contender once,
 in an order rotated by one per round, and each contender's time is divided by the floor's time
 in the same round; tables show medians of those paired ratios. Encode and decode results are
 assigned and `del`-ed inside the timed region, for every contender, so freeing them is timed
@@ -31,8 +32,10 @@ Contenders:
    their attrs records gets. (Pickling our own `TransientSnapshot` is cheaper than that, since
    its tables pickle as their rows, and unpickling them validates nothing, as pickle never does.)
 
-The mirrors copy the eight records the peer tables use (`TransientSnapshot` keeps `taken_at` and
-`framework`: the execution-state fields are empty in this data and are left out of the mirrors).
+The mirrors copy the ten records the peer tables use, IP networks and peer records included
+(`TransientSnapshot` keeps `taken_at` and `framework`: the execution-state fields are empty in
+this data and are left out of the mirrors). Their metadata values are typed `Any`: msgspec has
+no union of `str` and `bytes`.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import attrs
 import msgpack
@@ -70,8 +73,10 @@ from snapshot_schema import (
     ClockReading,
     FrameworkSnapshot,
     FrozenMap,
+    IpNetwork,
     PeerGovernorSnapshot,
     PeerHealthSnapshot,
+    PeerRecordSnapshot,
     PendingOutboundEntry,
     TransientSnapshot,
     build_framework,
@@ -105,6 +110,7 @@ class MsAddressBookEntry(msgspec.Struct, array_like=True, frozen=True):
     peer_id: bytes
     addresses: tuple[NonEmptyBytes, ...]
     ref_count: U64
+    expires_ns: tuple[U64 | None, ...]
 
 
 class MsPeerHealth(msgspec.Struct, array_like=True, frozen=True):
@@ -114,11 +120,18 @@ class MsPeerHealth(msgspec.Struct, array_like=True, frozen=True):
     down: bool
 
 
+class MsIpNetwork(msgspec.Struct, array_like=True, frozen=True):
+    address: bytes
+    prefix_length: U32
+
+
 class MsPeerGovernor(msgspec.Struct, array_like=True, frozen=True):
     blocklist: frozenset[bytes]
     allowlist: frozenset[bytes] | None
     health: tuple[MsPeerHealth, ...]
     failure_threshold: U32
+    ip_allow: tuple[MsIpNetwork, ...]
+    ip_deny: tuple[MsIpNetwork, ...]
 
 
 class MsBackoffEntry(msgspec.Struct, array_like=True, frozen=True):
@@ -133,6 +146,15 @@ class MsPendingOutbound(msgspec.Struct, array_like=True, frozen=True):
     redelivered: bool
 
 
+class MsPeerRecord(msgspec.Struct, array_like=True, frozen=True):
+    peer_id: bytes
+    public_key: bytes | None
+    protocols: tuple[str, ...]
+    metadata: tuple[tuple[str, Any], ...]  # msgspec has no union of `str` and `bytes`
+    latency_ns: U64 | None
+    signed_record: NonEmptyBytes | None
+
+
 class MsFramework(msgspec.Struct, array_like=True, frozen=True):
     counters: dict[str, U64]
     fired_phases: tuple[str, ...]
@@ -143,6 +165,8 @@ class MsFramework(msgspec.Struct, array_like=True, frozen=True):
     peer_id_bytes: bytes
     next_command_id: U64
     next_exec_id: U64
+    peer_records: tuple[MsPeerRecord, ...]
+    extensions: dict[str, bytes]
     spec_version: U64
 
 
@@ -155,9 +179,11 @@ MSGSPEC_MIRRORS: Mapping[type, type] = {
     ClockReading: MsClockReading,
     AddressBookEntrySnapshot: MsAddressBookEntry,
     PeerHealthSnapshot: MsPeerHealth,
+    IpNetwork: MsIpNetwork,
     PeerGovernorSnapshot: MsPeerGovernor,
     BackoffEntry: MsBackoffEntry,
     PendingOutboundEntry: MsPendingOutbound,
+    PeerRecordSnapshot: MsPeerRecord,
     FrameworkSnapshot: MsFramework,
     TransientSnapshot: MsTransient,
 }
@@ -176,6 +202,7 @@ class AtAddressBookEntry:
     peer_id: bytes
     addresses: tuple[bytes, ...]
     ref_count: int
+    expires_ns: tuple[int | None, ...]
 
 
 @attrs.frozen
@@ -187,11 +214,19 @@ class AtPeerHealth:
 
 
 @attrs.frozen
+class AtIpNetwork:
+    address: bytes
+    prefix_length: int
+
+
+@attrs.frozen
 class AtPeerGovernor:
     blocklist: frozenset[bytes]
     allowlist: frozenset[bytes] | None
     health: tuple[AtPeerHealth, ...]
     failure_threshold: int
+    ip_allow: tuple[AtIpNetwork, ...]
+    ip_deny: tuple[AtIpNetwork, ...]
 
 
 @attrs.frozen
@@ -209,6 +244,16 @@ class AtPendingOutbound:
 
 
 @attrs.frozen
+class AtPeerRecord:
+    peer_id: bytes
+    public_key: bytes | None
+    protocols: tuple[str, ...]
+    metadata: tuple[tuple[str, Any], ...]  # cattrs passes `Any` through as it is
+    latency_ns: int | None
+    signed_record: bytes | None
+
+
+@attrs.frozen
 class AtFramework:
     counters: dict[str, int]
     fired_phases: tuple[str, ...]
@@ -219,6 +264,8 @@ class AtFramework:
     peer_id_bytes: bytes
     next_command_id: int
     next_exec_id: int
+    peer_records: tuple[AtPeerRecord, ...]
+    extensions: dict[str, bytes]
     spec_version: int
 
 
@@ -232,9 +279,11 @@ ATTRS_MIRRORS: Mapping[type, type] = {
     ClockReading: AtClockReading,
     AddressBookEntrySnapshot: AtAddressBookEntry,
     PeerHealthSnapshot: AtPeerHealth,
+    IpNetwork: AtIpNetwork,
     PeerGovernorSnapshot: AtPeerGovernor,
     BackoffEntry: AtBackoffEntry,
     PendingOutboundEntry: AtPendingOutbound,
+    PeerRecordSnapshot: AtPeerRecord,
     FrameworkSnapshot: AtFramework,
     TransientSnapshot: AtTransient,
 }
@@ -279,6 +328,9 @@ def as_tuples(value: object) -> object:
 
 PEER_ID_PREFIX = b"\x00\x24\x08\x01\x12\x20"  # identity multihash of a protobuf Ed25519 key
 SHA2_256_PREFIX = b"\x12\x20"  # sha2-256 multihash: PeerIds of RSA and secp256k1 keys
+PROTOCOLS = ("/ipfs/id/1.0.0", "/ipfs/kad/1.0.0", "/ipfs/ping/1.0.0")
+METADATA = {"AgentVersion": "kubo/0.32.1/", "ProtocolVersion": "ipfs/0.1.0"}
+SIGNED_RECORD_SIZE = 150
 
 
 @dataclass(frozen=True)
@@ -289,25 +341,37 @@ class DataShape:
     peer_id_prefix: bytes  # followed by 32 random bytes
     addresses: int  # binary multiaddrs per address book entry
     envelope_size: int  # bytes per pending outbound envelope (one per peer)
+    peer_state: bool = False  # address expiries and a peer record per peer (spec version 2)
 
     def describe(self) -> str:
         kind = "Ed25519 identity" if self.peer_id_prefix == PEER_ID_PREFIX else "sha2-256"
-        return (
+        described = (
             f"{kind} PeerIds, {self.addresses} address{'es' if self.addresses > 1 else ''}, "
             f"{self.envelope_size} B envelopes"
         )
+        if self.peer_state:
+            described += (
+                f", expiring addresses and a peer record each ({len(PROTOCOLS)} protocols, "
+                f"{len(METADATA)} metadata entries, a {SIGNED_RECORD_SIZE} B signed record)"
+            )
+        return described
 
 
 ED25519_SHAPE = DataShape("ed25519", PEER_ID_PREFIX, 2, ENVELOPE_SIZE)
 TYPICAL_SHAPE = DataShape("typical", SHA2_256_PREFIX, 2, 7)
 """The rows of the `typical` golden snapshot, grown: sha2-256 PeerIds, a TCP and a QUIC address
 per peer, envelopes as short as its `0a 05 hello`."""
+PEER_STATE_SHAPE = DataShape("peer-state", PEER_ID_PREFIX, 2, ENVELOPE_SIZE, peer_state=True)
+"""Spec version 2's peer state: each address expiring (half of them) or permanent, and a peer
+record per peer: its Ed25519 public key, three protocols, two text metadata entries, a latency
+and a signed peer record of about 150 bytes."""
 DATA_SHAPES = (
     ED25519_SHAPE,
     TYPICAL_SHAPE,
     DataShape("sha2-1-address", SHA2_256_PREFIX, 1, ENVELOPE_SIZE),
     DataShape("sha2-8-addresses", SHA2_256_PREFIX, 8, ENVELOPE_SIZE),
     DataShape("sha2-1KiB-envelopes", SHA2_256_PREFIX, 2, 1024),
+    PEER_STATE_SHAPE,
 )
 SHAPES_BY_NAME = {shape.name: shape for shape in DATA_SHAPES}
 
@@ -345,9 +409,28 @@ def build_snapshot(
     address_book = []
     health = []
     backoff = []
+    records = []
     for peer in peers:
         addresses = _address_list(rng, shape.addresses)
-        address_book.append(AddressBookEntrySnapshot(peer, addresses, rng.randrange(1, 4)))
+        expiries: list[int | None] = [None] * len(addresses)
+        if shape.peer_state:
+            expiries = [
+                None if rng.random() < 0.5 else now + rng.randrange(1, 3_600 * 10**9)
+                for _ in addresses
+            ]
+            records.append(
+                PeerRecordSnapshot(
+                    peer,
+                    public_key=peer[2:],  # the identity PeerId embeds it
+                    protocols=PROTOCOLS,
+                    metadata=METADATA,
+                    latency_ns=rng.randrange(10**5, 10**9),
+                    signed_record=rng.randbytes(SIGNED_RECORD_SIZE),
+                )
+            )
+        address_book.append(
+            AddressBookEntrySnapshot(peer, addresses, rng.randrange(1, 4), expiries)
+        )
         failures = rng.randrange(5)
         health.append(
             PeerHealthSnapshot(peer, failures, now - rng.randrange(10**12), failures >= 3)
@@ -377,6 +460,7 @@ def build_snapshot(
         peer_id_bytes=own,
         next_command_id=rng.randrange(10**6),
         next_exec_id=rng.randrange(10**6),
+        peer_records=records,
     )
     return TransientSnapshot(
         taken_at=ClockReading(monotonic_ns=now, wall_ns=1_700_000_000 * 10**9 + now),

@@ -56,14 +56,19 @@ def public_keys(keys: Column) -> bool:
 
 def keys_match_peers(peers: Column, keys: Column) -> bool:
     """Every key that is not `None` matches its peer (`key_mismatch`): for identity PeerIds of
-    Ed25519 keys, one comparison each."""
+    Ed25519 keys, the peers end to end are the keys end to end, each after the identity
+    prefix (a comparison of two joined strings)."""
     if keys.count(None) == len(keys):
         return True
     present = tuple(map(operator.is_not, keys, repeat(None)))
     peers = tuple(compress(peers, present))
     keys = tuple(compress(keys, present))
-    if all(map(operator.eq, peers, map(_IDENTITY_PREFIX.__add__, keys))):
-        return True
+    if set(map(len, peers)) == {len(_IDENTITY_PREFIX) + _ED25519_KEY_SIZE} and set(
+        map(len, keys)
+    ) == {_ED25519_KEY_SIZE}:
+        prefixed = chain.from_iterable(zip(repeat(_IDENTITY_PREFIX), keys))
+        if b"".join(peers) == b"".join(prefixed):
+            return True
     return not any(map(key_mismatch, peers, keys))
 
 
@@ -79,11 +84,14 @@ def each_strictly_ascending(lists: Column, items: Column) -> bool:
 
 
 def protocol_lists(lists: Column) -> bool:
-    """Tuples of names, each sorted strictly ascending."""
-    if not all_of(lists, tuple):
+    """Tuples of names, each sorted strictly ascending. Peers share protocol sets: once every
+    item is known to be exactly a `str`, equal tuples pass or fail alike, so the rules are
+    checked on each distinct tuple once."""
+    if not (all_of(lists, tuple) and all_of(tuple(chain.from_iterable(lists)), str)):
         return False
-    items = tuple(chain.from_iterable(lists))
-    return names(items) and each_strictly_ascending(lists, items)
+    distinct = tuple(set(lists))
+    items = tuple(chain.from_iterable(distinct))
+    return names(items) and each_strictly_ascending(distinct, items)
 
 
 def expiry_lists(lists: Column) -> bool:
@@ -96,16 +104,21 @@ def expiry_lists(lists: Column) -> bool:
 
 def metadata_lists(lists: Column) -> bool:
     """Tuples of `(key, value)` pairs: keys names, strictly ascending within each tuple; values
-    metadata values (`metadata_value_problem`)."""
+    metadata values (`metadata_value_problem`). Once every pair, key and value is known to be of
+    an exact type and every value valid, equal tuples pass or fail alike (`1`, `1.0` and `True`
+    are all valid; `-0.0`, which equals `0.0`, is not, and is refused first), so the keys are
+    checked on each distinct tuple once: peers share much of their metadata."""
     if not all_of(lists, tuple):
         return False
     pairs = tuple(chain.from_iterable(lists))
     if not rows_of(pairs, 2):
         return False
-    keys = column(pairs, 0)
-    return (
-        names(keys) and each_strictly_ascending(lists, keys) and metadata_values(column(pairs, 1))
-    )
+    keys_and_values = tuple(chain.from_iterable(pairs))
+    if not (all_of(keys_and_values[0::2], str) and metadata_values(keys_and_values[1::2])):
+        return False
+    distinct = tuple(set(lists))
+    keys = column(tuple(chain.from_iterable(distinct)), 0)
+    return names(keys) and each_strictly_ascending(distinct, keys)
 
 
 def _of_type(values: Column, kinds: list[type], kind: type) -> Column:
