@@ -1,43 +1,90 @@
 """Write the seed corpus, `fuzz/corpus/<target>/`: `python -m fuzz.make_corpus`.
 
-Seeds are real encodings (the golden v1 snapshots, a busy node's snapshot, sealed files of every
-flag combination) so that mutations start from structure, plus hand-made edge cases. The files
-are committed; rerunning rewrites them (sealed seeds differ each time: encryption nonces are
-random). libFuzzer adds what it finds to the first corpus directory it is given, so campaigns
-write to `fuzz/work/`, never here.
+Seeds are real encodings (the golden snapshots of the current version and of version 1, which
+go through the migration, a busy node's snapshot with every kind of peer state, sealed files of
+every flag combination) so that mutations start from structure, plus hand-made edge cases. The
+files are committed; rerunning rewrites them and removes seeds no longer made (sealed seeds
+differ each time: encryption nonces are random). libFuzzer adds what it finds to the first
+corpus directory it is given, so campaigns write to `fuzz/work/`, never here.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import msgpack
 
 from fuzz import TARGETS
 from fuzz._fixtures import ENCRYPTION_KEY, IDENTITY
 from fuzz.fuzz_sealed import EXPECT_SIGNER, FIX_DIGEST, REENCRYPT, RESIGN, WITH_KEY
-from node_runtime import ManualClock, Multiaddr, Node, PeerId, seal
+from node_runtime import (
+    Identity,
+    IpList,
+    ManualClock,
+    Multiaddr,
+    Node,
+    PeerId,
+    seal,
+    sign_peer_record,
+)
 from node_runtime.sealed_file import MAGIC
-from snapshot_schema import TransientSnapshot, decode, encode
+from snapshot_schema import CURRENT_SNAPSHOT_SPEC_VERSION, TransientSnapshot, decode, encode
 
 FUZZ_DIR = Path(__file__).resolve().parent
 CORPUS_DIR = FUZZ_DIR / "corpus"
-GOLDEN_DIR = FUZZ_DIR.parent / "tests" / "golden" / "v1"
-SMALL_GOLDENS = ("empty", "every_ingress", "typical", "unicode_names")
-"""`maximal` (141 KiB) is left out: libFuzzer runs are capped at a few KiB per input."""
+GOLDEN_DIR = FUZZ_DIR.parent / "tests" / "golden"
+SMALL_GOLDENS = {
+    f"v{CURRENT_SNAPSHOT_SPEC_VERSION}": (
+        "empty",
+        "every_ingress",
+        "typical",
+        "unicode_names",
+        "peer_state",
+        "peer_state_edges",
+    ),
+    "v1": ("empty", "every_ingress", "typical", "unicode_names"),
+}
+"""The goldens of each version; `maximal` (141 KiB) is left out: libFuzzer runs are capped at a
+few KiB per input."""
 
 S = 1_000_000_000
 TCP = "/ip4/10.0.0.1/tcp/4001"
 QUIC = "/ip6/2001:db8::1/udp/4001/quic-v1"
 
 
+PEER_IDENTITY = Identity.from_private_bytes(bytes([1]) * 32)
+"""A peer of the busy node, whose signed peer record it holds."""
+
+
 def busy_snapshot() -> TransientSnapshot:
-    """A snapshot of `IDENTITY`'s node with every framework table filled."""
+    """A snapshot of `IDENTITY`'s node with every framework table filled: addresses expiring
+    and permanent, a peer record of every field (a signed record that verifies), IP filters
+    and an extension."""
     clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=1_764_000_000 * S)
     node = Node(IDENTITY, clock=clock, rng=random.Random(1))  # noqa: S311 - jitter
     peers = [PeerId.from_bytes(bytes.fromhex("1220") + bytes([n]) * 32) for n in range(1, 4)]
-    node.add_peer_address(peers[0], Multiaddr.from_string(TCP))
+    node.add_peer_address(peers[0], Multiaddr.from_string(TCP), ttl_ns=600 * S)
     node.add_peer_address(peers[0], Multiaddr.from_string(QUIC))
+    signer = PEER_IDENTITY.peer_id
+    node.add_peer_address(signer, Multiaddr.from_string(TCP), ttl_ns=3_600 * S)
+    node.set_peer_public_key(signer, signer.to_bytes()[2:])  # the identity PeerId embeds it
+    node.set_peer_protocols(signer, ["/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"])
+    for key, value in METADATA.items():
+        node.put_peer_metadata(signer, key, value)
+    node.record_latency(signer, 1_500_000)
+    node.consume_signed_record(
+        signer, sign_peer_record(PEER_IDENTITY, 7, [Multiaddr.from_string(TCP)])
+    )
+    node.add_peer_protocols(peers[1], ["/ipfs/kad/1.0.0"])
+    node.governor.add_ip_network(IpList.ALLOW, "10.0.0.0/8")
+    node.governor.add_ip_network(IpList.DENY, "10.66.0.0/16")
+    node.governor.add_ip_network(IpList.DENY, "fd00::/8")
+    node.set_extension("libp2p/pubsub-blacklist", b"\x91\x00")
     node.address_book.retain(peers[1].to_bytes())
     for _ in range(3):
         node.record_dial_failure(peers[1])
@@ -52,34 +99,109 @@ def busy_snapshot() -> TransientSnapshot:
     return node.snapshot()
 
 
+METADATA: dict[str, Any] = {
+    "AgentVersion": "nodesnap/0.1",
+    "dials": 12,
+    "debt": -3,
+    "score": 0.25,
+    "relay": False,
+    "cookie": b"\x01\x02",
+    "note": None,
+}
+"""A metadata value of every type."""
+
+
 def goldens() -> dict[str, bytes]:
-    return {name: (GOLDEN_DIR / f"{name}.msgpack").read_bytes() for name in SMALL_GOLDENS}
+    """The small goldens, `<name>` of the current version and `v1-<name>` of version 1."""
+    current = f"v{CURRENT_SNAPSHOT_SPEC_VERSION}"
+    return {
+        (name if version == current else f"{version}-{name}"): (
+            GOLDEN_DIR / version / f"{name}.msgpack"
+        ).read_bytes()
+        for version, names in SMALL_GOLDENS.items()
+        for name in names
+    }
+
+
+ENVELOPE = bytes([0x92, CURRENT_SNAPSHOT_SPEC_VERSION])
+V1_ENVELOPE = b"\x92\x01"
 
 
 def hostile_snapshots() -> dict[str, bytes]:
-    """Envelopes that probe each refusal of the decoder."""
+    """Envelopes that probe each refusal of the decoder, and the migration's."""
     return {
         "empty": b"",
         "not-an-envelope": b"\x91\x01",
-        "version-only": b"\x92\x01",
+        "version-only": ENVELOPE,
         "version-nil": b"\x92\xc0\x90",
-        "version-2": b"\x92\x02\x90",
+        "version-newer": bytes([0x92, CURRENT_SNAPSHOT_SPEC_VERSION + 1, 0x90]),
         "version-u64": b"\x92\xcf" + b"\xff" * 8 + b"\x90",
-        "array32-max-claim": b"\x92\x01\xdd\xff\xff\xff\xff",
-        "nested-arrays": b"\x92\x01" + b"\x91" * 2000 + b"\x90",
-        "huge-int": b"\x92\x01\xcf" + b"\xff" * 8,
-        "negative-int": b"\x92\x01\xd3" + b"\x80" + bytes(7),
-        "ext": b"\x92\x01\xd4\x01\x00",
-        "map": b"\x92\x01\x81\xa1a\x02",
-        "map-duplicate-keys": b"\x92\x01\x82\xa1a\x01\xa1a\x02",
-        "invalid-utf8": b"\x92\x01\xa2\xff\xfe",
-        "float": b"\x92\x01\xcb" + bytes(8),
-        "reserved-byte": b"\x92\x01\xc1",
-        "bin32-max-claim": b"\x92\x01\xc6\xff\xff\xff\xff",
-        "str32-max-claim": b"\x92\x01\xdb\xff\xff\xff\xff",
+        "array32-max-claim": ENVELOPE + b"\xdd\xff\xff\xff\xff",
+        "nested-arrays": ENVELOPE + b"\x91" * 2000 + b"\x90",
+        "huge-int": ENVELOPE + b"\xcf" + b"\xff" * 8,
+        "negative-int": ENVELOPE + b"\xd3" + b"\x80" + bytes(7),
+        "ext": ENVELOPE + b"\xd4\x01\x00",
+        "map": ENVELOPE + b"\x81\xa1a\x02",
+        "map-duplicate-keys": ENVELOPE + b"\x82\xa1a\x01\xa1a\x02",
+        "invalid-utf8": ENVELOPE + b"\xa2\xff\xfe",
+        "float": ENVELOPE + b"\xcb" + bytes(8),
+        "reserved-byte": ENVELOPE + b"\xc1",
+        "bin32-max-claim": ENVELOPE + b"\xc6\xff\xff\xff\xff",
+        "str32-max-claim": ENVELOPE + b"\xdb\xff\xff\xff\xff",
         # msgpack's skip wraps 2^32-1 + 1 to 0 and calls this 5-byte ext complete.
-        "ext32-max-claim": b"\x92\x01\xc9\xff\xff\xff\xff",
+        "ext32-max-claim": ENVELOPE + b"\xc9\xff\xff\xff\xff",
+        "v1-version-only": V1_ENVELOPE,
+        "v1-nested-arrays": V1_ENVELOPE + b"\x91" * 2000 + b"\x90",
+        "v1-empty-body": V1_ENVELOPE + b"\x90",
     }
+
+
+Body = list[Any]
+
+
+def _peer_state_body() -> Body:
+    """The `peer_state` golden's body as lists, ready to change."""
+    data = (GOLDEN_DIR / f"v{CURRENT_SNAPSHOT_SPEC_VERSION}" / "peer_state.msgpack").read_bytes()
+    body: Body = msgpack.unpackb(data)[1]
+    return body
+
+
+def _framework_change(change: Callable[[Body], object]) -> bytes:
+    body = _peer_state_body()
+    change(body[5])
+    return msgpack.packb([CURRENT_SNAPSHOT_SPEC_VERSION, body], use_bin_type=True)
+
+
+def _metadata_value(value: object) -> Callable[[Body], object]:
+    return lambda framework: framework[9][0][3][0].__setitem__(1, value)
+
+
+def peer_state_edges() -> dict[str, bytes]:
+    """The `peer_state` golden with one version 2 value at or past an edge each: what the
+    column tests and the walk must judge alike."""
+    edges = {
+        "metadata-nan": _framework_change(_metadata_value(math.nan)),
+        "metadata-negative-zero": _framework_change(_metadata_value(-0.0)),
+        "metadata-int64-min": _framework_change(_metadata_value(-(2**63))),
+        "metadata-u64-max": _framework_change(_metadata_value(2**64 - 1)),
+        "metadata-keys-reversed": _framework_change(lambda f: f[9][0][3].reverse()),
+        "protocols-reversed": _framework_change(lambda f: f[9][0][2].reverse()),
+        "key-of-another-peer": _framework_change(lambda f: f[9][1].__setitem__(1, f[9][0][1])),
+        "key-private-sized": _framework_change(
+            lambda f: f[9][0].__setitem__(1, bytes.fromhex("08011240") + bytes(64))
+        ),
+        "ip-host-bits": _framework_change(lambda f: f[3][4][0].__setitem__(0, b"\x0a\x01\x02\x03")),
+        "ip-prefix-33": _framework_change(lambda f: f[3][4][0].__setitem__(1, 33)),
+        "expiries-one-short": _framework_change(lambda f: f[2][0][3].pop()),
+        "extension-capital": _framework_change(lambda f: f[10][0].__setitem__(0, "Libp2p")),
+        "extension-129": _framework_change(lambda f: f[10][0].__setitem__(0, "a" * 129)),
+    }
+    # Floats as float 32, which a decoder accepts and re-encodes as float 64.
+    body = _peer_state_body()
+    edges["metadata-float32"] = msgpack.packb(
+        [CURRENT_SNAPSHOT_SPEC_VERSION, body], use_bin_type=True, use_single_float=True
+    )
+    return edges
 
 
 def with_trailing_garbage(data: bytes) -> bytes:
@@ -205,10 +327,12 @@ def seeds_for(target: str) -> dict[str, bytes]:
         seeds["busy-node"] = encode(busy_snapshot())
         seeds["trailing-garbage"] = with_trailing_garbage(snapshots["typical"])
         seeds.update({f"hostile-{name}": data for name, data in hostile_snapshots().items()})
+        seeds.update({f"edge-{name}": data for name, data in peer_state_edges().items()})
         return seeds
     if target == "restore":
         seeds = {f"golden-{name}": data for name, data in snapshots.items()}
         seeds["busy-node"] = encode(busy_snapshot())
+        seeds["edge-metadata-float32"] = peer_state_edges()["metadata-float32"]
         return seeds
     if target == "sealed":
         typical = decode(snapshots["typical"])
@@ -229,8 +353,11 @@ def main() -> None:
     for target in TARGETS:
         directory = CORPUS_DIR / target
         directory.mkdir(parents=True, exist_ok=True)
-        for name, data in sorted(seeds_for(target).items()):
-            (directory / f"{name}.bin").write_bytes(data)
+        seeds = {f"{name}.bin": data for name, data in seeds_for(target).items()}
+        for stale in {path.name for path in directory.glob("*.bin")} - set(seeds):
+            (directory / stale).unlink()
+        for name, data in sorted(seeds.items()):
+            (directory / name).write_bytes(data)
         print(f"{target}: {len(list(directory.iterdir()))} seeds in {directory}")
 
 

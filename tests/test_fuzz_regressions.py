@@ -10,19 +10,31 @@ from types import ModuleType
 import attrs
 import pytest
 
-from fuzz import TARGETS
+from fuzz import TARGETS, fuzz_restore
 from fuzz._fixtures import ENCRYPTION_KEY, IDENTITY
 from fuzz.fuzz_sealed import repair
 from node_runtime import (
     ComponentValueError,
+    Identity,
     InvalidMultiaddrError,
+    ManualClock,
     Multiaddr,
     Node,
     RestoreValueError,
+    SignedRecordError,
+    sign_peer_record,
     unseal,
 )
 from node_runtime.sealed_file import Flags, read_header
-from snapshot_schema import SnapshotError, decode
+from snapshot_schema import (
+    CURRENT_SNAPSHOT_SPEC_VERSION,
+    AddressBookEntrySnapshot,
+    FrameworkSnapshot,
+    PeerGovernorSnapshot,
+    PeerRecordSnapshot,
+    SnapshotError,
+    decode,
+)
 
 FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz"
 
@@ -76,6 +88,85 @@ def test_decode_and_restore_seeds_reach_a_restored_node() -> None:
     node = Node.restore(decode(data), IDENTITY)
     assert node.address_book.peers()
     assert node.counters.get("envelopes_sent") == 5
+
+
+def test_the_busy_node_seed_restores_every_kind_of_version_2_state() -> None:
+    data = (FUZZ_DIR / "corpus" / "restore" / "busy-node.bin").read_bytes()
+    framework = Node.restore(decode(data), IDENTITY, clock=clock_of(data)).snapshot().framework
+    expiries = [expiry for row in framework.address_book.rows for expiry in row[3]]
+    assert None in expiries
+    assert any(expiry is not None for expiry in expiries)
+    (signed,) = [record for record in framework.peer_records if record.signed_record]
+    assert signed.public_key is not None
+    assert signed.latency_ns is not None
+    assert {type(value) for _key, value in signed.metadata} == {
+        str,
+        int,
+        float,
+        bool,
+        bytes,
+        type(None),
+    }
+    assert framework.peer_governor.ip_allow
+    assert framework.peer_governor.ip_deny
+    assert framework.extensions
+    assert framework.counters.get("restore:signed_records_refused", 0) == 0
+
+
+def clock_of(data: bytes) -> ManualClock:
+    """A clock at the instant the snapshot in `data` was taken: nothing has expired."""
+    taken_at = decode(data).taken_at
+    return ManualClock(monotonic_ns=taken_at.monotonic_ns, wall_ns=taken_at.wall_ns)
+
+
+@pytest.mark.parametrize("target", ["decode", "restore"])
+def test_version_1_goldens_are_seeds_that_go_through_the_migration(target: str) -> None:
+    seeds = sorted((FUZZ_DIR / "corpus" / target).glob("golden-v1-*.bin"))
+    assert len(seeds) >= 4
+    for path in seeds:
+        data = path.read_bytes()
+        assert data[:2] == b"\x92\x01"
+        assert decode(data).framework.spec_version == CURRENT_SNAPSHOT_SPEC_VERSION
+
+
+PEER_IDENTITY = Identity.from_private_bytes(bytes([1]) * 32)
+OTHER_PEER = bytes.fromhex("1220") + bytes(32)
+REPAIRED = FrameworkSnapshot(
+    address_book=(AddressBookEntrySnapshot(OTHER_PEER, (b"\x01",), 0, (fuzz_restore.NOW + 1,)),),
+    peer_id_bytes=fuzz_restore.PEER,
+    peer_records=(
+        PeerRecordSnapshot(
+            PEER_IDENTITY.peer_id.to_bytes(),
+            signed_record=sign_peer_record(PEER_IDENTITY, 1, []),
+        ),
+    ),
+)
+UNREPAIRED = {
+    "an expired address": attrs.evolve(
+        REPAIRED,
+        address_book=(AddressBookEntrySnapshot(OTHER_PEER, (b"\x01",), 0, (fuzz_restore.NOW,)),),
+    ),
+    "another peer's signed record": attrs.evolve(
+        REPAIRED,
+        peer_records=(
+            PeerRecordSnapshot(OTHER_PEER, signed_record=REPAIRED.peer_records[0].signed_record),
+        ),
+    ),
+    "a record for the node itself": attrs.evolve(
+        REPAIRED, peer_records=(PeerRecordSnapshot(fuzz_restore.PEER, protocols=["/a"]),)
+    ),
+    "itself blocked": attrs.evolve(
+        REPAIRED, peer_governor=PeerGovernorSnapshot(blocklist={fuzz_restore.PEER})
+    ),
+}
+
+
+@pytest.mark.parametrize("name", UNREPAIRED)
+def test_the_restore_harness_refuses_what_restore_must_have_repaired(name: str) -> None:
+    """Its checks can fail: each escapes `check` as a contract violation."""
+    fuzz_restore.check_repaired(REPAIRED)
+    with pytest.raises((AssertionError, SignedRecordError)):
+        fuzz_restore.check_repaired(UNREPAIRED[name])
 
 
 def test_sealed_seeds_unseal_with_every_flag_combination() -> None:
