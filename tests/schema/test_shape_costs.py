@@ -11,11 +11,13 @@ times. Memory is traced (`tracemalloc`), so it is exact; time is the best of sev
 rounds, so a busy machine slows both sides alike.
 """
 
+from unittest import mock
+
 import pytest
 from schema_support import format_section
 
 from benchmarks import shapes
-from snapshot_schema import SnapshotDecodeError, decode
+from snapshot_schema import SnapshotDecodeError, decode, decoder, encoder
 from snapshot_schema.column_checks import CHUNK
 
 SIZE = 256 * 1024
@@ -61,6 +63,16 @@ def test_a_version_1_shape_decodes_to_the_snapshot_of_its_version_2_body(name: s
     """The migration keeps every value and stamps each address permanent."""
     version_2 = name.removeprefix(shapes.V1_PREFIX)
     assert decode(shapes.shape_bytes(name, 300)) == decode(shapes.shape_bytes(version_2, 300))
+
+
+def test_the_migration_repacks_only_the_field_it_rewrote() -> None:
+    """A version 1 frontier is not copied by the migration: of the body, only the framework
+    (which version 2 extended) is packed and unpacked again."""
+    data = shapes.shape_bytes(f"{shapes.V1_PREFIX}frontier: [0, 0]", 1_000)
+    with mock.patch.object(decoder, "pack", wraps=encoder.pack) as pack:
+        decode(data)
+    ((framework,),) = [call.args for call in pack.call_args_list]
+    assert len(framework) == 11  # version 2's framework, and nothing else
 
 
 def test_every_shape_peaks_within_the_memory_bound(inputs: shapes.Inputs) -> None:
