@@ -9,13 +9,14 @@ import doctest
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import msgpack
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import node_runtime.testing
@@ -23,6 +24,7 @@ import node_runtime.testing.strategies
 from node_runtime import (
     DirectoryStore,
     Identity,
+    IpList,
     ManualClock,
     Multiaddr,
     Node,
@@ -44,11 +46,13 @@ from node_runtime.testing import (
     mark_redelivered,
     replay_file,
     run_operations,
+    seal_peer_record,
     snapshot_diff,
 )
 from node_runtime.testing.pytest_plugin import pytest_assertrepr_compare
 from node_runtime.testing.strategies import DEFAULT_PEERS, node_operations, node_snapshots
 from snapshot_schema import (
+    AddressBookEntrySnapshot,
     ExecutionStateSnapshot,
     IpNetwork,
     PeerRecordSnapshot,
@@ -354,6 +358,70 @@ def test_the_operations_cover_what_a_host_and_an_engine_do(
     assert [outcome.value for outcome in outcomes[-2:]] == [(b"a",), (b"b",)]
 
 
+def test_the_operations_cover_the_peer_state_of_spec_version_2(
+    node_identity: Identity, manual_clock: ManualClock
+) -> None:
+    peer, other = DEFAULT_PEERS[:2]
+    signer = Identity.from_private_bytes(bytes([10]) * 32)  # DEFAULT_PEERS[0]'s identity
+    tcp, quic = (Multiaddr.from_string(text) for text in ("/ip4/10.0.0.1/tcp/1", "/ip6/::1/tcp/2"))
+    node = Node(node_identity, clock=manual_clock)
+    outcomes = run_operations(
+        node,
+        [
+            Operation("add_address_with_ttl", (peer, tcp, 60 * S)),
+            Operation("set_address_ttl", (peer, quic, 10 * S)),
+            Operation("add_address_with_ttl", (other, tcp, 5 * S)),
+            Operation("clear_addresses", (other,)),
+            Operation("advance", (30 * S,)),
+            Operation("peer_addresses", (peer,)),  # quic has expired: not returned
+            Operation("expire_addresses"),  # and now dropped
+            Operation("add_ip_network", (IpList.DENY, "10.66.0.0/16")),
+            Operation("set_ip_networks", (IpList.ALLOW, ["10.0.0.0/8", "fd00::/8"])),
+            Operation("remove_ip_network", (IpList.ALLOW, "fd00::/8")),
+            Operation("set_public_key", (peer, peer.to_bytes()[2:])),
+            Operation("set_protocols", (peer, ["/a", "/b"])),
+            Operation("add_protocols", (peer, ["/c"])),
+            Operation("remove_protocols", (peer, ["/a"])),
+            Operation("put_metadata", (peer, "relay", True)),
+            Operation("put_metadata", (peer, "gone", 1)),
+            Operation("delete_metadata", (peer, "gone")),
+            Operation("record_latency", (peer, 2_000_000)),
+            Operation(
+                "consume_signed_record", (peer, seal_peer_record(signer, 1, [tcp.to_bytes()]))
+            ),
+            Operation("put_metadata", (other, "x", 1)),
+            Operation("forget_peer_record", (other,)),
+            Operation("set_extension", ("app.tags", b"t")),
+            Operation("set_extension", ("libp2p/pubsub", b"p")),
+            Operation("remove_extension", ("app.tags",)),
+        ],
+    )
+    assert outcomes[5] == Outcome((tcp,))
+    assert outcomes[6] == Outcome(1)
+    assert outcomes[18] == Outcome(True)  # the signed record verified and was kept
+    framework = node.snapshot().framework
+    now = manual_clock.monotonic_ns()
+    assert list(framework.address_book) == [
+        AddressBookEntrySnapshot(peer.to_bytes(), (tcp.to_bytes(),), 0, (now + 30 * S,))
+    ]
+    governor = framework.peer_governor
+    assert (governor.ip_allow, governor.ip_deny) == (
+        (IpNetwork.of("10.0.0.0/8"),),
+        (IpNetwork.of("10.66.0.0/16"),),
+    )
+    record = PeerRecordSnapshot(
+        peer.to_bytes(),
+        public_key=peer.to_bytes()[2:],
+        protocols=["/b", "/c"],
+        metadata={"relay": True},
+        latency_ns=2_000_000,
+        signed_record=seal_peer_record(signer, 1, [tcp.to_bytes()]),
+    )
+    assert list(framework.peer_records) == [record]
+    assert framework.extensions == {"libp2p/pubsub": b"p"}
+    assert_restores_identically(node)
+
+
 def test_the_engine_moves_fill_every_execution_field(
     node_identity: Identity, manual_clock: ManualClock
 ) -> None:
@@ -407,6 +475,36 @@ def test_any_snapshot_a_node_could_take_restores_exactly(snapshot: TransientSnap
     restored = Node.restore(snapshot, IDENTITY, clock=clock_at(snapshot))
     assert restored.snapshot() == mark_redelivered(snapshot)
     assert_restores_identically(restored)
+
+
+PEER_STATE: dict[str, Callable[[TransientSnapshot], bool]] = {
+    "an expiring address": lambda snapshot: any(
+        expiry is not None
+        for entry in snapshot.framework.address_book
+        for expiry in entry.expires_ns
+    ),
+    "a signed peer record": lambda snapshot: any(
+        record.signed_record is not None for record in snapshot.framework.peer_records
+    ),
+    "typed metadata": lambda snapshot: any(
+        record.metadata for record in snapshot.framework.peer_records
+    ),
+    "an IP filter": lambda snapshot: bool(snapshot.framework.peer_governor.ip_deny),
+    "an extension": lambda snapshot: bool(snapshot.framework.extensions),
+}
+
+
+def test_node_snapshots_reach_the_peer_state_of_spec_version_2() -> None:
+    seen: set[str] = set()
+
+    # Generated, not shrunk: what is seen across the examples is the point.
+    @settings(max_examples=50, database=None, phases=[Phase.generate])
+    @given(node_snapshots(IDENTITY))
+    def look(snapshot: TransientSnapshot) -> None:
+        seen.update(name for name, holds in PEER_STATE.items() if holds(snapshot))
+
+    look()
+    assert seen == set(PEER_STATE)
 
 
 # The package itself.
