@@ -443,3 +443,20 @@ def test_the_host_never_dials_an_expired_address() -> None:
         assert dialled == []
 
     asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_autosave_neither_expires_addresses_nor_saves_because_one_expired(tmp_path: Path) -> None:
+    node = new_node()
+    node.add_peer_address(ALICE, TCP, 10 * S)
+    now = [0.0]
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        checkpointer = Checkpointer(node, store, interval=30.0, timer=lambda: now[0])
+        assert checkpointer.poll()
+        checkpointer.flush(timeout=30)
+        clock_of(node).advance(10 * S)  # ALICE's address expires
+        now[0] += 60.0  # two intervals later
+
+        assert not checkpointer.poll()  # nothing changed: nothing to save
+
+        assert node.address_book.addresses(ALICE.to_bytes()) == (TCP,)  # stored until expired
+        checkpointer.close(timeout=30)

@@ -3,12 +3,14 @@ they enter if a snapshot could not hold them, and bounded in total."""
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from node_runtime.checkpointer import Checkpointer
 from node_runtime.clock import ManualClock
 from node_runtime.component_errors import (
     ComponentTypeError,
@@ -16,6 +18,7 @@ from node_runtime.component_errors import (
     ExtensionLimitError,
     RestoreValueError,
 )
+from node_runtime.directory_store import DirectoryStore
 from node_runtime.extensions import DEFAULT_MAX_EXTENSION_BYTES, ExtensionTable
 from node_runtime.identity import Identity
 from node_runtime.node import Node
@@ -283,3 +286,24 @@ def test_a_snapshot_with_more_extension_bytes_than_the_total_is_refused_naming_t
         Node.restore(attrs.evolve(snapshot, framework=framework), IDENTITY, clock=node.clock)
 
     assert raised.value.path == ("framework", "extensions", 1, "value")
+
+
+def test_autosave_saves_an_extension_change_with_the_next_periodic_save(tmp_path: Path) -> None:
+    node = new_node()
+    now = [0.0]
+    with DirectoryStore(tmp_path, fsync=False) as store:
+        checkpointer = Checkpointer(node, store, interval=30.0, cooldown=1.0, timer=lambda: now[0])
+        assert checkpointer.poll()
+        checkpointer.flush(timeout=30)
+
+        node.set_extension(PUBSUB, b"scores")
+        now[0] += 1.0  # past the cooldown an urgent save would wait for
+        assert not checkpointer.poll()
+        now[0] += 29.0  # the interval
+        assert checkpointer.poll()
+
+        checkpointer.flush(timeout=30)
+        latest = store.latest()
+        checkpointer.close(timeout=30)
+    assert latest is not None
+    assert dict(latest.snapshot.framework.extensions) == {PUBSUB: b"scores"}
