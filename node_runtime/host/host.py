@@ -12,9 +12,10 @@ Sending. `send(peer, payload)` numbers the envelope and appends it to `node.outb
 stays until the destination acknowledges it, so every snapshot holds every unacknowledged
 envelope. A scheduler task starts a link for each destination with unacknowledged envelopes
 that `node.may_dial` allows (policy, backoff; a down peer's dial is its probe) and that has an
-unexpired TCP address in the address book, and otherwise wakes when the earliest backoff passes; dial,
-connect and handshake failures go to `node.record_dial_failure` (governor health, backoff), a
-completed handshake to `record_dial_success`. On each new connection a link resends
+unexpired TCP address in the address book, and otherwise wakes when the earliest backoff
+passes; dial, connect and handshake failures go to `node.record_dial_failure` (governor
+health, backoff), a completed handshake to `record_dial_success`. On each new connection a
+link resends
 every unacknowledged envelope for that peer, in queue order: the `redelivered` flags of a
 restored queue are therefore not consulted, since after a restore, as after any lost
 connection, every unacknowledged envelope may or may not have arrived. Acknowledged envelopes
