@@ -58,11 +58,13 @@ def keys_match_peers(peers: Column, keys: Column) -> bool:
     """Every key that is not `None` matches its peer (`key_mismatch`): for identity PeerIds of
     Ed25519 keys, the peers end to end are the keys end to end, each after the identity
     prefix (a comparison of two joined strings)."""
-    if keys.count(None) == len(keys):
+    absent = keys.count(None)
+    if absent == len(keys):
         return True
-    present = tuple(map(operator.is_not, keys, repeat(None)))
-    peers = tuple(compress(peers, present))
-    keys = tuple(compress(keys, present))
+    if absent:
+        present = tuple(map(operator.is_not, keys, repeat(None)))
+        peers = tuple(compress(peers, present))
+        keys = tuple(compress(keys, present))
     if set(map(len, peers)) == {len(_IDENTITY_PREFIX) + _ED25519_KEY_SIZE} and set(
         map(len, keys)
     ) == {_ED25519_KEY_SIZE}:
