@@ -97,11 +97,11 @@ def protocol_lists(lists: Column) -> bool:
 
 
 def expiry_lists(lists: Column) -> bool:
-    """Tuples of u64s and `None`s."""
+    """Tuples of u64s and `None`s (every address permanent, as version 1's all are: one pass)."""
     if not all_of(lists, tuple):
         return False
     items = tuple(chain.from_iterable(lists))
-    return U64S(tuple(filter(_is_not_none, items)))
+    return all_of(items, type(None)) or U64S(tuple(filter(_is_not_none, items)))
 
 
 def metadata_lists(lists: Column) -> bool:
