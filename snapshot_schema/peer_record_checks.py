@@ -60,7 +60,7 @@ def public_key_problem(key: object) -> str | None:
         return "public key data length does not match its protobuf length"
     expected = _FIXED_KEY_SIZES.get(key_type)
     if expected is not None and length[0] != expected:
-        return f"a {KEY_TYPES[key_type]} public key holds {expected} bytes, not {length[0]}"
+        return f"{KEY_TYPES[key_type]} public keys hold {expected} bytes, not {length[0]}"
     if length[0] == 0:
         return "public key data is empty"
     return None

@@ -42,5 +42,5 @@ def test_a_private_key_protobuf_is_no_public_key() -> None:
     bytes of data: refused, whatever PeerId it is filed under."""
     private_protobuf = bytes.fromhex("08011240") + SEED + IDENTITY.peer_id.to_bytes()[6:]
     for peer in (IDENTITY.peer_id, PeerId.from_bytes(bytes.fromhex("a0e40220") + bytes(32))):
-        with pytest.raises(SnapshotValueError, match="holds 32 bytes, not 64"):
+        with pytest.raises(SnapshotValueError, match="hold 32 bytes, not 64"):
             PeerRecordSnapshot(peer.to_bytes(), public_key=private_protobuf)

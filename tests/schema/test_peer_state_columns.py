@@ -466,7 +466,7 @@ FAULTS: dict[str, tuple[Callable[[list[Any]], None], str, tuple[object, ...]]] =
     ),
     "a private-key-shaped Ed25519 key": (
         _set((9, 0, 1), PRIVATE_SHAPED_KEY),
-        "holds 32 bytes, not 64",
+        "hold 32 bytes, not 64",
         (*RECORD, "public_key"),
     ),
     # the other peer record fields
