@@ -259,22 +259,10 @@ class AddressBook(ChangeCounter):
         check_ns(now_ns, "now_ns")
         if now_ns < self._earliest_expiry:
             return 0
-        dropped = 0
-        earliest = _NEVER
-        unused: list[PeerKey] = []
-        for peer, entry in self._entries.items():
-            if entry.earliest > now_ns:
-                earliest = min(earliest, entry.earliest)
-                continue
-            expires = entry.expires
-            entry.hold(*_unexpired(entry.addresses, expires, now_ns))
-            dropped += len(expires) - len(entry.expires)
-            earliest = min(earliest, entry.earliest)
-            if not entry.addresses and entry.ref_count == 0:
-                unused.append(peer)
-        for peer in unused:
-            del self._entries[peer]
-        self._earliest_expiry = earliest
+        dropped = self._rewrite_expiring(
+            lambda entry: entry.earliest <= now_ns,
+            lambda entry: _unexpired(entry.addresses, entry.expires, now_ns),
+        )
         if dropped:
             self._changed()
         return dropped
@@ -285,29 +273,35 @@ class AddressBook(ChangeCounter):
         no reference is forgotten."""
         if self._earliest_expiry == _NEVER:
             return 0  # every address is permanent
+        dropped = self._rewrite_expiring(
+            lambda entry: entry.earliest != _NEVER,
+            lambda entry: _moved(entry.addresses, entry.expires, move),
+        )
+        self._changed()
+        return dropped
+
+    def _rewrite_expiring(
+        self,
+        due: Callable[[_Entry], bool],
+        rewrite: Callable[[_Entry], tuple[tuple[bytes, ...], tuple[Expiry, ...]]],
+    ) -> int:
+        """Replace the addresses and expiries of every `due` entry by `rewrite(entry)`; how
+        many addresses that dropped. Forgets peers left with no address and no reference, and
+        finds the soonest expiry again."""
         dropped = 0
         earliest = _NEVER
         unused: list[PeerKey] = []
         for peer, entry in self._entries.items():
-            if entry.earliest == _NEVER:
-                continue
-            addresses: list[bytes] = []
-            kept: list[Expiry] = []
-            for address, expiry in zip(entry.addresses, entry.expires, strict=True):
-                moved = None if expiry is None else move(expiry)
-                if expiry is not None and moved is None:
-                    dropped += 1
-                else:
-                    addresses.append(address)
-                    kept.append(moved)
-            entry.hold(tuple(addresses), tuple(kept))
+            if due(entry):
+                before = len(entry.addresses)
+                entry.hold(*rewrite(entry))
+                dropped += before - len(entry.addresses)
+                if not entry.addresses and entry.ref_count == 0:
+                    unused.append(peer)
             earliest = min(earliest, entry.earliest)
-            if not entry.addresses and entry.ref_count == 0:
-                unused.append(peer)
         for peer in unused:
             del self._entries[peer]
         self._earliest_expiry = earliest
-        self._changed()
         return dropped
 
     def retain(self, peer: PeerRef) -> int:
@@ -417,6 +411,21 @@ def _without(
         (*addresses[:position], *addresses[position + 1 :]),
         (*expires[:position], *expires[position + 1 :]),
     )
+
+
+def _moved(
+    addresses: tuple[bytes, ...], expires: tuple[Expiry, ...], move: Callable[[int], int | None]
+) -> tuple[tuple[bytes, ...], tuple[Expiry, ...]]:
+    """The addresses whose expiry `move` maps to a time (permanent ones kept as they are), with
+    their moved expiries."""
+    kept_addresses: list[bytes] = []
+    kept_expires: list[Expiry] = []
+    for address, expiry in zip(addresses, expires, strict=True):
+        moved = None if expiry is None else move(expiry)
+        if expiry is None or moved is not None:
+            kept_addresses.append(address)
+            kept_expires.append(moved)
+    return tuple(kept_addresses), tuple(kept_expires)
 
 
 def _unexpired(
