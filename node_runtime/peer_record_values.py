@@ -9,12 +9,10 @@ that the row must be checked in full.
 
 from __future__ import annotations
 
-import math
 from operator import itemgetter, lt
 from typing import Final
 
-from snapshot_schema.checks import U64_MAX
-from snapshot_schema.peer_record_checks import I64_MIN
+from snapshot_schema.peer_record_checks import metadata_value_problem
 
 _STR: Final = frozenset({str})
 _PAIR: Final = frozenset({tuple})
@@ -74,13 +72,10 @@ def is_canonical_metadata(
 
 
 def _fits(value: object, max_size: int) -> bool:
-    """A metadata value in its domain and size, judged without building a message."""
+    """A metadata value in its domain (the schema's rule) and within `max_size` bytes; text
+    only when ASCII, whose size is its length."""
+    if metadata_value_problem(value) is not None:
+        return False
     if type(value) is str:
         return value.isascii() and len(value) <= max_size
-    if type(value) is bytes:
-        return len(value) <= max_size
-    if type(value) is int:
-        return I64_MIN <= value <= U64_MAX
-    if type(value) is float:  # not NaN, not -0.0
-        return not math.isnan(value) and (value != 0.0 or math.copysign(1.0, value) > 0)
-    return type(value) is bool or value is None
+    return type(value) is not bytes or len(value) <= max_size
