@@ -15,7 +15,7 @@ Nothing is allocated from a declared length before it is checked against the byt
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
@@ -153,8 +153,3 @@ def encode_varint_field(number: int, value: int) -> bytes:
 def encode_bytes_field(number: int, value: bytes) -> bytes:
     """Field `number` holding the length-delimited `value`."""
     return encode_varint(number << 3 | LEN) + encode_varint(len(value)) + value
-
-
-def encode_bytes_fields(number: int, values: Iterable[bytes]) -> bytes:
-    """The repeated field `number` holding each of `values`, in order."""
-    return b"".join(encode_bytes_field(number, value) for value in values)
