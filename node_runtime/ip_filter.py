@@ -16,10 +16,10 @@ from typing import TypeAlias
 from node_runtime.component_errors import ComponentTypeError, ComponentValueError
 from node_runtime.multiaddr import Multiaddr
 from snapshot_schema.errors import PathElement
+from snapshot_schema.ip_network import AnyNetwork
 
-IpNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
-IpNetworkLike: TypeAlias = IpNetwork | str
+IpNetworkLike: TypeAlias = AnyNetwork | str
 """A network argument: an `ipaddress` network, or its text (`"10.0.0.0/8"`, host bits zero)."""
 IpAddressLike: TypeAlias = IpAddress | str
 
@@ -27,12 +27,12 @@ _BITS = {4: 32, 6: 128}
 _IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
-def check_ip_network(value: IpNetworkLike, *path: PathElement) -> IpNetwork:
+def check_ip_network(value: IpNetworkLike, *path: PathElement) -> AnyNetwork:
     """`value` as an `ipaddress` network: one as given, or parsed from text. Refused: host bits
     set (`"10.0.0.1/8"`), an IPv6 zone (`"fe80::%eth0/64"`: a snapshot stores no zone), and an
     IPv4-mapped network (`"::ffff:10.0.0.0/104"`: IPs are judged unmapped, so it would never
     match; write `"10.0.0.0/8"`)."""
-    network: IpNetwork
+    network: AnyNetwork
     if type(value) is ipaddress.IPv4Network or type(value) is ipaddress.IPv6Network:
         network = value
     elif type(value) is str:
@@ -95,8 +95,8 @@ class NetworkSet:
 
     __slots__ = ("_by_prefix", "_networks")
 
-    def __init__(self, networks: Iterable[IpNetwork] = ()) -> None:
-        self._networks: set[IpNetwork] = set()
+    def __init__(self, networks: Iterable[AnyNetwork] = ()) -> None:
+        self._networks: set[AnyNetwork] = set()
         # version -> prefix length -> network addresses (as integers) of that length.
         self._by_prefix: dict[int, dict[int, set[int]]] = {4: {}, 6: {}}
         for network in networks:
@@ -108,14 +108,14 @@ class NetworkSet:
     def __bool__(self) -> bool:
         return bool(self._networks)
 
-    def networks(self) -> tuple[IpNetwork, ...]:
+    def networks(self) -> tuple[AnyNetwork, ...]:
         """The networks sorted as a snapshot stores them: by (address bytes, prefix length)."""
         return tuple(sorted(self._networks, key=network_sort_key))
 
-    def has_network(self, network: IpNetwork) -> bool:
+    def has_network(self, network: AnyNetwork) -> bool:
         return network in self._networks
 
-    def add(self, network: IpNetwork) -> bool:
+    def add(self, network: AnyNetwork) -> bool:
         """Add a (checked) network; False if it was already there."""
         if network in self._networks:
             return False
@@ -124,7 +124,7 @@ class NetworkSet:
         by_length.setdefault(network.prefixlen, set()).add(int(network.network_address))
         return True
 
-    def remove(self, network: IpNetwork) -> bool:
+    def remove(self, network: AnyNetwork) -> bool:
         """Remove a network; False if it was not there."""
         if network not in self._networks:
             return False
@@ -147,6 +147,6 @@ class NetworkSet:
         return False
 
 
-def network_sort_key(network: IpNetwork) -> tuple[bytes, int]:
+def network_sort_key(network: AnyNetwork) -> tuple[bytes, int]:
     """The order a snapshot keeps networks in: address bytes (4 or 16), then prefix length."""
     return (network.network_address.packed, network.prefixlen)

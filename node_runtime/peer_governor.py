@@ -37,7 +37,6 @@ from node_runtime.component_errors import (
 )
 from node_runtime.ip_filter import (
     IpAddressLike,
-    IpNetwork,
     IpNetworkLike,
     NetworkSet,
     check_ip_address,
@@ -47,6 +46,7 @@ from node_runtime.ip_filter import (
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.peer_key import PeerKey, PeerRef
 from snapshot_schema.checks import U32_MAX
+from snapshot_schema.ip_network import AnyNetwork
 
 
 class Decision(enum.StrEnum):
@@ -102,8 +102,8 @@ class PeerGovernor(ChangeCounter):
         allowlist: Iterable[PeerKey] | None,
         health: Iterable[tuple[PeerKey, PeerHealth]],
         *,
-        ip_allow: Iterable[IpNetwork] = (),
-        ip_deny: Iterable[IpNetwork] = (),
+        ip_allow: Iterable[AnyNetwork] = (),
+        ip_deny: Iterable[AnyNetwork] = (),
     ) -> PeerGovernor:
         """A governor holding this state, as read back from its accessors.
 
@@ -161,12 +161,12 @@ class PeerGovernor(ChangeCounter):
         return None if self._allowed is None else frozenset(self._allowed)
 
     @property
-    def ip_allow(self) -> tuple[IpNetwork, ...]:
+    def ip_allow(self) -> tuple[AnyNetwork, ...]:
         """The allowed networks (empty: every IP not denied), in snapshot order."""
         return self._ip_lists[IpList.ALLOW].networks()
 
     @property
-    def ip_deny(self) -> tuple[IpNetwork, ...]:
+    def ip_deny(self) -> tuple[AnyNetwork, ...]:
         """The denied networks, in snapshot order (by address bytes, then prefix length)."""
         return self._ip_lists[IpList.DENY].networks()
 
@@ -238,7 +238,7 @@ class PeerGovernor(ChangeCounter):
         """Replace the `which` IP list with `networks` (repeats count once); all or nothing."""
         self._ip_list(which)  # its type, checked before anything is built
         # A network is itself an iterable (of its addresses), as text is (of characters).
-        if isinstance(networks, str | IpNetwork) or not isinstance(networks, Iterable):
+        if isinstance(networks, str | AnyNetwork) or not isinstance(networks, Iterable):
             raise ComponentTypeError(
                 f"expected an iterable of networks, got `{type(networks).__name__}`",
                 ("networks",),

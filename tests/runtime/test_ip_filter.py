@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from node_runtime.component_errors import ComponentTypeError, ComponentValueError
 from node_runtime.ip_filter import (
     IpAddress,
-    IpNetwork,
     NetworkSet,
     check_ip_address,
     check_ip_network,
@@ -21,6 +20,7 @@ from node_runtime.ip_filter import (
 )
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.peer_governor import Decision, IpList, PeerGovernor
+from snapshot_schema.ip_network import AnyNetwork
 
 TEN = ipaddress.IPv4Network("10.0.0.0/8")
 TEN_ONE = ipaddress.IPv4Network("10.1.0.0/16")
@@ -41,7 +41,7 @@ DOCS_V6 = ipaddress.IPv6Network("2001:db8::/32")
     ],
 )
 def test_a_network_is_taken_as_given_or_parsed_from_text(
-    given_network: IpNetwork | str, expected: IpNetwork
+    given_network: AnyNetwork | str, expected: AnyNetwork
 ) -> None:
     assert check_ip_network(given_network, "network") == expected
 
@@ -114,7 +114,7 @@ def test_a_network_set_adds_and_removes_each_network_once() -> None:
 
 
 def test_networks_are_listed_by_address_bytes_then_prefix_length() -> None:
-    networks: list[IpNetwork] = [DOCS_V6, TEN_ONE, TEN, ipaddress.IPv4Network("9.0.0.0/8")]
+    networks: list[AnyNetwork] = [DOCS_V6, TEN_ONE, TEN, ipaddress.IPv4Network("9.0.0.0/8")]
 
     assert NetworkSet(networks).networks() == (
         ipaddress.IPv4Network("9.0.0.0/8"),
@@ -142,7 +142,7 @@ ip_addresses = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address) | st.integer
 
 @given(st.lists(ipv4_networks | ipv6_networks, max_size=8), ip_addresses)
 def test_a_network_set_holds_exactly_what_one_of_its_networks_contains(
-    networks: list[IpNetwork], ip: IpAddress
+    networks: list[AnyNetwork], ip: IpAddress
 ) -> None:
     assert NetworkSet(networks).holds(ip) == any(ip in network for network in networks)
 
