@@ -17,7 +17,13 @@ The rules (a SIGKILL skips every shutdown handler, so nothing may depend on one)
 
 The node is not thread-safe, so snapshots are taken on the thread that drives it: that thread
 calls `poll()` regularly (threaded hosts), or runs `await checkpointer.run()` as a task (asyncio
-hosts, where the loop is the node's thread).
+hosts, where the loop is the node's thread). Other event loops (trio) register a waker with
+`set_waker` and close in two halves, `begin_close` and `finish_close`.
+
+A node that mirrors state kept elsewhere (a py-libp2p host's peerstore) passes that state's
+revision (`source_revision`) and the copy into the node (`capture_source`): a move of the source
+counts as a change, and the copy is made on the node's thread right before each snapshot, so the
+mirror is brought up to date only when a save is due.
 """
 
 from __future__ import annotations
@@ -66,11 +72,19 @@ class Checkpointer:
         mint_timeout: float = DEFAULT_MINT_TIMEOUT_S,
         id_block: int = DEFAULT_ID_BLOCK,
         timer: Callable[[], float] = time.monotonic,
+        source_revision: Callable[[], int] | None = None,
+        capture_source: Callable[[], object] | None = None,
     ) -> None:
         if not interval > 0 or not cooldown >= 0 or not mint_timeout > 0 or not id_block > 0:
             raise ValueError(
                 "interval, mint_timeout and id_block must be positive and cooldown not negative"
             )
+        if (source_revision is None) != (capture_source is None):
+            raise ValueError("source_revision and capture_source go together")
+        self._source_revision = source_revision
+        self._capture_source = capture_source
+        self._captured_source: int | None = None
+        self._capturing = False
         self._node = node
         self._interval = interval
         self._cooldown = cooldown
@@ -107,7 +121,28 @@ class Checkpointer:
 
     def _dirty(self) -> bool:
         # After a failed save the state is still to be saved, changed or not.
-        return self._node.revision != self._saved_revision or self._writer.failure is not None
+        return (
+            self._node.revision != self._saved_revision
+            or self._writer.failure is not None
+            or self._source_moved()
+        )
+
+    def _source_moved(self) -> bool:
+        return self._source_revision is not None and (
+            self._source_revision() != self._captured_source
+        )
+
+    def _capture(self) -> None:
+        """Bring the node's mirror of the source up to date, if the source moved."""
+        if self._capture_source is None or not self._source_moved():
+            return
+        assert self._source_revision is not None  # they go together
+        self._captured_source = self._source_revision()  # before: a move during it counts
+        self._capturing = True
+        try:
+            self._capture_source()
+        finally:
+            self._capturing = False
 
     def _due_at(self) -> float:
         if self._reservation_due:
@@ -125,13 +160,17 @@ class Checkpointer:
         finds nothing to do costs a few attribute reads), and at least every
         `seconds_until_due()` seconds.
         """
-        if self._closed:
+        if self._closed or self._capturing:
             return False
         if not self._dirty():
             self._urgent = False
             return False
         now = self._timer()
         if now < self._due_at():
+            return False
+        self._capture()
+        if not self._dirty():  # the source moved but left the node as it was
+            self._urgent = False
             return False
         self._take(now)
         return True
@@ -147,6 +186,12 @@ class Checkpointer:
             self._wake()  # the run() task sleeps until the interval: make it look again
         return False
 
+    def set_waker(self, wake: Callable[[], None] | None) -> None:
+        """Have `wake` called when a save falls due before `seconds_until_due()` said (a policy
+        change, an id reservation running low), for a task on an event loop other than asyncio
+        (trio) that sleeps until then; `None` unregisters it. `wake` may be called on any thread."""
+        self._wake = wake
+
     def seconds_until_due(self) -> float:
         """How long a host may wait before the next `poll` is useful."""
         if not self._dirty():
@@ -154,6 +199,7 @@ class Checkpointer:
         return max(0.0, self._due_at() - self._timer())
 
     def _take(self, now: float) -> None:
+        self._capture()
         self._saved_revision = self._node.revision
         self._last_snapshot_at = now
         self._urgent = self._reservation_due = False
@@ -235,6 +281,20 @@ class Checkpointer:
         if self._closed:
             return self._writer.saved
         self._take_final()
+        return self._finish(timeout)
+
+    def begin_close(self) -> None:
+        """The first half of `close`, on the node's thread: the final snapshot, handed to the
+        writer. For event loops other than asyncio (trio), which then wait for the writer off
+        the loop with `finish_close`."""
+        if not self._closed:
+            self._take_final()
+
+    def finish_close(self, timeout: float | None = DEFAULT_TIMEOUT_S) -> SnapshotRef | None:
+        """The second half of `close`, on any thread (a worker: it blocks): wait for the writer
+        and stop it; the newest snapshot stored. Raises as `close` does."""
+        if not self._closed:
+            raise RuntimeError("finish_close before begin_close")
         return self._finish(timeout)
 
     async def aclose(self, timeout: float | None = DEFAULT_TIMEOUT_S) -> SnapshotRef | None:
