@@ -36,7 +36,7 @@ import attrs
 
 from node_runtime._component_checks import check_int, check_ns, check_peer_key, peer_key_of
 from node_runtime.change_counter import ChangeCounter
-from node_runtime.component_errors import ComponentValueError
+from node_runtime.component_errors import ComponentTypeError, ComponentValueError
 from node_runtime.peer_key import PeerKey, PeerRef
 from snapshot_schema.checks import U32_MAX, U64_MAX
 
@@ -165,6 +165,30 @@ class BackoffTable(ChangeCounter):
         self._changed()
         self._entries[key] = BackoffState(attempts, now_ns, next_retry_ns)
         return next_retry_ns
+
+    def set_entry(self, peer: PeerRef, state: BackoffState) -> bool:
+        """Hold exactly `state` for `peer`, checked as `from_state` checks an entry; False if it
+        held that already. For a host that mirrors a backoff kept elsewhere (py-libp2p's dial
+        backoff), whose deadlines the policy did not draw."""
+        key = check_peer_key(peer, "peer")
+        if type(state) is not BackoffState:
+            raise ComponentTypeError(
+                f"expected `BackoffState`, got `{type(state).__name__}`", ("state",)
+            )
+        check_int(state.attempts, 0, U32_MAX, "state", "attempts")
+        check_ns(state.last_attempt_ns, "state", "last_attempt_ns")
+        check_ns(state.next_retry_ns, "state", "next_retry_ns")
+        if state.next_retry_ns < state.last_attempt_ns:
+            raise ComponentValueError(
+                f"next retry ({state.next_retry_ns}) precedes the last attempt "
+                f"({state.last_attempt_ns})",
+                ("state", "next_retry_ns"),
+            )
+        if self._entries.get(key) == state:
+            return False
+        self._changed()
+        self._entries[key] = state
+        return True
 
     def record_success(self, peer: PeerRef) -> None:
         """`peer` was reached: its backoff is over and its next failure starts afresh."""

@@ -444,6 +444,19 @@ class PeerRecordBook(ChangeCounter):
             self._edit(peer_key).latency_ns = average
         return average
 
+    def set_latency(self, peer: PeerRef, latency_ns: int | None) -> bool:
+        """Make `peer`'s latency average exactly `latency_ns` (`None`: no sample); False if it
+        held that already. For a host that keeps its own average (py-libp2p's peerstore) and
+        mirrors it here."""
+        peer_key = check_peer_key(peer, "peer")
+        if latency_ns is not None:
+            check_ns(latency_ns, "latency_ns")
+        if latency_ns == self.latency_ns(peer_key):
+            return False
+        self._edit(peer_key).latency_ns = latency_ns
+        self._drop_if_empty(peer_key)
+        return True
+
     # Signed peer records.
 
     def signed_record(self, peer: PeerRef) -> bytes | None:
