@@ -32,7 +32,7 @@ from libp2p.peer.peerstore import PeerStoreError, create_signed_peer_record
 from libp2p.peer.persistent import create_sync_sqlite_peerstore
 from multiaddr import Multiaddr
 
-HOST_SEED = b"\x10" * 32
+HOST_SEED = bytes(range(0x40, 0x60))  # distinctive: the tests look for it in files
 PERMANENT = 0  # py-libp2p's TTL for "never expires"
 ADDRESS_TTL_S = 3_600
 METADATA: dict[str, int | float | bool | str] = {

@@ -13,12 +13,13 @@ import json
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hang_guard import deadline
-from kill_restore_scenario import METADATA, PROTOCOLS, address
+from kill_restore_scenario import HOST_SEED, METADATA, PROTOCOLS, address
 
 SCENARIO = Path(__file__).with_name("kill_restore_scenario.py")
 BACKENDS = ("sqlite",)
@@ -52,16 +53,33 @@ def _observations(host: subprocess.Popen[str]) -> dict[str, Any]:
     return observed
 
 
+@dataclass(frozen=True)
+class Restored:
+    directory: Path
+    """The backend's files after the restore."""
+    cases: dict[str, Any]
+    """What the restored host said about each case's peer."""
+
+
 @pytest.fixture(scope="module")
-def restored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """What each backend's restored host says about each case. The backends run side by side:
-    each is a populate process, SIGKILLed once durable, then a restore process."""
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Restored]:
+    """Each backend's run of the scenario: a populate process SIGKILLed once its state is
+    durable, then a restore process. The backends run side by side."""
     directories = {backend: tmp_path_factory.mktemp(backend) for backend in BACKENDS}
     populating = {b: _start("populate", b, directories[b]) for b in BACKENDS}
     for host in populating.values():
         _kill_when_durable(host)
     restoring = {b: _start("restore", b, directories[b]) for b in BACKENDS}
-    return {backend: _observations(host) for backend, host in restoring.items()}
+    return {b: Restored(directories[b], _observations(host)) for b, host in restoring.items()}
+
+
+@pytest.fixture(scope="module")
+def restored(runs: dict[str, Restored]) -> dict[str, dict[str, Any]]:
+    return {backend: run.cases for backend, run in runs.items()}
+
+
+def _files_hold(directory: Path, secret: bytes) -> bool:
+    return any(secret in path.read_bytes() for path in directory.rglob("*") if path.is_file())
 
 
 def test_a_plain_peer_comes_back_from_sqlite(restored: dict[str, dict[str, Any]]) -> None:
@@ -113,3 +131,8 @@ def test_sqlite_forgets_the_dial_backoff(restored: dict[str, dict[str, Any]]) ->
     unreachable = restored["sqlite"]["unreachable"]
     assert not unreachable["in_backoff"]
     assert unreachable["dial"] == "dialled"  # the restored host dials the failing peer again
+
+
+def test_sqlite_writes_the_hosts_private_key_to_disk(runs: dict[str, Restored]) -> None:
+    # The host's own key pair is in its peerstore, and this store persists private keys.
+    assert _files_hold(runs["sqlite"].directory, HOST_SEED)
