@@ -4,4 +4,39 @@ The only package of nodesnap that imports `libp2p` and `trio`: `import node_runt
 docs/libp2p.md shows how a host adds crash-safe state in a few lines.
 """
 
-__all__: list[str] = []
+from node_runtime.libp2p_adapter.capture import (
+    CLOCK_TOLERANCE_NS,
+    CaptureReport,
+    capture_host,
+    snapshot_host,
+)
+from node_runtime.libp2p_adapter.errors import (
+    HostIdentityMismatchError,
+    Libp2pAdapterError,
+    ReplayValueError,
+    UnsupportedHostError,
+)
+from node_runtime.libp2p_adapter.pubsub_blacklist import (
+    BLACKLIST_EXTENSION,
+    MalformedBlacklistError,
+    decode_blacklist,
+    encode_blacklist,
+)
+from node_runtime.libp2p_adapter.replay import ReplayReport, replay_into_host
+
+__all__: list[str] = [
+    "BLACKLIST_EXTENSION",
+    "CLOCK_TOLERANCE_NS",
+    "CaptureReport",
+    "HostIdentityMismatchError",
+    "Libp2pAdapterError",
+    "MalformedBlacklistError",
+    "ReplayReport",
+    "ReplayValueError",
+    "UnsupportedHostError",
+    "capture_host",
+    "decode_blacklist",
+    "encode_blacklist",
+    "replay_into_host",
+    "snapshot_host",
+]

@@ -1,0 +1,30 @@
+"""The exceptions the py-libp2p adapter raises, each also the builtin a caller would catch."""
+
+from __future__ import annotations
+
+from node_runtime.errors import PeerIdMismatchError
+from snapshot_schema.errors import SnapshotValueError
+
+
+class Libp2pAdapterError(Exception):
+    """Base class of every error the py-libp2p adapter raises."""
+
+
+class HostIdentityMismatchError(Libp2pAdapterError, PeerIdMismatchError):
+    """A host paired with a node of another identity: its PeerId is not the node's.
+
+    Capturing it would file its peers under another node; replaying into it would hand it
+    another node's peers, policy and backoff. A `PeerIdMismatchError`, as `Node.restore`
+    raises for a snapshot restored with the wrong identity."""
+
+
+class UnsupportedHostError(Libp2pAdapterError, TypeError):
+    """A host whose parts are not the py-libp2p 0.8 classes the adapter reads and wraps (its
+    network a `Swarm`, its peerstore the in-memory `PeerStore`), or whose internals changed
+    shape (a py-libp2p upgrade the adapter does not know)."""
+
+
+class ReplayValueError(Libp2pAdapterError, SnapshotValueError):
+    """A node holding state that cannot be replayed into a host: an extension the adapter
+    writes is malformed. `path` locates it from the snapshot root
+    (`$.framework.extensions[0].value`); nothing was replayed."""
