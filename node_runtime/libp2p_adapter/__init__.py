@@ -4,12 +4,14 @@ The only package of nodesnap that imports `libp2p` and `trio`: `import node_runt
 docs/libp2p.md shows how a host adds crash-safe state in a few lines.
 """
 
+from node_runtime.libp2p_adapter.autosave import TrioAutosave
 from node_runtime.libp2p_adapter.capture import (
     CLOCK_TOLERANCE_NS,
     CaptureReport,
     capture_host,
     snapshot_host,
 )
+from node_runtime.libp2p_adapter.change_tracker import HostAlreadyTrackedError, HostChangeTracker
 from node_runtime.libp2p_adapter.errors import (
     HostIdentityMismatchError,
     Libp2pAdapterError,
@@ -28,11 +30,14 @@ __all__: list[str] = [
     "BLACKLIST_EXTENSION",
     "CLOCK_TOLERANCE_NS",
     "CaptureReport",
+    "HostAlreadyTrackedError",
+    "HostChangeTracker",
     "HostIdentityMismatchError",
     "Libp2pAdapterError",
     "MalformedBlacklistError",
     "ReplayReport",
     "ReplayValueError",
+    "TrioAutosave",
     "UnsupportedHostError",
     "capture_host",
     "decode_blacklist",

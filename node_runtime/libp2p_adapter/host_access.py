@@ -17,7 +17,7 @@ from typing import Any, Final
 import attrs
 from libp2p.abc import IHost
 from libp2p.network.connection_gate import ConnectionGate
-from libp2p.network.swarm import Swarm
+from libp2p.network.swarm import Swarm, _NegativePeerCache
 from libp2p.peer.id import ID
 from libp2p.peer.peerdata import PeerData
 from libp2p.peer.peerstore import PeerRecordState, PeerStore
@@ -91,6 +91,15 @@ def negative_cache(swarm: Swarm) -> NegativeCache:
             "(`_cache`, `_ttl`, `_max_size`)"
         )
     return NegativeCache(entries, float(ttl_s), max_size)
+
+
+def negative_peer_cache(swarm: Swarm) -> _NegativePeerCache:
+    """The negative peer cache itself, whose mutating methods (`mark_failed`, `evict`, `clear`)
+    a `HostChangeTracker` wraps."""
+    cache = getattr(swarm, "_negative_peer_cache", None)
+    if not isinstance(cache, _NegativePeerCache):
+        raise UnsupportedHostError("the swarm has no py-libp2p 0.8 `_NegativePeerCache`")
+    return cache
 
 
 def connection_gate(swarm: Swarm) -> ConnectionGate:
