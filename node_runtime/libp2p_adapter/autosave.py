@@ -27,6 +27,7 @@ from node_runtime.checkpointer import (
     DEFAULT_TIMEOUT_S,
     Checkpointer,
 )
+from node_runtime.libp2p_adapter.capture import capture_host
 from node_runtime.libp2p_adapter.change_tracker import HostChangeTracker
 from node_runtime.node import Node
 from node_runtime.snapshot_store import SnapshotRef, SnapshotStore
@@ -47,8 +48,9 @@ class TrioAutosave:
 
     Run `await autosave.run()` in a nursery on the thread that drives the host and the node;
     `await autosave.aclose()` makes the final save. `tracker` must follow `host` (and `pubsub`,
-    if one is given). `timer` is the checkpointer's clock, trio's by default, so a test's
-    `trio.testing.MockClock` drives both the sleeps and the rules.
+    if one is given). `capture` is `capture_host` but in tests. `timer` is the checkpointer's
+    clock, trio's by default, so a test's `trio.testing.MockClock` drives both the sleeps and
+    the rules.
     """
 
     def __init__(
@@ -58,7 +60,7 @@ class TrioAutosave:
         store: SnapshotStore,
         *,
         tracker: HostChangeTracker,
-        capture: HostCapture,
+        capture: HostCapture = capture_host,
         pubsub: Pubsub | None = None,
         interval: float = DEFAULT_INTERVAL_S,
         cooldown: float = DEFAULT_COOLDOWN_S,
