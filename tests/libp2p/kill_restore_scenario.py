@@ -27,10 +27,15 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.keys import KeyPair
 from libp2p.network.config import ConnectionConfig
 from libp2p.network.swarm import Swarm
+from libp2p.peer.envelope import seal_record
 from libp2p.peer.id import ID
-from libp2p.peer.peerstore import PeerStoreError, create_signed_peer_record
+from libp2p.peer.peer_record import PeerRecord
+from libp2p.peer.peerstore import PeerStoreError
 from libp2p.peer.persistent import create_sync_sqlite_peerstore
 from multiaddr import Multiaddr
+
+from node_runtime import DirectoryStore, Identity, Node
+from node_runtime.libp2p_adapter import replay_into_host, snapshot_host
 
 HOST_SEED = bytes(range(0x40, 0x60))  # distinctive: the tests look for it in files
 PERMANENT = 0  # py-libp2p's TTL for "never expires"
@@ -58,6 +63,10 @@ def peer_id(case: str) -> ID:
 
 def address(case: str, port: int = 4001) -> Multiaddr:
     return Multiaddr(f"/ip4/10.0.{CASES.index(case)}.1/tcp/{port}")
+
+
+RECORD_ADDRESSES = (address("signed_record", 4001), address("signed_record", 4002))
+RECORD_SEQ = 7
 
 
 def _refusing_port() -> tuple[socket.socket, int]:
@@ -88,12 +97,8 @@ async def populate_peerstore(host: IHost) -> None:
     for key, value in METADATA.items():
         store.put(metadata, key, value)
 
-    signed = key_pair("signed_record")
-    envelope = create_signed_peer_record(
-        peer_id("signed_record"),
-        [address("signed_record", 4001), address("signed_record", 4002)],
-        signed.private_key,
-    )
+    record = PeerRecord(peer_id("signed_record"), list(RECORD_ADDRESSES), RECORD_SEQ)
+    envelope = seal_record(record, key_pair("signed_record").private_key)
     if not store.consume_peer_record(envelope, PERMANENT):
         raise RuntimeError("the peerstore refused a valid signed peer record")
 
@@ -256,9 +261,41 @@ async def _restore_sqlite(directory: Path) -> None:
     await _run_host(host, body)
 
 
+def _identity() -> Identity:
+    return Identity.from_private_bytes(HOST_SEED)
+
+
+async def _populate_nodesnap(directory: Path) -> None:
+    store = DirectoryStore(directory)
+
+    async def body(host: IHost) -> None:
+        await populate_peerstore(host)
+        store.save(snapshot_host(host, Node(_identity())))  # durable when it returns
+        _say("durable")
+        await trio.sleep_forever()
+
+    await _run_host(_host(), body)
+
+
+async def _restore_nodesnap(directory: Path) -> None:
+    with DirectoryStore(directory) as store:
+        stored = store.latest()
+    if stored is None:
+        raise RuntimeError(f"no snapshot in {directory}")
+    node = Node.restore(stored.snapshot, _identity())
+
+    async def body(host: IHost) -> None:
+        replay_into_host(node, host)
+        _say(json.dumps(await observe(host)))
+
+    await _run_host(_host(), body)
+
+
 PHASES: dict[tuple[str, str], Callable[[Path], Awaitable[None]]] = {
     ("populate", "sqlite"): _populate_sqlite,
     ("restore", "sqlite"): _restore_sqlite,
+    ("populate", "nodesnap"): _populate_nodesnap,
+    ("restore", "nodesnap"): _restore_nodesnap,
 }
 
 
