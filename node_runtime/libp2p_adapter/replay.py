@@ -217,11 +217,10 @@ class _PeerPlanner:
         self.own = node.peer_id.to_bytes()
 
     def plan(self) -> list[_PeerPlan]:
+        # Every address stored, expired ones too: those are counted as they are dropped.
         addresses = {
             peer: (addresses, expires)
-            for peer, addresses, _references, expires in self.node.address_book.entries(
-                self.node_now
-            )
+            for peer, addresses, _references, expires in self.node.address_book.entries()
         }
         records = {row[0]: row[1:] for row in self.node.peer_records.entries()}
         plans = []

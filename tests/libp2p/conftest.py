@@ -62,12 +62,18 @@ def make_host() -> MakeHost:
 @pytest.fixture
 def running_host(make_host: MakeHost) -> RunningHost:
     """`running_host(seed, max_peers=1000)`: `make_host`'s host, listening on 127.0.0.1 while
-    the context is open."""
+    the context is open, then closed with its connections."""
 
     @asynccontextmanager
     async def open_host(seed: bytes, *, max_peers: int = 1000) -> AsyncIterator[IHost]:
         host = make_host(seed, max_peers=max_peers)
         async with host.run(listen_addrs=[loopback()]):
-            yield host
+            try:
+                yield host
+            finally:
+                # py-libp2p 0.8 leaves listeners and connections open when `run` ends (a
+                # socket a `ResourceWarning` reports): closed here, whatever ended the test.
+                with trio.CancelScope(shield=True):
+                    await host.close()
 
     return open_host
