@@ -12,6 +12,14 @@ from node_runtime.libp2p_adapter.capture import (
     snapshot_host,
 )
 from node_runtime.libp2p_adapter.change_tracker import HostAlreadyTrackedError, HostChangeTracker
+from node_runtime.libp2p_adapter.envelope_service import EnvelopeService, Message
+from node_runtime.libp2p_adapter.envelope_wire import (
+    ENVELOPE_PROTOCOL_ID,
+    Envelope,
+    MalformedMessageError,
+    MessageTooLargeError,
+    TruncatedMessageError,
+)
 from node_runtime.libp2p_adapter.errors import (
     HostIdentityMismatchError,
     Libp2pAdapterError,
@@ -25,23 +33,36 @@ from node_runtime.libp2p_adapter.pubsub_blacklist import (
     encode_blacklist,
 )
 from node_runtime.libp2p_adapter.replay import ReplayReport, replay_into_host
+from node_runtime.libp2p_adapter.resource_limits import (
+    bounded_resource_manager,
+    refuse_streams_past_limit,
+)
 
 __all__: list[str] = [
     "BLACKLIST_EXTENSION",
     "CLOCK_TOLERANCE_NS",
+    "ENVELOPE_PROTOCOL_ID",
     "CaptureReport",
+    "Envelope",
+    "EnvelopeService",
     "HostAlreadyTrackedError",
     "HostChangeTracker",
     "HostIdentityMismatchError",
     "Libp2pAdapterError",
     "MalformedBlacklistError",
+    "MalformedMessageError",
+    "Message",
+    "MessageTooLargeError",
     "ReplayReport",
     "ReplayValueError",
     "TrioAutosave",
+    "TruncatedMessageError",
     "UnsupportedHostError",
+    "bounded_resource_manager",
     "capture_host",
     "decode_blacklist",
     "encode_blacklist",
+    "refuse_streams_past_limit",
     "replay_into_host",
     "snapshot_host",
 ]
