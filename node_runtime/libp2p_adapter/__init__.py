@@ -23,9 +23,12 @@ from node_runtime.libp2p_adapter.envelope_wire import (
 from node_runtime.libp2p_adapter.errors import (
     HostIdentityMismatchError,
     Libp2pAdapterError,
+    PeerGateInstalledError,
+    PeerRefusedError,
     ReplayValueError,
     UnsupportedHostError,
 )
+from node_runtime.libp2p_adapter.peer_gate import PeerGate, install_peer_gate
 from node_runtime.libp2p_adapter.pubsub_blacklist import (
     BLACKLIST_EXTENSION,
     MalformedBlacklistError,
@@ -53,6 +56,9 @@ __all__: list[str] = [
     "MalformedMessageError",
     "Message",
     "MessageTooLargeError",
+    "PeerGate",
+    "PeerGateInstalledError",
+    "PeerRefusedError",
     "ReplayReport",
     "ReplayValueError",
     "TrioAutosave",
@@ -62,6 +68,7 @@ __all__: list[str] = [
     "capture_host",
     "decode_blacklist",
     "encode_blacklist",
+    "install_peer_gate",
     "refuse_streams_past_limit",
     "replay_into_host",
     "snapshot_host",
