@@ -23,6 +23,8 @@ Saving.
   record_latency); each call rewrites the peer's rows and commits each one.
 * SQLite, one batch: the same rows (py-libp2p's own key layout and serializers) written through
   its datastore's `batch()`: one transaction, one commit. The peerstore itself has no batch API.
+* SQLite, one change: `record_latency` on one peer of a populated store: what the SQLite store
+  pays for the change the in-step autosave saves (its cost is per change, nodesnap's per save).
 
 Restoring (the files were just written: reads come from the page cache).
 * nodesnap: `latest()` (read, check, decode) + `Node.restore` + `replay_into_host` into a fresh
@@ -99,6 +101,7 @@ NODESNAP_NO_FSYNC = "nodesnap: capture into a new node + save, fsync off"
 CAPTURE_ONLY = "nodesnap: capture into a new node, no save (CPU only)"
 SQLITE_PER_CALL = "SQLite: per-call commits, as a host populates it"
 SQLITE_BATCH = "SQLite: one batch (datastore.batch(), one commit)"
+SQLITE_ONE_CHANGE = "SQLite: one peer's latency changed (one call)"
 NODESNAP_RESTORE = "nodesnap: latest() + Node.restore + replay_into_host"
 SQLITE_REOPEN = "SQLite: reopen + load every listed peer"
 _SCRATCH = {SQLITE_PER_CALL: "sqlite", SQLITE_BATCH: "sqlite-batch"}  # their directories
@@ -246,6 +249,8 @@ class Fixture:
     stores: dict[str, DirectoryStore]
     rng: random.Random
     latest_scratch: dict[str, Path] = field(default_factory=dict)
+    kept_sqlite: Path | None = None
+    """A SQLite store written the per-call way, kept for the contenders that reopen one."""
 
     def scratch(self, name: str) -> Path:
         """A new, empty directory for one round's fresh store, whose predecessor is removed."""
@@ -315,6 +320,20 @@ def save_contenders(fixture: Fixture) -> list[Contender]:
         path = fixture.scratch(_SCRATCH[SQLITE_BATCH]) / SQLITE_FILE
         return lambda: write_batch(path, peers)
 
+    def sqlite_one_change() -> Callable[[], object]:
+        # What SQLite pays for the change the in-step autosave saves: its cost is per change.
+        assert fixture.kept_sqlite is not None
+        store = create_sync_sqlite_peerstore(fixture.kept_sqlite)
+        changed = fixture.rng.choice(peers).peer_id
+        store.addrs(changed)  # in memory already, as in a host that knows the peer
+        latency = fixture.rng.uniform(0.005, 0.3)
+
+        def change() -> object:
+            store.record_latency(changed, latency)
+            return store
+
+        return change
+
     return [
         Contender(NODESNAP_NEW, new_node(fixture.stores[NODESNAP_NEW])),
         Contender(NODESNAP_IN_STEP, in_step),
@@ -322,10 +341,11 @@ def save_contenders(fixture: Fixture) -> list[Contender]:
         Contender(CAPTURE_ONLY, capture_only),
         Contender(SQLITE_PER_CALL, sqlite_per_call),
         Contender(SQLITE_BATCH, sqlite_batch),
+        Contender(SQLITE_ONE_CHANGE, sqlite_one_change),
     ]
 
 
-def restore_contenders(fixture: Fixture, sqlite_path: Path) -> list[Contender]:
+def restore_contenders(fixture: Fixture) -> list[Contender]:
     store = fixture.stores[NODESNAP_NEW]
     peer_count = len(fixture.peers)
 
@@ -342,19 +362,23 @@ def restore_contenders(fixture: Fixture, sqlite_path: Path) -> list[Contender]:
         return restore
 
     def sqlite() -> Callable[[], object]:
-        return lambda: reload_sqlite(sqlite_path)
+        path = fixture.kept_sqlite
+        assert path is not None
+        return lambda: reload_sqlite(path)
 
     return [Contender(NODESNAP_RESTORE, nodesnap), Contender(SQLITE_REOPEN, sqlite)]
 
 
-def check(fixture: Fixture) -> Path:
-    """Run every contender once, untimed, and check what it leaves; return the SQLite store
-    written the per-call way, for the restore contenders to reopen."""
+def check(fixture: Fixture) -> None:
+    """Run every contender once, untimed, and check what it leaves; keep a SQLite store written
+    the per-call way for the contenders that reopen one."""
     peers = fixture.peers
     store = fixture.host.get_peerstore()
     populated = view(store, peers)  # what the SQLite contenders write: `peers` as they are
     _require(len(populated) == len(peers), "the host holds every peer")
     for entry in save_contenders(fixture):
+        if entry.name == SQLITE_ONE_CHANGE:  # it needs the kept store
+            continue
         entry.prepare()()
         if entry.name == CAPTURE_ONLY:
             continue
@@ -374,11 +398,17 @@ def check(fixture: Fixture) -> Path:
         replay_into_host(Node.restore(stored.snapshot, IDENTITY), host)
         held = view(host.get_peerstore(), peers)
         _require(held == expected, f"{entry.name}: the replayed host holds every peer")
-    # Kept for the restore contenders: the next per-call save writes a directory of its own.
-    sqlite_path = fixture.latest_scratch.pop(_SCRATCH[SQLITE_PER_CALL]) / SQLITE_FILE
-    for entry in restore_contenders(fixture, sqlite_path):
+    # Kept: the next per-call save writes a directory of its own.
+    kept = fixture.latest_scratch.pop(_SCRATCH[SQLITE_PER_CALL]) / SQLITE_FILE
+    fixture.kept_sqlite = kept
+    one_change = next(e for e in save_contenders(fixture) if e.name == SQLITE_ONE_CHANGE)
+    time_once(one_change.prepare())
+    reloaded = reload_sqlite(kept)
+    changed = [p for p in peers if round(reloaded.latency_EWMA(p.peer_id), 6) != p.latency_s]
+    reloaded.close()
+    _require(len(changed) == 1, f"{SQLITE_ONE_CHANGE}: one peer's latency changed on disk")
+    for entry in restore_contenders(fixture):
         time_once(entry.prepare())
-    return sqlite_path
 
 
 # --- timing -----------------------------------------------------------------------------------
@@ -431,14 +461,18 @@ def summarize(
     ]
 
 
+def _per_peer(row: Row) -> str:
+    # One change touches one peer: dividing its time by N would mean nothing.
+    return "—" if row.contender == SQLITE_ONE_CHANGE else f"{row.ms * 1e3 / row.peers:.1f}"
+
+
 def table(rows: Sequence[Row], base: str) -> str:
     lines = [
         f"| N peers | contender | median ms | µs/peer | vs {base} |",
         "|---:|---|---:|---:|---:|",
     ]
     lines.extend(
-        f"| {row.peers:,} | {row.contender} | {row.ms:.1f} | {row.ms * 1e3 / row.peers:.1f} "
-        f"| {row.ratio:.2f} |"
+        f"| {row.peers:,} | {row.contender} | {row.ms:.1f} | {_per_peer(row)} | {row.ratio:.2f} |"
         for row in rows
     )
     return "\n".join(lines)
@@ -448,9 +482,9 @@ def measure(peer_count: int, rounds: int, workdir: Path) -> tuple[list[Row], lis
     fixture = open_fixture(peer_count, workdir)
     try:
         progress(f"N={peer_count:,}: checking every contender once")
-        sqlite_path = check(fixture)
+        check(fixture)
         saves = save_contenders(fixture)
-        restores = restore_contenders(fixture, sqlite_path)
+        restores = restore_contenders(fixture)
         progress(f"N={peer_count:,}: {rounds} rounds")
         samples = run_rounds([saves, restores], rounds)
     finally:

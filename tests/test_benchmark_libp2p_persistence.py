@@ -20,7 +20,7 @@ def test_the_quick_libp2p_persistence_benchmark_runs_and_reports_both_tables(
     assert "| N peers | contender | median ms | µs/peer | vs nodesnap, new node |" in out
     assert "| N peers | contender | median ms | µs/peer | vs nodesnap |" in out
     for size in bench.QUICK_SIZES:
-        assert out.count(f"\n| {size:,} | ") == 8  # 6 ways to save, 2 to restore
+        assert out.count(f"\n| {size:,} | ") == 9  # 7 ways to save, 2 to restore
         assert f"N={size:,}: {bench.SQLITE_PER_CALL}: " in out
     assert gc.isenabled()
     assert list(tmp_path.iterdir()) == []  # the stores and their files are removed

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,6 @@ from libp2p.abc import IHost, IPeerStore
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.keys import KeyPair
 from libp2p.network.config import ConnectionConfig
-from libp2p.network.swarm import Swarm
 from libp2p.peer.envelope import seal_record
 from libp2p.peer.id import ID
 from libp2p.peer.peer_record import PeerRecord
@@ -36,6 +36,7 @@ from multiaddr import Multiaddr
 
 from node_runtime import DirectoryStore, Identity, Node
 from node_runtime.libp2p_adapter import replay_into_host, snapshot_host
+from node_runtime.libp2p_adapter.host_access import negative_cache, swarm_of
 
 HOST_SEED = bytes(range(0x40, 0x60))  # distinctive: the tests look for it in files
 PERMANENT = 0  # py-libp2p's TTL for "never expires"
@@ -116,14 +117,14 @@ async def populate_peerstore(host: IHost) -> None:
             pass
         else:
             raise RuntimeError("a dial to a refusing port succeeded")
-    if not _negative_cache(host).is_blocked(str(unreachable)):
+    if not _in_backoff(host, unreachable):
         raise RuntimeError("the failed dial left no dial backoff entry")
 
 
-def _negative_cache(host: IHost) -> Any:
-    network = host.get_network()
-    assert isinstance(network, Swarm)
-    return network._negative_peer_cache  # py-libp2p has no public accessor
+def _in_backoff(host: IHost, peer: ID) -> bool:
+    """Whether the swarm's dial backoff refuses `peer` now."""
+    expiry = negative_cache(swarm_of(host)).entries.get(str(peer))
+    return expiry is not None and expiry > time.monotonic()
 
 
 # What a restored host says about each case.
@@ -208,7 +209,7 @@ async def observe(host: IHost) -> dict[str, Any]:
             "signed_record": _signed_record(store, peer),
         }
     unreachable = peer_id("unreachable")
-    seen["unreachable"]["in_backoff"] = _negative_cache(host).is_blocked(str(unreachable))
+    seen["unreachable"]["in_backoff"] = _in_backoff(host, unreachable)
     seen["unreachable"]["dial"] = await _dial_outcome(host, unreachable)
     return seen
 

@@ -4,7 +4,7 @@ nodesnap, case by case.
 A subprocess runs a py-libp2p host whose peerstore holds one peer per case (see
 `kill_restore_scenario.py`), makes its state durable and is SIGKILLed; a fresh process restores
 it. What the SQLite store loses is asserted as an observed fact about py-libp2p 0.8's store, so
-a py-libp2p release that fixes one fails here and the comparison in docs/libp2p.md is revisited.
+a py-libp2p release that fixes one fails here and the comparison is revisited.
 """
 
 from __future__ import annotations
