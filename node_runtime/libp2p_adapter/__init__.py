@@ -29,6 +29,11 @@ from node_runtime.libp2p_adapter.errors import (
     UnsupportedHostError,
 )
 from node_runtime.libp2p_adapter.peer_gate import PeerGate, install_peer_gate
+from node_runtime.libp2p_adapter.persistence import (
+    HostAlreadyRunningError,
+    host_identity,
+    persist_host,
+)
 from node_runtime.libp2p_adapter.pubsub_blacklist import (
     BLACKLIST_EXTENSION,
     MalformedBlacklistError,
@@ -48,6 +53,7 @@ __all__: list[str] = [
     "CaptureReport",
     "Envelope",
     "EnvelopeService",
+    "HostAlreadyRunningError",
     "HostAlreadyTrackedError",
     "HostChangeTracker",
     "HostIdentityMismatchError",
@@ -68,7 +74,9 @@ __all__: list[str] = [
     "capture_host",
     "decode_blacklist",
     "encode_blacklist",
+    "host_identity",
     "install_peer_gate",
+    "persist_host",
     "refuse_streams_past_limit",
     "replay_into_host",
     "snapshot_host",
