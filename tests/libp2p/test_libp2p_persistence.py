@@ -19,19 +19,26 @@ from libp2p import new_host
 from libp2p.abc import IHost
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.secp256k1 import create_new_key_pair as create_secp256k1_key_pair
+from libp2p.custom_types import TProtocol
 from libp2p.network.exceptions import SwarmException
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.peer.peerstore import PeerStore, PeerStoreError
+from libp2p.pubsub.floodsub import FloodSub
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.tools.anyio_service import background_trio_service
 from libp2p_persist_child import HOST_SEED as CHILD_SEED
 from libp2p_persist_child import peer as child_peer
 from multiaddr import Multiaddr
 
 from node_runtime import DirectoryStore, Identity, Node, PeerId
+from node_runtime import Multiaddr as OurMultiaddr
 from node_runtime.libp2p_adapter import (
+    BLACKLIST_EXTENSION,
     HostAlreadyRunningError,
     HostAlreadyTrackedError,
     HostIdentityMismatchError,
+    ReplayValueError,
     UnsupportedHostError,
     persist_host,
 )
@@ -43,6 +50,7 @@ HOST_SEED = b"\x41" * 32
 PEER_SEED = b"\x42" * 32
 PEER = ID.from_pubkey(create_new_key_pair(PEER_SEED).public_key)
 ADDRESS = Multiaddr("/ip4/10.0.0.1/tcp/4001")
+FLOODSUB = TProtocol("/floodsub/1.0.0")
 
 
 def make_host(seed: bytes = HOST_SEED) -> IHost:
@@ -154,12 +162,45 @@ def test_a_peer_blocked_before_the_restart_cannot_connect_to_the_restored_host(
     run_trio(second_life)
 
 
+def test_a_pubsub_blacklist_comes_back_when_pubsub_is_given(
+    tmp_path: Path, run_trio: RunTrio
+) -> None:
+    async def life(blacklist: bool) -> bool:
+        host = make_host()
+        pubsub = Pubsub(host, FloodSub(protocols=[FLOODSUB]))
+        with DirectoryStore(tmp_path) as store:
+            async with persist_host(host, store, pubsub=pubsub), background_trio_service(pubsub):
+                if blacklist:
+                    pubsub.add_to_blacklist(PEER)
+                return pubsub.is_peer_blacklisted(PEER)
+
+    async def main() -> None:
+        assert await life(blacklist=True)
+        assert await life(blacklist=False)  # restored, not blacklisted again
+
+    run_trio(main)
+
+
+def test_on_exit_the_host_gets_its_own_methods_back(tmp_path: Path, run_trio: RunTrio) -> None:
+    host = make_host()
+
+    async def main() -> None:
+        with DirectoryStore(tmp_path) as store:
+            async with persist_host(host, store):
+                assert "add_addrs" in vars(peerstore(host))  # tracked
+                assert "dial_peer" in vars(swarm_of(host))  # gated
+
+    run_trio(main)
+    assert_untouched(host)
+
+
 # What persist_host refuses, leaving the host as it was.
 
 
 def assert_untouched(host: IHost) -> None:
-    """No tracker wraps the peerstore, and it holds the host alone."""
+    """No tracker or gate wraps the host's methods, and its peerstore holds the host alone."""
     assert "add_addrs" not in vars(peerstore(host))
+    assert "dial_peer" not in vars(swarm_of(host))
     assert peerstore(host).peer_ids() == [host.get_id()]
 
 
@@ -232,6 +273,42 @@ def test_a_host_key_other_than_ed25519_is_refused(tmp_path: Path, run_trio: RunT
 
     refusal(run_trio, body, UnsupportedHostError, "Secp256k1.*Ed25519")
     assert_untouched(host)
+
+
+def test_a_snapshot_that_cannot_be_replayed_leaves_the_host_as_it_was(
+    tmp_path: Path, run_trio: RunTrio
+) -> None:
+    node = Node(Identity.from_private_bytes(HOST_SEED))
+    node.add_peer_address(ours(PEER), OurMultiaddr.from_string(str(ADDRESS)))
+    node.set_extension(BLACKLIST_EXTENSION, b"not a blacklist")
+    with DirectoryStore(tmp_path) as store:
+        store.save(node.snapshot())
+    host = make_host()
+    pubsub = Pubsub(host, FloodSub(protocols=[FLOODSUB]))
+
+    async def body() -> None:
+        with DirectoryStore(tmp_path) as store:
+            async with persist_host(host, store, pubsub=pubsub):
+                pass
+
+    refusal(run_trio, body, ReplayValueError, r"\$\.framework\.extensions")
+    assert_untouched(host)  # no address replayed, and the gate and tracker taken off again
+    assert generations(tmp_path) == [1]
+
+
+def test_a_host_whose_peer_id_is_not_its_key_s_is_refused(
+    tmp_path: Path, run_trio: RunTrio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = make_host()
+    monkeypatch.setattr(host, "get_private_key", lambda: create_new_key_pair(PEER_SEED).private_key)
+
+    async def body() -> None:
+        with DirectoryStore(tmp_path) as store:
+            async with persist_host(host, store):
+                pass
+
+    refusal(run_trio, body, HostIdentityMismatchError, "is not its key's")
+    assert "add_addrs" not in vars(peerstore(host))
 
 
 # A SIGKILL loses at most one interval.
