@@ -93,6 +93,7 @@ CLOCK_TOLERANCE_NS: Final = SECOND_NS // 2
 one-second TTL resolution, far above the microseconds between reading two clocks."""
 
 _Expiry: TypeAlias = int | None  # an expiry on the node's clock; None: permanent
+_LATENCY_LIMIT_S: Final = 1e9  # a latency under it (32 years) is in range in nanoseconds
 
 
 @attrs.frozen
@@ -166,6 +167,8 @@ def _checked_identity(host: IHost, node: Node) -> PeerKey:
 
 
 _NO_RECORD: Final = (None, (), (), None, None)  # a peer record row's fields, holding nothing
+_MISSING: Final = object()
+_NO_ADDRESSES: Final = ((), ())  # an address book row's addresses and expiries, holding none
 
 
 class _PeerMirror:
@@ -207,7 +210,7 @@ class _PeerMirror:
     ) -> None:
         """Mirror one peer; a peer whose PeerId is no multihash (or whose data is not
         py-libp2p's `PeerData`) is refused whole."""
-        key = peer_id.to_bytes() if isinstance(peer_id, ID) else None
+        key = peer_id.to_bytes() if type(peer_id) is ID or isinstance(peer_id, ID) else None
         if key == self.own_key:
             return
         known = key in self.held_addresses or key in self.held_records
@@ -226,10 +229,9 @@ class _PeerMirror:
     # Addresses.
 
     def _mirror_addresses(self, key: PeerKey, data: PeerData) -> None:
-        held_addresses, held_expires = self.held_addresses.get(key, ((), ()))
+        held_addresses, held_expires = self.held_addresses.get(key, _NO_ADDRESSES)
         expiry, addresses = self._host_addresses(data)
-        raw = tuple(addresses)
-        if raw == held_addresses and _same_expiries(held_expires, expiry):
+        if addresses == held_addresses and _same_expiries(held_expires, expiry):
             return  # unchanged: every address held is valid, so none is checked again
         kept = self._valid_addresses(addresses)
         if tuple(address.to_bytes() for address in kept) == held_addresses and _same_expiries(
@@ -245,23 +247,32 @@ class _PeerMirror:
                 self.tally["addresses_refused"] += len(kept) - index
                 return
 
-    def _host_addresses(self, data: PeerData) -> tuple[_Expiry, list[bytes]]:
+    def _host_addresses(self, data: PeerData) -> tuple[_Expiry, tuple[bytes, ...]]:
         """The peer's addresses as py-libp2p keeps them now, as bytes, with their expiry on
         the node's clock; none once expired."""
         addresses = data.addrs if type(data.addrs) is list else []
-        raw = [address.to_bytes() for address in addresses if isinstance(address, Libp2pMultiaddr)]
-        self.tally["addresses_refused"] += len(addresses) - len(raw)
+        try:
+            raw = tuple([address.to_bytes() for address in addresses])
+        except Exception:  # something else than a py-multiaddr `Multiaddr` in the list
+            raw = tuple(
+                address.to_bytes() for address in addresses if isinstance(address, Libp2pMultiaddr)
+            )
+            self.tally["addresses_refused"] += len(addresses) - len(raw)
         if not raw:
             return None, raw
-        try:
-            remaining = wall_ns_until_expiry(data.last_identified, data.ttl, self.wall_now)
-        except RefusedValue:
-            self.tally["addresses_refused"] += len(raw)
-            return None, []
+        since, ttl_s = data.last_identified, data.ttl
+        if type(since) is int and type(ttl_s) is int:  # as py-libp2p writes them: no check
+            remaining = None if ttl_s <= 0 else (since + ttl_s + 1) * SECOND_NS - self.wall_now
+        else:
+            try:
+                remaining = wall_ns_until_expiry(since, ttl_s, self.wall_now)
+            except RefusedValue:
+                self.tally["addresses_refused"] += len(raw)
+                return None, ()
         if remaining is None:
             return None, raw
         if remaining <= 0:
-            return None, []  # expired: py-libp2p drops them at its next look
+            return None, ()  # expired: py-libp2p drops them at its next look
         return min(self.node_now + remaining, U64_MAX), raw
 
     def _valid_addresses(self, addresses: Iterable[bytes]) -> list[Multiaddr]:
@@ -284,23 +295,43 @@ class _PeerMirror:
         held_key, held_protocols, held_metadata, held_latency, held_envelope = (
             self.held_records.get(key, _NO_RECORD)
         )
-        public_key = self._public_key(data.pubkey, held_key)
+        # Each value is judged on a fast path first, for the usual case: what the node holds.
+        host_key = data.pubkey
+        public_key = (
+            held_key
+            if host_key is not None and held_key is not None
+            else self._public_key(host_key)
+        )
         protocols = self._protocols(data.protocols, held_protocols)
-        metadata = self._metadata(data.metadata, held_metadata)
-        latency = self._latency(data.latmap)
-        envelope, keeps_held_envelope = self._signed_record(key, state, held_envelope)
+        host_metadata = data.metadata
+        metadata = (  # None: the node holds the host's metadata already
+            None if _holds_metadata(held_metadata, host_metadata) else self._metadata(host_metadata)
+        )
+        seconds = data.latmap
+        latency = (
+            round(seconds * SECOND_NS)
+            if type(seconds) is float and 0 < seconds < _LATENCY_LIMIT_S
+            else self._latency(seconds)
+        )
+        envelope, keeps_held_envelope = (
+            (None, False)
+            if state is None and held_envelope is None
+            else self._signed_record(key, state, held_envelope)
+        )
         if (held_key is not None and public_key is None) or (
             held_envelope is not None and not keeps_held_envelope
         ):
             # Something to remove that the book has no operation for (a key, a signed
             # record, an older record replacing a newer one): the record is written again.
             self.records.forget(key)
+            if metadata is None:
+                metadata = dict(held_metadata)
             held_key, held_protocols, held_metadata, held_latency = None, (), (), None
         if public_key is not None and public_key != held_key:
             self._write_public_key(key, public_key)
         if protocols != held_protocols:
             self.records.set_protocols(key, protocols)
-        if not _same_metadata(metadata, held_metadata):
+        if metadata is not None and not _holds_metadata(held_metadata, metadata):
             self._write_metadata(key, metadata, held_metadata)
         if latency != held_latency:
             self.records.set_latency(key, latency)
@@ -336,14 +367,12 @@ class _PeerMirror:
             return envelope, True  # newer: consuming it replaces the one held
         return envelope, False  # the host went back to an older record: mirrored too
 
-    def _public_key(self, host_key: object, held_key: bytes | None) -> bytes | None:
-        """The key the host holds for the peer, as protobuf bytes. py-libp2p keeps only a key
-        that derives the PeerId, so a key the node holds already is the same one: it is not
-        serialized again."""
+    def _public_key(self, host_key: object) -> bytes | None:
+        """The key the host holds for the peer, as protobuf bytes (a key the node holds is not
+        serialized again: py-libp2p keeps only a key that derives the PeerId, so it is that
+        one)."""
         if host_key is None:
             return None
-        if held_key is not None:
-            return held_key
         serialize = getattr(host_key, "serialize", None)
         try:
             encoded = serialize() if callable(serialize) else None
@@ -384,13 +413,10 @@ class _PeerMirror:
         self.tally["protocols_refused"] += refused
         return tuple(valid)
 
-    def _metadata(self, host_metadata: object, held: Metadata) -> dict[str, MetadataValue]:
-        if type(host_metadata) is not dict or not host_metadata:
+    def _metadata(self, host_metadata: object) -> dict[str, MetadataValue]:
+        """The host's metadata as a snapshot holds it (the rest counted)."""
+        if type(host_metadata) is not dict:
             return {}
-        if len(host_metadata) == len(held) and all(
-            key in host_metadata and _same_value(host_metadata[key], value) for key, value in held
-        ):
-            return dict(held)  # unchanged: every entry held is valid
         limits = self.limits
         kept: dict[str, MetadataValue] = {}
         for key in sorted(name for name in host_metadata if is_name(name, limits.max_name_size)):
@@ -508,12 +534,15 @@ def _is_peer_id(key: bytes) -> bool:
 
 
 def _same_expiries(held: tuple[_Expiry, ...], expiry: _Expiry) -> bool:
-    if expiry is None:
-        return all(held_expiry is None for held_expiry in held)
-    return all(
-        held_expiry is not None and abs(held_expiry - expiry) < CLOCK_TOLERANCE_NS
-        for held_expiry in held
-    )
+    """Whether the expiries held are all `expiry` (to within `CLOCK_TOLERANCE_NS`)."""
+    if not held:
+        return True
+    first = held[0]
+    if held.count(first) != len(held):
+        return False
+    if expiry is None or first is None:
+        return first is expiry
+    return abs(first - expiry) < CLOCK_TOLERANCE_NS
 
 
 def _same_value(held: object, value: object) -> bool:
@@ -521,7 +550,13 @@ def _same_value(held: object, value: object) -> bool:
     return type(held) is type(value) and held == value
 
 
-def _same_metadata(metadata: dict[str, MetadataValue], held: Metadata) -> bool:
-    return len(metadata) == len(held) and all(
-        key in metadata and _same_value(metadata[key], value) for key, value in held
-    )
+def _holds_metadata(held: Metadata, metadata: object) -> bool:
+    """Whether `held` is `metadata` (a dict), each value of the same type (`1`, `True` and
+    `1.0` are three values; `-0.0` is `0.0`)."""
+    if type(metadata) is not dict or len(metadata) != len(held):
+        return False
+    for key, value in held:
+        other = metadata.get(key, _MISSING)
+        if type(other) is not type(value) or other != value:
+            return False
+    return True

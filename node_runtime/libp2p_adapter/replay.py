@@ -12,11 +12,13 @@ malformed pubsub blacklist extension), so a refused replay leaves the host as it
   end of the current second at least), are dropped and counted. py-libp2p keeps one TTL per
   peer: a peer whose addresses expire at different times gets the earliest of them, so no
   address lives longer than it had (a restore never gives a deadline more time than it had).
-- **Signed peer records**: verified with nodesnap's `verify_signed_peer_record` (against the
-  peer), then re-consumed with `consume_peer_record`. That call replaces the peer's addresses
-  with the record's, as a set; the node's ordered list is written back right after it. A peer
-  left with no address gets no record (py-libp2p drops the record of such a peer itself), so a
-  record never brings back addresses that expired.
+- **Signed peer records**: re-consumed with `consume_peer_record`. They are verified already:
+  a node's peer record book holds only records nodesnap's `verify_signed_peer_record` accepted
+  for their peer, and `Node.restore` verifies each one again (leaving out, and counting, any
+  that fails), so replay does not pay for a third check. `consume_peer_record` replaces the
+  peer's addresses with the record's, as a set; the node's ordered list is written back right
+  after it. A peer left with no address gets no record (py-libp2p drops the record of such a
+  peer itself), so a record never brings back addresses that expired.
 - **Public keys, protocols, metadata** (each value of its own type; `bytes` values, which
   py-libp2p refuses, are left out and counted) **and latency** (the average set exactly).
 - **Dial backoff**: every node backoff entry still in the future puts its peer in the swarm's
@@ -64,7 +66,6 @@ from node_runtime.libp2p_adapter.pubsub_blacklist import (
 )
 from node_runtime.node import Node
 from node_runtime.peer_key import PeerKey
-from node_runtime.signed_record import verify_signed_peer_record
 
 
 @attrs.frozen
@@ -83,7 +84,7 @@ class ReplayReport:
     """Keys py-libp2p cannot read (a key type it lacks) or that do not derive the PeerId."""
     signed_records: int = 0
     signed_records_refused: int = 0
-    """Records that fail verification, or that py-libp2p does not accept."""
+    """Records py-libp2p cannot read or does not accept."""
     signed_records_dropped: int = 0
     """Records of peers left with no address: py-libp2p keeps none for such a peer."""
     metadata_refused: int = 0
@@ -255,7 +256,7 @@ class _PeerPlanner:
                     metadata.append((key, value))
             latency_s = None if latency_ns is None else latency_seconds_of(latency_ns)
             if signed is not None:
-                envelope = self._envelope(peer, signed, has_addresses=bool(kept))
+                envelope = self._envelope(signed, has_addresses=bool(kept))
         if not (kept or public_key or protocols or metadata or latency_s or envelope):
             return None  # nothing py-libp2p can hold
         return _PeerPlan(peer_id, kept, ttl_s, public_key, protocols, metadata, latency_s, envelope)
@@ -293,14 +294,13 @@ class _PeerPlanner:
             return None
         return key
 
-    def _envelope(self, peer: PeerKey, signed: bytes, *, has_addresses: bool) -> Envelope | None:
+    def _envelope(self, signed: bytes, *, has_addresses: bool) -> Envelope | None:
         if not has_addresses:
             self.tally["signed_records_dropped"] += 1
             return None
         try:
-            verify_signed_peer_record(signed, expected_peer=peer)
             return unmarshal_envelope(signed)
-        except Exception:  # ours refused it (a `ComponentValueError`), or py-libp2p's reader
+        except Exception:  # py-libp2p cannot read it (a key type it lacks): counted, not fatal
             self.tally["signed_records_refused"] += 1
             return None
 

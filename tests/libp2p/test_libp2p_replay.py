@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from libp2p.abc import IHost, INetStream
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.floodsub import FloodSub
 from libp2p.pubsub.pubsub import Pubsub
@@ -316,15 +317,21 @@ def test_values_py_libp2p_cannot_hold_are_left_out_and_counted(make_host: MakeHo
     node = host_node()
     node.put_peer_metadata(ours_id(1), "raw", b"\x00")
     node.put_peer_metadata(ours_id(1), "kept", 1)
-    ecdsa_key = _ecdsa_public_key()
+    # py-libp2p 0.8 reads no ECDSA key: neither the key nor a record it signed.
+    signer = ec.generate_private_key(ec.SECP256R1())
+    ecdsa_key = _ecdsa_public_key(signer)
     ecdsa_peer = PeerId.from_bytes(b"\x12\x20" + hashlib.sha256(ecdsa_key).digest())
-    node.set_peer_public_key(ecdsa_peer, ecdsa_key)  # py-libp2p 0.8 reads no ECDSA key
+    node.set_peer_public_key(ecdsa_peer, ecdsa_key)
+    node.add_peer_address(ecdsa_peer, ours(TCP))
+    node.consume_signed_record(ecdsa_peer, sign_peer_record(signer, 1, [ours(TCP)]))
     fresh = make_host(HOST_SEED)
 
     report = replay_into_host(node, fresh)
 
     assert (report.metadata_refused, report.public_keys_refused) == (1, 1)
+    assert report.signed_records_refused == 1
     assert peer_data(fresh, 1).metadata == {"kept": 1}
+    assert peerstore(fresh).addrs(ID(ecdsa_peer.to_bytes())) == [address(TCP)]  # the rest stays
 
 
 def test_peers_the_peerstore_evicts_are_counted(make_host: MakeHost) -> None:
@@ -401,12 +408,10 @@ def test_the_restored_host_reaches_a_peer_by_peer_id_alone(
     assert received == [b"hello"]
 
 
-def _ecdsa_public_key() -> bytes:
+def _ecdsa_public_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     """A P-256 ECDSA key as a libp2p `PublicKey` protobuf (type 3, PKIX DER)."""
-    der = (
-        ec.generate_private_key(ec.SECP256R1())
-        .public_key()
-        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return b"\x08\x03\x12" + _varint(len(der)) + der
 
