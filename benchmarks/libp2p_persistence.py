@@ -461,6 +461,10 @@ def summarize(
     ]
 
 
+def _ratio(row: Row) -> str:
+    return f"{row.ratio:.2f}" if row.ratio >= 0.01 else f"{row.ratio:.4f}"
+
+
 def _per_peer(row: Row) -> str:
     # One change touches one peer: dividing its time by N would mean nothing.
     return "—" if row.contender == SQLITE_ONE_CHANGE else f"{row.ms * 1e3 / row.peers:.1f}"
@@ -472,7 +476,7 @@ def table(rows: Sequence[Row], base: str) -> str:
         "|---:|---|---:|---:|---:|",
     ]
     lines.extend(
-        f"| {row.peers:,} | {row.contender} | {row.ms:.1f} | {_per_peer(row)} | {row.ratio:.2f} |"
+        f"| {row.peers:,} | {row.contender} | {row.ms:.1f} | {_per_peer(row)} | {_ratio(row)} |"
         for row in rows
     )
     return "\n".join(lines)
@@ -553,7 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for row in save_rows + restore_rows:
         if row.contender.startswith("SQLite"):
-            print(f"N={row.peers:,}: {row.contender}: {row.ratio:.2f}x nodesnap's time")
+            print(f"N={row.peers:,}: {row.contender}: {_ratio(row)}x nodesnap's time")
     return 0
 
 
