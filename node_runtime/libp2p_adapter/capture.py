@@ -39,6 +39,7 @@ in the returned `CaptureReport`; the rest of that peer is captured. Past the nod
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -56,6 +57,7 @@ from node_runtime.backoff import BackoffState
 from node_runtime.component_errors import (
     AddressLimitError,
     ComponentValueError,
+    ExtensionLimitError,
     PeerRecordLimitError,
 )
 from node_runtime.errors import InvalidMultiaddrError, InvalidPeerIdError
@@ -462,12 +464,16 @@ def _mirror_negative_cache(
     monotonic_now = time.monotonic()  # the negative cache counts on `time.monotonic()`
     node_now = node.clock.monotonic_ns()
     for text, release_s in list(entries.items()):
-        if isinstance(release_s, bool) or not isinstance(release_s, int | float):
+        if (
+            isinstance(release_s, bool)
+            or not isinstance(release_s, int | float)
+            or math.isnan(release_s)  # py-libp2p would refuse the peer for ever
+        ):
             tally["backoff_refused"] += 1
             continue
         remaining_s = release_s - monotonic_now
-        if not remaining_s > 0:
-            continue  # released already (NaN too): py-libp2p drops it at its next look
+        if remaining_s <= 0:
+            continue  # released already: py-libp2p drops it at its next look
         try:
             key = PeerId.from_string(text).to_bytes() if type(text) is str else None
         except InvalidPeerIdError:
@@ -522,7 +528,10 @@ def _mirror_blacklist(node: Node, own_key: PeerKey, peers: object, tally: Counte
         return
     encoded = encode_blacklist(keys)
     if node.extension(BLACKLIST_EXTENSION) != encoded:
-        node.set_extension(BLACKLIST_EXTENSION, encoded)
+        try:
+            node.set_extension(BLACKLIST_EXTENSION, encoded)
+        except ExtensionLimitError:  # the node's extensions would pass their total bound
+            tally["blacklist_refused"] += len(keys)
 
 
 def _is_peer_id(key: bytes) -> bool:

@@ -12,7 +12,8 @@ which fails loudly if a py-libp2p upgrade moves any of them.
 
 from __future__ import annotations
 
-from typing import Any, Final
+import math
+from typing import Any
 
 import attrs
 from libp2p.abc import IHost
@@ -23,9 +24,6 @@ from libp2p.peer.peerdata import PeerData
 from libp2p.peer.peerstore import PeerRecordState, PeerStore
 
 from node_runtime.libp2p_adapter.errors import UnsupportedHostError
-
-NEGATIVE_CACHE_TTL_S: Final = 60.0
-"""How long py-libp2p 0.8's swarm refuses to dial a peer whose addresses all failed."""
 
 
 def swarm_of(host: IHost) -> Swarm:
@@ -84,6 +82,8 @@ def negative_cache(swarm: Swarm) -> NegativeCache:
     if (
         not isinstance(entries, dict)
         or not isinstance(ttl_s, int | float)
+        or not math.isfinite(ttl_s)
+        or ttl_s < 0
         or not isinstance(max_size, int)
     ):
         raise UnsupportedHostError(

@@ -37,7 +37,14 @@ from libp2p_peers import (
     signed_record,
 )
 
-from node_runtime import BackoffState, Identity, Multiaddr, PeerId, verify_signed_peer_record
+from node_runtime import (
+    DEFAULT_MAX_EXTENSION_BYTES,
+    BackoffState,
+    Identity,
+    Multiaddr,
+    PeerId,
+    verify_signed_peer_record,
+)
 from node_runtime.libp2p_adapter import (
     BLACKLIST_EXTENSION,
     CaptureReport,
@@ -359,6 +366,21 @@ def test_the_pubsub_blacklist_becomes_sorted_msgpack_peer_ids(make_host: MakeHos
     assert node.extension(BLACKLIST_EXTENSION) is None  # an empty blacklist holds none
 
 
+def test_a_blacklist_past_the_nodes_extension_bound_is_left_out_and_counted(
+    make_host: MakeHost,
+) -> None:
+    host = make_host(HOST_SEED)
+    pubsub = Pubsub(host, FloodSub([]))
+    pubsub.blacklisted_peers.update({peer_id(1), peer_id(2)})
+    node = host_node()
+    node.set_extension("app.large", bytes(DEFAULT_MAX_EXTENSION_BYTES - 10))
+
+    report = capture_host(host, node, pubsub=pubsub)
+
+    assert report.blacklist_refused == 2
+    assert node.extension(BLACKLIST_EXTENSION) is None
+
+
 def test_without_pubsub_the_blacklist_extension_is_left_as_it_is(make_host: MakeHost) -> None:
     host = make_host(HOST_SEED)
     node = host_node()
@@ -406,6 +428,7 @@ def test_values_a_snapshot_refuses_are_left_out_and_counted(make_host: MakeHost)
     gate = swarm_of(host).connection_gate
     gate.deny_list.append(ipaddress.ip_network("::ffff:10.0.0.0/104"))  # IPv4-mapped
     negative_cache(swarm_of(host)).entries["not a peer id"] = time.monotonic() + 30
+    negative_cache(swarm_of(host)).entries[str(peer_id(3))] = math.nan  # refused for ever
     node = host_node()
 
     report = capture_host(host, node)
@@ -419,10 +442,10 @@ def test_values_a_snapshot_refuses_are_left_out_and_counted(make_host: MakeHost)
         metadata_refused=5,
         latencies_refused=1,
         signed_records_refused=1,
-        backoff_refused=1,
+        backoff_refused=2,
         networks_refused=1,
     )
-    assert report.refused == 14
+    assert report.refused == 15
     assert node.peer_addresses(_ours_id(1)) == (ours(TCP), ours(QUIC))
     assert node.peer_records.metadata(key(1)) == {"kept": "yes"}
     assert node.peer_records.protocols(key(1)) == ("/ok/1.0.0",)
@@ -430,6 +453,7 @@ def test_values_a_snapshot_refuses_are_left_out_and_counted(make_host: MakeHost)
     assert node.peer_records.latency_ns(key(1)) is None
     assert node.peer_records.signed_record(key(1)) is None
     assert node.governor.ip_deny == ()
+    assert node.backoff.entry(key(3)) is None
     revision = node.revision
     assert capture_host(host, node) == report  # counted again, and still nothing to write
     assert node.revision == revision

@@ -195,6 +195,9 @@ def test_a_host_without_py_libp2p_parts_is_refused_by_name(make_host: MakeHost) 
         peerstore_of(foreign)
 
     swarm = swarm_of(host)
+    swarm._negative_peer_cache._ttl = float("nan")
+    with pytest.raises(UnsupportedHostError, match="negative peer cache"):
+        negative_cache(swarm)
     swarm._negative_peer_cache = None  # type: ignore[assignment]  # as if a release moved it
     with pytest.raises(UnsupportedHostError, match="negative peer cache"):
         negative_cache(swarm)
