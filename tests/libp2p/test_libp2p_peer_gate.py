@@ -247,6 +247,24 @@ def test_blocking_a_connected_peer_closes_its_connection(
     run_trio(main)
 
 
+def test_a_block_made_from_another_thread_closes_the_connection_too(
+    run_trio: RunTrio, running_host: RunningHost
+) -> None:
+    node = Node(HOST)
+
+    async def main() -> None:
+        async with running_host(HOST_SEED) as gated, running_host(seed(B)) as peer:
+            install_peer_gate(gated, node)
+            await connect(peer, gated)
+            await eventually(lambda: connected(gated, B))
+
+            await trio.to_thread.run_sync(node.block, ours(B))
+
+            await eventually(lambda: not connected(gated, B))
+
+    run_trio(main)
+
+
 def test_installing_closes_connections_to_peers_refused_already(
     run_trio: RunTrio, running_host: RunningHost
 ) -> None:
