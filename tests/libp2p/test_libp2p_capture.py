@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import msgpack
 import pytest
-from conftest import MakeHost
+from libp2p_hosts import MakeHost
 from libp2p.abc import IHost
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.id import ID

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import trio
-from conftest import MakeHost
+from libp2p_hosts import MakeHost
 from libp2p.abc import IHost
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.network.exceptions import SwarmException

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 import trio
-from conftest import MakeHost, RunningHost, RunTrio
+from libp2p_hosts import MakeHost, RunningHost, RunTrio
 from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
 from libp2p.custom_types import TProtocol
 from libp2p.network.exceptions import SwarmException

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from conftest import RunTrio, loopback
+from libp2p_hosts import RunTrio, loopback
 from hang_guard import deadline
 from libp2p import new_host
 from libp2p.abc import IHost

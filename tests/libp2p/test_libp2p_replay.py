@@ -15,7 +15,7 @@ import time
 import msgpack
 import pytest
 import trio
-from conftest import MakeHost, RunningHost, RunTrio
+from libp2p_hosts import MakeHost, RunningHost, RunTrio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from libp2p.abc import IHost, INetStream
