@@ -29,6 +29,7 @@ from node_runtime.libp2p_adapter.errors import (
     UnsupportedHostError,
 )
 from node_runtime.libp2p_adapter.peer_gate import PeerGate, install_peer_gate
+from node_runtime.libp2p_adapter.peer_ids import libp2p_id_of, peer_id_of
 from node_runtime.libp2p_adapter.persistence import (
     HostAlreadyRunningError,
     host_identity,
@@ -76,6 +77,8 @@ __all__: list[str] = [
     "encode_blacklist",
     "host_identity",
     "install_peer_gate",
+    "libp2p_id_of",
+    "peer_id_of",
     "persist_host",
     "refuse_streams_past_limit",
     "replay_into_host",
