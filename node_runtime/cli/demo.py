@@ -23,14 +23,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser(
         "demo",
         help="run nodes on loopback, SIGKILL one, restore it, and check it carried on",
-        description="Start a few nodes, each its own process with an identity, a snapshot "
-        "store and autosave, talking over TCP on 127.0.0.1. Midway, kill one with SIGKILL, "
-        "restart it from its newest snapshot, and check from what the run measured that it "
-        "carried on: same PeerId, no ID reused, blocked peer still blocked, backoff honoured, "
-        "pending envelopes redelivered, every envelope delivered exactly once. Prints one "
-        "line per check and exits 1 if any failed. Each phase is printed as it starts; "
-        "Ctrl-C stops the nodes and says which phase it interrupted. A previous demo's data "
-        "in --dir is replaced; any other non-empty directory is refused.",
+        description="Start a few py-libp2p nodes, each its own process with an identity, a "
+        "snapshot store and autosave, talking over TCP (Noise, yamux) on 127.0.0.1. Midway, "
+        "kill one with SIGKILL, restart it from its newest snapshot, and check from what the "
+        "processes did that it carried on: same PeerId, no ID reused, blocked peer still "
+        "blocked and unable to connect, backoff honoured, an expired address not dialled, "
+        "peers reached by PeerId alone, signed peer records verified, pending envelopes "
+        "redelivered, every envelope delivered exactly once. Prints one line per check and "
+        "exits 1 if any failed. Each phase is printed as it starts; Ctrl-C stops the nodes "
+        "and says which phase it interrupted. A previous demo's data in --dir is replaced; "
+        "any other non-empty directory is refused.",
     )
     parser.add_argument(
         "--dir",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 Event = dict[str, Any]
+NODE_COMMAND: Final = (sys.executable, "-m", "node_runtime.demo.node_process")
+"""How a node process starts: its arguments follow (a test may run nodes through a wrapper)."""
 
 
 class DemoError(Exception):
@@ -20,12 +22,23 @@ class NodeProcess:
     """One node: its directory, its current process, and every event it reported, over all of
     its lives (each event carries `life`, 0 for the first process, 1 after a restart...)."""
 
-    def __init__(self, name: str, directory: Path, *, backoff_s: float, autosave_s: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        directory: Path,
+        *,
+        backoff_s: float,
+        autosave_s: float,
+        command: Sequence[str] = NODE_COMMAND,
+    ) -> None:
         self.name = name
         self.directory = directory
         self.events: list[Event] = []
+        self.commands: list[Event] = []
+        """Every command sent to it, with the `life` it went to."""
         self._backoff_s = backoff_s
         self._autosave_s = autosave_s
+        self._command = tuple(command)
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._life = -1
@@ -39,15 +52,13 @@ class NodeProcess:
     def log(self) -> Path:
         return self.directory / "node.log"
 
-    async def start(self, port: int = 0, timeout: float = 10.0) -> Event:
+    async def start(self, port: int = 0, timeout: float = 30.0) -> Event:
         """Start a new process for this node (restoring from its store); its `ready` event."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self._life += 1
         with self.log.open("ab") as log:  # the child keeps its own descriptor
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "node_runtime.demo.node_process",
+                *self._command,
                 str(self.directory),
                 f"--port={port}",
                 f"--backoff={self._backoff_s}",
@@ -81,6 +92,7 @@ class NodeProcess:
     def command(self, **command: object) -> None:
         if self._process is None or self._process.stdin is None or not self.running:
             raise DemoError(f"{self.name} is not running (see {self.log})")
+        self.commands.append({**command, "life": self._life})
         self._process.stdin.write(json.dumps(command).encode() + b"\n")
 
     async def wait_for(

@@ -17,7 +17,7 @@ from node_runtime.directory_store import DirectoryStore
 from node_runtime.peer_governor import PeerGovernor
 from snapshot_schema import TransientSnapshot
 
-CHECKS = 6
+CHECKS = 10
 S = 1_000_000_000
 
 
@@ -31,6 +31,7 @@ def demo(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_demo_passes_every_check_and_leaves_the_stores(tmp_path: Path) -> None:
     directory = tmp_path / "demo"
     # Four nodes, then the default three in the same directory: a demo's data is replaced.
@@ -123,32 +124,47 @@ def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
 
 def passing() -> Measurements:
     """Measurements as a good run makes them (times in ns, the kill at 100 s)."""
-    me, receiver = "12D3KooWvictim", "12D3KooWreceiver"
+    me, receiver, blocked = "12D3KooWvictim", "12D3KooWreceiver", "12D3KooWblocked"
     expected = frozenset({(me, receiver, 10), (me, receiver, 11), (receiver, me, 5)})
     return Measurements(
         directory=Path("/data"),
         stores=(("victim", Path("/data/victim/store")), ("blocked", Path("/data/b/store"))),
         seconds=3.5,
-        peer_before=me,
-        peer_after=me,
         kill_status=-9,
         killed_at_ns=100 * S,
+        restarted_at_ns=103 * S,
         confirmed_generation=3,
         restored_generation=3,
+        peer_before=me,
+        peer_after=(me,),
+        senders_after=(me,),
         ids_before=(("command", (0, 1, 2)), ("exec", (0, 1)), ("envelope seq", (10, 11))),
         ids_after=(("command", (3, 4)), ("exec", (2,)), ("envelope seq", (12,))),
         blocked_in_restored_policy=True,
-        refusals_after_restart=2,
         sent_by_blocked_after_block=3,
         delivered_from_blocked_after_block=0,
-        backoff_deadline_ns=102 * S,
+        blocked_dials_after_restart=4,
+        blocked_connections_after_restart=0,
+        refused_at_connect_after_restart=4,
+        backoff_deadline_ns=105 * S,
         dials_before_kill=(99 * S,),
-        dials_after_restart=(102 * S + 1,),
+        dials_after_restart=(105 * S + 1,),
+        expiry_ns=101 * S,
+        expiring_dials_before_kill=(99 * S,),
+        expiring_dials_after_restart=(),
+        expiring_addresses_restored=0,
+        peers_to_reach=(receiver,),
+        peers_dialled=(receiver,),
+        peers_reached=(receiver,),
+        addresses_told_after_restart=0,
+        records_saved=((blocked, 7), (receiver, 8)),
+        records_restored=((blocked, 7), (receiver, 8)),
         pending=(10, 11),
         pending_delivered_after_restart=(10, 11),
         expected=expected,
         delivered=tuple(sorted(expected)),
-        duplicates_dropped=1,
+        resent=(5,),
+        duplicates_dropped_by_victim=1,
     )
 
 
@@ -161,20 +177,37 @@ def test_a_passing_run_exits_zero() -> None:
 @pytest.mark.parametrize(
     ("change", "failing"),
     [
-        ({"peer_after": "12D3KooWother"}, "same PeerId"),
+        ({"peer_after": ("12D3KooWother",)}, "same PeerId"),
+        ({"senders_after": ("12D3KooWother",)}, "same PeerId"),
         ({"restored_generation": None}, "same PeerId"),
         ({"ids_after": (("command", (2, 3)), ("exec", (2,)), ("envelope seq", (12,)))}, "no ID"),
         ({"ids_after": (("command", (3,)), ("exec", ()), ("envelope seq", (12,)))}, "no ID"),
         ({"blocked_in_restored_policy": False}, "blocked peer"),
-        ({"refusals_after_restart": 0}, "blocked peer"),
         ({"delivered_from_blocked_after_block": 1}, "blocked peer"),
-        ({"dials_after_restart": (102 * S - 1,)}, "backoff"),
+        ({"blocked_dials_after_restart": 0}, "blocked PeerId"),
+        ({"blocked_connections_after_restart": 1}, "blocked PeerId"),
+        ({"refused_at_connect_after_restart": 0}, "blocked PeerId"),
+        ({"dials_after_restart": (105 * S - 1,)}, "backoff"),
         ({"dials_after_restart": ()}, "backoff"),
         ({"backoff_deadline_ns": None}, "backoff"),
+        ({"backoff_deadline_ns": 102 * S, "dials_after_restart": (104 * S,)}, "backoff"),
+        ({"expiring_dials_after_restart": (104 * S,)}, "expired address"),
+        ({"expiring_addresses_restored": 1}, "expired address"),
+        ({"expiry_ns": 104 * S}, "expired address"),
+        ({"expiry_ns": None}, "expired address"),
+        ({"peers_dialled": ()}, "peers reached"),
+        ({"peers_reached": ()}, "peers reached"),
+        ({"addresses_told_after_restart": 1}, "peers reached"),
+        ({"peers_to_reach": (), "peers_dialled": (), "peers_reached": ()}, "peers reached"),
+        ({"records_restored": (("12D3KooWblocked", 7),)}, "signed peer records"),
+        ({"records_restored": (("12D3KooWblocked", 7), ("12D3KooWreceiver", 6))}, "signed"),
+        ({"records_saved": (), "records_restored": ()}, "signed peer records"),
         ({"pending_delivered_after_restart": (10,)}, "pending"),
         ({"pending": (), "pending_delivered_after_restart": ()}, "pending"),
         ({"delivered": passing().delivered[1:]}, "delivered exactly once"),
         ({"delivered": (*passing().delivered, passing().delivered[0])}, "delivered exactly once"),
+        ({"resent": ()}, "delivered exactly once"),
+        ({"duplicates_dropped_by_victim": 0}, "delivered exactly once"),
     ],
 )
 def test_a_failed_check_is_reported_and_exits_one(change: dict[str, Any], failing: str) -> None:

@@ -8,6 +8,7 @@ import socket
 import attrs
 import pytest
 import trio
+import trio.testing
 from envelope_hosts import (
     MALLORY,
     A,
@@ -42,7 +43,12 @@ from node_runtime.libp2p_adapter.envelope_wire import (
     encode_message,
     read_message,
 )
-from node_runtime.libp2p_adapter.host_access import negative_cache, swarm_of
+from node_runtime.libp2p_adapter.host_access import (
+    negative_cache,
+    peer_data_map,
+    peerstore_of,
+    swarm_of,
+)
 from snapshot_schema import PendingOutboundEntry, decode, encode
 
 QUICK = BackoffPolicy(base_ns=200_000_000, cap_ns=200_000_000, jitter=0.0)
@@ -344,6 +350,37 @@ def test_envelopes_queued_while_the_receiver_is_down_are_delivered_when_it_is_ba
                 await a.service.wait_for(lambda: len(node_a.outbound) == 0)
             assert a.count("dials_succeeded") == 1
             assert node_a.governor.health(B.peer_id.to_bytes()) is None
+
+    run(main)
+
+
+def test_an_address_whose_ttl_ran_out_is_not_dialled() -> None:
+    async def main() -> None:
+        dialled: list[object] = []
+        (decoy,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        port = decoy.socket.getsockname()[1]
+
+        async def record() -> None:
+            while True:
+                connection = await decoy.accept()
+                dialled.append(connection.socket.getpeername())
+                await connection.aclose()
+
+        async with serving(Node(A)) as a, serving(Node(B)) as b, trio.open_nursery() as nursery:
+            nursery.start_soon(record)
+            peerstore = a.host.get_peerstore()
+            decoy_addr = Multiaddr(f"/ip4/127.0.0.1/tcp/{port}")
+            peerstore.add_addrs(libp2p_id(B), [decoy_addr], 1)
+            peer_data_map(peerstore_of(a.host))[libp2p_id(B)].last_identified -= 10  # ran out
+            a.service.send(B.peer_id, b"hello")
+            await trio.testing.wait_all_tasks_blocked(0.2)  # the scheduler has decided
+            assert dialled == []
+            assert a.count("dials_failed") + a.count("dials_succeeded") == 0
+            a.learn(b)  # a fresh address
+            assert (await b.service.inbox.receive()).payload == b"hello"
+            assert dialled == []
+            nursery.cancel_scope.cancel()
+        await decoy.aclose()
 
     run(main)
 

@@ -3,7 +3,6 @@ expiry (and leave expired addresses out), and restores that rebase expiries by t
 without the restart stagger, dropping and counting the addresses that expired while the node was
 down."""
 
-import asyncio
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,6 @@ from node_runtime.checkpointer import Checkpointer
 from node_runtime.clock import ManualClock
 from node_runtime.component_errors import ComponentTypeError, ComponentValueError
 from node_runtime.directory_store import DirectoryStore
-from node_runtime.host import Host
 from node_runtime.identity import Identity
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.node import Node
@@ -37,7 +35,6 @@ S = 1_000_000_000
 MINUTE = 60 * S
 WALL = 1_764_000_000 * S
 IDENTITY = Identity.from_private_bytes(bytes([1]) * 32)
-ALICE_IDENTITY = Identity.from_private_bytes(bytes([2]) * 32)
 ALICE, BOB, CAROL = (Identity.from_private_bytes(bytes([n]) * 32).peer_id for n in (2, 3, 4))
 TCP = Multiaddr.from_string("/ip4/10.0.0.1/tcp/4001")
 QUIC = Multiaddr.from_string("/ip4/10.0.0.1/udp/4001/quic-v1")
@@ -407,42 +404,6 @@ def test_addresses_saved_by_autosave_come_back_rebased_from_the_latest_snapshot(
         QUIC.to_bytes(): 3 * S + 20 * MINUTE
     }
     assert restored.counters.get(EXPIRED) == 1
-
-
-# --- the reference host dials only addresses that have not expired ----------------------------
-
-
-def test_the_host_never_dials_an_expired_address() -> None:
-    async def main() -> None:
-        dialled: list[object] = []
-
-        def record(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            dialled.append(writer.get_extra_info("peername"))
-            writer.close()
-
-        decoy = await asyncio.start_server(record, "127.0.0.1", 0)
-        port = decoy.sockets[0].getsockname()[1]
-        sender_clock = ManualClock(1_000 * S, WALL)
-        sender, receiver = Host(Node(IDENTITY, clock=sender_clock)), Host(Node(ALICE_IDENTITY))
-        try:
-            await receiver.start()
-            # The expired address comes first: a host that tried it would connect to the decoy.
-            expired = Multiaddr.from_string(f"/ip4/127.0.0.1/tcp/{port}")
-            sender.node.add_peer_address(ALICE, expired, 10 * S)
-            sender.node.add_peer_address(ALICE, receiver.listen_addr)
-            sender_clock.advance(10 * S)
-            await sender.start()
-            sender.send(ALICE, b"hello")
-            message = await receiver.inbox.get()
-        finally:
-            await sender.stop()
-            await receiver.stop()
-            decoy.close()
-            await decoy.wait_closed()
-        assert message.payload == b"hello"
-        assert dialled == []
-
-    asyncio.run(asyncio.wait_for(main(), 10))
 
 
 def test_autosave_neither_expires_addresses_nor_saves_because_one_expired(tmp_path: Path) -> None:
