@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 import msgpack
 import pytest
-from libp2p_hosts import MakeHost
 from libp2p.abc import IHost
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.id import ID
@@ -22,6 +21,7 @@ from libp2p.peer.peerdata import PeerData
 from libp2p.peer.peerstore import PeerRecordState
 from libp2p.pubsub.floodsub import FloodSub
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p_hosts import MakeHost
 from libp2p_peers import (
     HOST,
     HOST_SEED,

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import trio
-from libp2p_hosts import MakeHost
 from libp2p.abc import IHost
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.network.exceptions import SwarmException
@@ -19,6 +18,7 @@ from libp2p.network.swarm import Swarm
 from libp2p.peer import peerdata
 from libp2p.peer.peerdata import PeerData
 from libp2p.peer.peerstore import PeerRecordState
+from libp2p_hosts import MakeHost
 from libp2p_peers import HOST_SEED, address, peer_id, peerstore, signed_record
 
 from node_runtime.libp2p_adapter import UnsupportedHostError

@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 
 import pytest
 import trio
-from libp2p_hosts import MakeHost, RunningHost, RunTrio
 from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
 from libp2p.custom_types import TProtocol
 from libp2p.network.exceptions import SwarmException
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p_hosts import MakeHost, RunningHost, RunTrio
 from libp2p_peers import HOST, HOST_SEED, peer_id, seed
 from multiaddr import Multiaddr
 

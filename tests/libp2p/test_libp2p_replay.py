@@ -15,7 +15,6 @@ import time
 import msgpack
 import pytest
 import trio
-from libp2p_hosts import MakeHost, RunningHost, RunTrio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from libp2p.abc import IHost, INetStream
@@ -25,6 +24,7 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.floodsub import FloodSub
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p_hosts import MakeHost, RunningHost, RunTrio
 from libp2p_peers import (
     HOST,
     HOST_SEED,
