@@ -11,7 +11,6 @@ from pathlib import Path
 from node_runtime.cli.exit_codes import INTERRUPTED, CliError, ExitCode
 from node_runtime.cli.files import int_at_least
 from node_runtime.cli.render import printable, say
-from node_runtime.demo import report, scenario
 from node_runtime.demo.processes import DemoError
 
 # Marks a directory as the demo's own, so a later run may replace it and nothing else.
@@ -80,6 +79,17 @@ class _Phases:
 def run(args: argparse.Namespace) -> int:
     if args.nodes > _MAX_NODES:
         raise CliError(ExitCode.USAGE, f"--nodes {args.nodes} is over {_MAX_NODES}", "run fewer")
+    # The demo's nodes run on py-libp2p: imported only when the demo runs, so that the other
+    # commands (and `import node_runtime`) never import libp2p or trio.
+    try:
+        from node_runtime.demo import report, scenario
+    except ImportError as error:
+        raise CliError(
+            ExitCode.USAGE,
+            f"nodesnap demo runs py-libp2p nodes, which are not installed ({error})",
+            "install the extra: pip install 'nodesnap[libp2p]'",
+        ) from None
+
     directory: Path = args.dir.resolve()
     _prepare(directory)
     phases = _Phases()

@@ -114,6 +114,20 @@ def test_ctrl_c_stops_the_demo_with_a_line_naming_the_phase_it_interrupted(
     assert not (directory / "report.txt").exists()
 
 
+def test_demo_without_the_libp2p_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    hide_libp2p = (
+        "import sys; sys.modules['libp2p'] = None; "
+        "from node_runtime.cli.main import main; "
+        f"sys.exit(main(['demo', '--dir', {str(tmp_path / 'demo')!r}]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", hide_libp2p], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 1
+    assert "nodesnap demo runs py-libp2p nodes, which are not installed" in run.stderr
+    assert "pip install 'nodesnap[libp2p]'" in run.stderr
+
+
 def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
     run = demo("--dir", str(tmp_path))
