@@ -28,7 +28,7 @@ goes to `node.record_dial_failure` (health, backoff), an opened stream after a d
 order: after a restore, as after any lost stream, each may or may not have arrived, so the
 `redelivered` flags are not consulted. Acknowledged envelopes leave the queue by rebuilding it
 (`OutboundQueue` only pops from the front), which resets the flags of the rest; the same pass
-drops, and counts, entries this sender does not send (`_queued`).
+drops, and counts, entries this sender does not send (`envelope_queue`).
 
 Message IDs and de-duplication. An envelope's ID is (sender, `seq`), `seq` a u64 the sender
 mints as `max(last + 1, wall clock ns)`, `last` kept in the counter `host:message_seq`. The
@@ -52,7 +52,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
@@ -65,19 +65,18 @@ from libp2p.peer.peerstore import PeerStoreError
 from libp2p.rcmgr import ResourceManager
 
 from node_runtime.component_errors import IdExhaustedError
+from node_runtime.libp2p_adapter.envelope_queue import SEQ_COUNTER, EnvelopeQueue
 from node_runtime.libp2p_adapter.envelope_wire import (
     ACK_SIZE,
     DEFAULT_MAX_MESSAGE_SIZE,
     ENVELOPE_PROTOCOL_ID,
     Envelope,
     MalformedMessageError,
+    MessageReader,
     MessageTooLargeError,
     decode_ack,
     encode_ack,
     encode_message,
-    read_body,
-    read_length,
-    read_message,
 )
 from node_runtime.libp2p_adapter.errors import HostIdentityMismatchError
 from node_runtime.libp2p_adapter.resource_limits import (
@@ -96,11 +95,13 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-SEQ_COUNTER: Final = "host:message_seq"
 DELIVERED_COUNTER_PREFIX: Final = "host:delivered:"
 DEFAULT_DIAL_TIMEOUT: Final = 5.0
 DEFAULT_INBOX_SIZE: Final = 256
 DEFAULT_MAX_STREAMS_PER_PEER: Final = 2
+COMPACT_AFTER_ACKS: Final = 64
+"""Acknowledged envelopes leave the queue once a link's writes are all acknowledged, or once
+this many (or half the queue) are: the queue is rebuilt in one pass, not once per ack."""
 ADDRESS_RECHECK_S: Final = 1.0
 """The peerstore does not notify: how often to look again for a waiting peer's addresses."""
 _REFUSING: Final = (Decision.BLOCKED, Decision.NOT_ALLOWED)
@@ -125,6 +126,7 @@ class _Link:
     """An outbound link's per-stream state."""
 
     wake: trio.Event = attrs.Factory(trio.Event)
+    written: int = 0  # the highest seq written on this stream
     wrote: bool = False  # envelopes were written on this stream
     acked: bool = False  # and an acknowledgement moved forward on it
     finished: bool = False  # every envelope on it acknowledged, both sides closed
@@ -217,6 +219,8 @@ class EnvelopeService:
         self._streams: dict[INetStream, PeerId] = {}  # live envelope streams, both directions
         self._inbound: collections.Counter[PeerId] = collections.Counter()
         self._acked: dict[PeerId, int] = {}
+        self._acked_since_compaction = 0
+        self._queue = EnvelopeQueue(node, max_message_size)
         self._delivery = trio.Lock()  # one mark check-and-raise at a time
 
     # Public API.
@@ -232,12 +236,13 @@ class EnvelopeService:
         if last == U64_MAX:
             raise IdExhaustedError(f"every envelope seq up to {U64_MAX} has been minted")
         seq = max(last + 1, self.node.clock.wall_ns())
-        data = Envelope(peer, seq, payload).encode()
+        envelope = Envelope(peer, seq, payload)
+        data = envelope.encode()
         if len(data) > self._max_message_size:
             raise MessageTooLargeError(
                 f"an envelope of {len(data)} bytes exceeds the limit of {self._max_message_size}"
             )
-        self.node.outbound.enqueue(data)
+        self._queue.append(envelope, data)
         counters.increment(SEQ_COUNTER, seq - last)
         self._wake_scheduler()
         self._changed(durable=True)
@@ -295,57 +300,17 @@ class EnvelopeService:
 
     # Sending: the queue, the scheduler and the links.
 
-    def _queued(self) -> Iterator[tuple[Envelope | None, bytes]]:
-        """Each queued entry, decoded; `None` for one this service does not send, which
-        compaction drops: not an envelope, over the message limit, addressed to this node, or
-        a seq this sender cannot have minted (above the ID floor `SEQ_COUNTER`, or not above
-        the seq of an earlier envelope to the same peer: a copy). `send` appends seqs in
-        increasing order and raises the floor with each, so only a queue restored from a
-        snapshot that contradicts itself, or filled by hand, holds such an entry; sent, it
-        would be lost or, delivered, make the receiver drop the sender's later envelopes."""
-        floor = self.node.counters.get(SEQ_COUNTER)
-        latest: dict[PeerId, int] = {}  # per destination, the seq of the last envelope kept
-        for entry in self.node.outbound.items():
-            data = entry.envelope
-            try:
-                envelope: Envelope | None = Envelope.decode(data)
-            except MalformedMessageError:
-                envelope = None
-            if envelope is not None:
-                peer = envelope.destination
-                if (
-                    len(data) > self._max_message_size
-                    or peer == self.node.peer_id
-                    or not latest.get(peer, 0) < envelope.seq <= floor
-                ):
-                    envelope = None
-                else:
-                    latest[peer] = envelope.seq
-            yield envelope, data
-
-    def _unacked(self, envelope: Envelope | None) -> bool:
-        return envelope is not None and envelope.seq > self._acked.get(envelope.destination, 0)
-
-    def _compact(self) -> list[Envelope]:
-        """Drop acknowledged and unsendable envelopes from `node.outbound`, keeping the order;
-        the unacknowledged ones, which stay."""
-        kept: list[Envelope] = []
-        kept_data: list[bytes] = []
-        unsendable = 0
-        for envelope, data in self._queued():
-            if envelope is None:
-                unsendable += 1
-            elif self._unacked(envelope):
-                kept.append(envelope)
-                kept_data.append(data)
-        if len(kept) < len(self.node.outbound):
-            if unsendable:
-                self._count("outbound_dropped", unsendable)
-            self.node.outbound.drain()
-            for data in kept_data:
-                self.node.outbound.enqueue(data)
+    def _compact(self) -> list[PeerId]:
+        """Drop acknowledged and unsendable envelopes from `node.outbound` (see
+        `EnvelopeQueue`); the destinations with envelopes still waiting."""
+        before = len(self._queue)
+        destinations, unsendable = self._queue.compact(self._acked)
+        self._acked_since_compaction = 0
+        if unsendable:
+            self._count("outbound_dropped", unsendable)
+        if len(self._queue) < before:
             self._changed()
-        return kept
+        return destinations
 
     def _connected(self, peer: PeerId) -> bool:
         connections = self._swarm.get_connections(_libp2p_id(peer))
@@ -366,8 +331,7 @@ class EnvelopeService:
         while True:
             self._kick = trio.Event()
             wake_at = math.inf
-            destinations = dict.fromkeys(envelope.destination for envelope in self._compact())
-            for peer in destinations:
+            for peer in self._compact():
                 link = self._links.get(peer)
                 if link is not None:
                     link.wake.set()
@@ -443,13 +407,20 @@ class EnvelopeService:
         self, peer: PeerId, link: _Link, stream: INetStream, done: trio.CancelScope
     ) -> None:
         try:
-            while (body := await read_message(stream, ACK_SIZE)) is not None:
+            acks = MessageReader(stream, ACK_SIZE)
+            while (body := await acks.read_message()) is not None:
                 seq = decode_ack(body)
                 if seq > self._acked.get(peer, 0):
                     self._acked[peer] = seq
                     link.acked = True
-                    link.wake.set()  # the writer may be done
-                    self._wake_scheduler()  # which drops what is acknowledged
+                    self._acked_since_compaction += 1
+                    if seq >= link.written:
+                        link.wake.set()  # all written is acknowledged: the writer may be done
+                        self._wake_scheduler()  # which drops what is acknowledged
+                    elif self._acked_since_compaction >= max(
+                        COMPACT_AFTER_ACKS, len(self._queue) // 2
+                    ):
+                        self._wake_scheduler()
                     self._changed()
             link.finished = not self._has_unacked(peer)
         except MalformedMessageError as error:
@@ -461,29 +432,18 @@ class EnvelopeService:
             done.cancel()
 
     def _has_unacked(self, peer: PeerId) -> bool:
-        return any(
-            self._unacked(envelope) and envelope is not None and envelope.destination == peer
-            for envelope, _ in self._queued()
-        )
+        return self._queue.last_seq(peer) > self._acked.get(peer, 0)
 
     async def _write_envelopes(self, peer: PeerId, link: _Link, stream: INetStream) -> None:
-        sent = 0  # the highest seq written on this stream
         try:
             while True:
                 link.wake = trio.Event()
-                floor = max(sent, self._acked.get(peer, 0))
-                batch = [
-                    (envelope.seq, data)
-                    for envelope, data in self._queued()
-                    if envelope is not None
-                    and envelope.destination == peer
-                    and envelope.seq > floor
-                ]
+                batch = self._queue.after(peer, max(link.written, self._acked.get(peer, 0)))
                 if batch:
                     await stream.write(
                         b"".join(encode_message(data, self._max_message_size) for _, data in batch)
                     )
-                    sent = batch[-1][0]
+                    link.written = batch[-1][0]
                     link.wrote = True
                     self._count("envelopes_sent", len(batch))
                 elif not self._has_unacked(peer):
@@ -529,19 +489,21 @@ class EnvelopeService:
             self._changed()
 
     async def _receive(self, peer: PeerId, stream: INetStream) -> None:
+        messages = MessageReader(stream, self._max_message_size)
         try:
-            while (length := await read_length(stream, self._max_message_size)) is not None:
+            while (length := await messages.read_length()) is not None:
                 if not self._resources.acquire_memory(length):
                     LOG.warning("memory budget spent: resetting %s's envelope stream", peer)
                     self._count("memory_refused")
                     await _reset(stream)
                     return
                 try:
-                    envelope = self._inbound_envelope(await read_body(stream, length))
+                    envelope = self._inbound_envelope(await messages.read_body(length))
                     mark = await self._deliver(peer, envelope)
                 finally:
                     self._resources.release_memory(length)
-                await stream.write(encode_message(encode_ack(mark)))
+                if not messages.holds_a_message():  # one ack covers a burst: it says "up to"
+                    await stream.write(encode_message(encode_ack(mark)))
             await stream.close()  # the sender is done, and so are we
         except MalformedMessageError as error:
             LOG.warning("malformed message from %s, resetting its stream: %s", peer, error)

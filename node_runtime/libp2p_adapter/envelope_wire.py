@@ -111,50 +111,94 @@ def encode_message(body: bytes, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> byt
     return encode_uvarint(len(body)) + body
 
 
-async def _read_some(stream: INetStream, n: int) -> bytes:
-    """Up to `n` bytes, b"" at the end of the stream (py-libp2p raises `StreamEOF` there)."""
-    try:
-        return await stream.read(n)
-    except StreamEOF:
-        return b""
+DEFAULT_CHUNK_SIZE: Final = 1 << 14
+"""How much a `MessageReader` asks the stream for at once (it buffers at most this much beyond
+the message it reads)."""
 
 
-async def read_length(stream: INetStream, max_size: int) -> int | None:
-    """The next message's body length, `None` if the stream ended cleanly before it.
+class MessageReader:
+    """Reads a stream's messages through a small buffer: a read from py-libp2p's stream costs
+    far more than a byte, so a reader never asks for one byte at a time. It holds at most
+    `chunk_size` bytes beyond the message it is reading."""
 
-    `MessageTooLargeError` above `max_size`, `TruncatedMessageError` for a stream ending inside
-    the prefix, `MalformedMessageError` for a prefix over 10 bytes or 64 bits."""
-    prefix = b""
-    while len(prefix) < _MAX_VARINT_BYTES:
-        byte = await _read_some(stream, 1)
-        if not byte:
-            if prefix:
-                raise TruncatedMessageError("the stream ended inside a length prefix")
-            return None
-        prefix += byte
-        if not byte[0] & 0x80:
-            break
-    try:
-        length = decode_uvarint(prefix)
-    except ParseError as error:
-        raise MalformedMessageError(f"bad length prefix: {error}") from None
-    if length > max_size:
-        raise MessageTooLargeError(f"a body of {length} bytes exceeds the limit of {max_size}")
-    return length
+    def __init__(
+        self, stream: INetStream, max_size: int, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> None:
+        self._stream = stream
+        self._max_size = max_size
+        self._chunk_size = chunk_size
+        self._buffer = bytearray()
+        self._ended = False
 
+    async def _fill(self) -> bool:
+        """Read more into the buffer; False at the end of the stream (py-libp2p raises
+        `StreamEOF` there)."""
+        if not self._ended:
+            try:
+                chunk = await self._stream.read(self._chunk_size)
+            except StreamEOF:
+                chunk = b""
+            self._ended = not chunk
+            self._buffer += chunk
+        return not self._ended
 
-async def read_body(stream: INetStream, length: int) -> bytes:
-    """Exactly `length` bytes; `TruncatedMessageError` if the stream ends first."""
-    body = bytearray()
-    while len(body) < length:
-        chunk = await _read_some(stream, length - len(body))
-        if not chunk:
-            raise TruncatedMessageError(f"the stream ended {len(body)} bytes into a {length}")
-        body += chunk
-    return bytes(body)
+    def _prefix(self) -> tuple[int, int] | None:
+        """The buffered length prefix, decoded, and its size; `None` if incomplete."""
+        for index, byte in enumerate(self._buffer[:_MAX_VARINT_BYTES]):
+            if not byte & 0x80:
+                try:
+                    return decode_uvarint(bytes(self._buffer[: index + 1])), index + 1
+                except ParseError as error:
+                    raise MalformedMessageError(f"bad length prefix: {error}") from None
+        if len(self._buffer) >= _MAX_VARINT_BYTES:
+            raise MalformedMessageError("a length prefix over 10 bytes")
+        return None
+
+    async def read_length(self) -> int | None:
+        """The next message's body length, `None` if the stream ended cleanly before it.
+
+        `MessageTooLargeError` above `max_size`, before the body is read;
+        `TruncatedMessageError` for a stream ending inside the prefix; `MalformedMessageError`
+        for a prefix over 10 bytes or 64 bits."""
+        while (prefix := self._prefix()) is None:
+            if not await self._fill():
+                if self._buffer:
+                    raise TruncatedMessageError("the stream ended inside a length prefix")
+                return None
+        length, size = prefix
+        if length > self._max_size:
+            raise MessageTooLargeError(
+                f"a body of {length} bytes exceeds the limit of {self._max_size}"
+            )
+        del self._buffer[:size]
+        return length
+
+    async def read_body(self, length: int) -> bytes:
+        """Exactly `length` bytes; `TruncatedMessageError` if the stream ends first."""
+        while len(self._buffer) < length:
+            if not await self._fill():
+                raise TruncatedMessageError(
+                    f"the stream ended {len(self._buffer)} bytes into a {length}"
+                )
+        body = bytes(self._buffer[:length])
+        del self._buffer[:length]
+        return body
+
+    async def read_message(self) -> bytes | None:
+        """The next message's body, `None` if the stream ended cleanly before it."""
+        length = await self.read_length()
+        return None if length is None else await self.read_body(length)
+
+    def holds_a_message(self) -> bool:
+        """Whether a whole message is buffered already (its reader need not wait for it)."""
+        try:
+            prefix = self._prefix()
+        except MalformedMessageError:
+            return True  # reading it fails at once
+        return prefix is not None and len(self._buffer) >= prefix[1] + prefix[0]
 
 
 async def read_message(stream: INetStream, max_size: int) -> bytes | None:
-    """The next message's body, `None` if the stream ended cleanly before it."""
-    length = await read_length(stream, max_size)
-    return None if length is None else await read_body(stream, length)
+    """The next message's body on `stream`, `None` if it ended cleanly before one; for a
+    one-off read (a `MessageReader` may buffer past the message)."""
+    return await MessageReader(stream, max_size, chunk_size=1).read_message()

@@ -15,12 +15,12 @@ from node_runtime.libp2p_adapter.envelope_wire import (
     ENVELOPE_PROTOCOL_ID,
     Envelope,
     MalformedMessageError,
+    MessageReader,
     MessageTooLargeError,
     TruncatedMessageError,
     decode_ack,
     encode_ack,
     encode_message,
-    read_length,
     read_message,
 )
 
@@ -116,11 +116,28 @@ def test_a_length_over_the_limit_is_refused_before_the_body_is_read() -> None:
     net, scripted = stream(encode_message(bytes(1000)))
 
     async def main() -> None:
-        await read_message(net, 999)
+        await MessageReader(net, 999, chunk_size=16).read_message()
 
     with pytest.raises(MessageTooLargeError):
         trio.run(main)
-    assert scripted.consumed == 2  # the prefix only
+    assert scripted.consumed <= 16  # one chunk at most, not the body
+
+
+def test_a_reader_reads_in_chunks_and_knows_when_a_whole_message_is_buffered() -> None:
+    net, scripted = stream(encode_message(b"one"), encode_message(b"two"), encode_message(b"3"))
+
+    async def main() -> list[tuple[bytes | None, bool]]:
+        reader = MessageReader(net, 100, chunk_size=64)
+        read = []
+        for _ in range(4):
+            message = await reader.read_message()
+            read.append((message, reader.holds_a_message()))
+        return read
+
+    # The fake stream answers 7 bytes a read: the first holds "one" and part of "two", the
+    # second the rest of "two" and all of "3".
+    assert trio.run(main) == [(b"one", False), (b"two", True), (b"3", False), (None, False)]
+    assert scripted.consumed == 10
 
 
 @pytest.mark.parametrize(
@@ -147,6 +164,6 @@ def test_a_stream_that_ends_before_a_message_ends_cleanly() -> None:
     net, _ = stream()
 
     async def main() -> int | None:
-        return await read_length(net, 10)
+        return await MessageReader(net, 10).read_length()
 
     assert trio.run(main) is None
