@@ -17,8 +17,9 @@ time `at`, ns), so the orchestrator measures from what the node did, not from wh
     {"cmd": "state"}                              -> {"event": "state", ...}
     {"cmd": "stop"}                               clean stop (final save) -> "stopped"
 
-Unprompted: {"event": "ready", "addr", "restored", "peerstore", ...state} once listening, where
-`peerstore` is what the restored host held before any peer could connect to it, and
+Unprompted: {"event": "ready", "addr", "restored", "restored_peerstore", ...state} once
+listening, where `restored_peerstore` is what the restored host held before any peer could
+connect to it (per peer: its addresses, its signed record's seq and whether it verifies), and
 {"event": "delivered", "sender", "seq"} for each message put in the inbox. End of stdin (the
 orchestrator died) stops the node too.
 """
@@ -194,7 +195,6 @@ class _Demo:
             "next_exec_id": node.exec_ids.next_id,
             "connected": connected,
             "connections": self.connections.log,
-            "peerstore": _peerstore(self.host),
         }
 
     def obey(self, command: dict[str, object]) -> None:
