@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import trio
-from libp2p_hosts import RunTrio, loopback
 from hang_guard import deadline
 from libp2p import new_host
 from libp2p.abc import IHost
@@ -27,6 +26,7 @@ from libp2p.peer.peerstore import PeerStore, PeerStoreError
 from libp2p.pubsub.floodsub import FloodSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
+from libp2p_hosts import RunTrio, loopback
 from libp2p_persist_child import HOST_SEED as CHILD_SEED
 from libp2p_persist_child import peer as child_peer
 from multiaddr import Multiaddr
