@@ -31,23 +31,61 @@ def encode_blacklist(peers: Iterable[bytes]) -> bytes:
 
 def decode_blacklist(data: bytes) -> tuple[bytes, ...]:
     """The PeerIds (multihash bytes, sorted) `data` lists. Raises `MalformedBlacklistError` for
-    anything `encode_blacklist` would not write: not one msgpack array of `bin`, out of order or
-    repeated, or holding bytes that are no PeerId."""
-    try:
-        peers = msgpack.unpackb(data, use_list=False, raw=False)
-    except (ValueError, msgpack.UnpackException) as error:
-        raise MalformedBlacklistError(f"not msgpack: {error}") from None
-    if type(peers) is not tuple:
-        raise MalformedBlacklistError(f"expected an array, got `{type(peers).__name__}`")
-    for index, peer in enumerate(peers):
-        if type(peer) is not bytes:
-            raise MalformedBlacklistError(
-                f"entry {index}: expected bytes, got `{type(peer).__name__}`"
-            )
+    anything `encode_blacklist` would not write: not one msgpack array of `bin` with the
+    shortest headers, out of order or repeated, holding bytes that are no PeerId, or trailing
+    bytes.
+
+    The bytes come from a snapshot, so they may be hostile: they are read header by header,
+    each entry checked as it is reached, so a bad entry is refused before the rest is read and
+    memory stays within a small multiple of `len(data)`.
+    """
+    count, at = _header(data, 0, _ARRAY_HEADERS, "the array")
+    peers: list[bytes] = []
+    for index in range(count):
+        size, at = _header(data, at, _BIN_HEADERS, f"entry {index}")
+        if size > MAX_PEER_ID_SIZE:
+            raise MalformedBlacklistError(f"entry {index}: {size} bytes is no PeerId")
+        if at + size > len(data):
+            raise MalformedBlacklistError(f"entry {index}: truncated")
+        peer = data[at : at + size]
+        at += size
         try:
             PeerId.from_bytes(peer)
         except InvalidPeerIdError as error:
             raise MalformedBlacklistError(f"entry {index}: {error}") from None
-        if index and peers[index - 1] >= peer:
+        if peers and peers[-1] >= peer:
             raise MalformedBlacklistError(f"entry {index}: not sorted ascending, or repeated")
-    return peers
+        peers.append(peer)
+    if at != len(data):
+        raise MalformedBlacklistError(f"{len(data) - at} bytes after the array")
+    return tuple(peers)
+
+
+MAX_PEER_ID_SIZE: Final = 128
+"""Far above any PeerId's multihash (an identity multihash holds at most 42 bytes of key)."""
+
+# (first byte or range, extra length bytes, smallest length that needs this header)
+_ARRAY_HEADERS: Final = ((0x90, 0x9F, 0, 0), (0xDC, 0xDC, 2, 16), (0xDD, 0xDD, 4, 1 << 16))
+_BIN_HEADERS: Final = ((0xC4, 0xC4, 1, 0), (0xC5, 0xC5, 2, 1 << 8), (0xC6, 0xC6, 4, 1 << 16))
+
+
+def _header(
+    data: bytes, at: int, headers: tuple[tuple[int, int, int, int], ...], what: str
+) -> tuple[int, int]:
+    """The length a msgpack array or bin header at `at` gives, and where its content starts;
+    a header longer than its length needs is refused (equal blacklists, equal bytes)."""
+    if at >= len(data):
+        raise MalformedBlacklistError(f"{what}: truncated")
+    first = data[at]
+    for low, high, extra, smallest in headers:
+        if low <= first <= high:
+            if extra == 0:
+                return first - low, at + 1
+            end = at + 1 + extra
+            if end > len(data):
+                raise MalformedBlacklistError(f"{what}: truncated header")
+            length = int.from_bytes(data[at + 1 : end], "big")
+            if length < smallest:
+                raise MalformedBlacklistError(f"{what}: a longer header than its length needs")
+            return length, end
+    raise MalformedBlacklistError(f"{what}: unexpected msgpack byte 0x{first:02x}")
