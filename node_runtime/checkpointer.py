@@ -3,8 +3,9 @@
 The rules (a SIGKILL skips every shutdown handler, so nothing may depend on one):
 - A periodic save every `interval` seconds, only if the node changed since the last one
   (`Node.revision`): a crash loses at most one interval of changes; an idle node writes nothing.
-- Changes that must not be lost — the block and allow lists — ask for a save at once, honouring
-  a `cooldown`, so a burst of them writes once, at the end of the cooldown, not once per call.
+- Changes that must not be lost — the block and allow lists, and whatever calls
+  `Node.request_save()` (an envelope sent or delivered) — ask for a save at once, honouring a
+  `cooldown`, so a burst of them writes once, at the end of the cooldown, not once per call.
   An asyncio `run()` task is woken for it; a threaded host's next `poll()` sees it.
 - Ids are never minted twice: the checkpointer keeps each id allocator's reservation (see
   `id_allocator.py`) durable, saving at once (no cooldown) when one runs low, so a node restored
@@ -106,6 +107,7 @@ class Checkpointer:
         """How many mints had to wait for a save (the first, and any the writer fell behind)."""
         self._writer = AutosaveWriter(store, self._confirm_reservations)
         node.governor.add_policy_listener(self.request_save)
+        node.add_save_listener(self.request_save)
         for allocator in self._allocators():
             allocator.reserve_with(self, id_block)
 
@@ -178,7 +180,7 @@ class Checkpointer:
     def request_save(self) -> bool:
         """Save now if the cooldown has passed since the last save, else as soon as it has
         (an asyncio `run()` task wakes for it; a threaded host's `poll` does it). Called on every
-        block or allow list change."""
+        block or allow list change and every `Node.request_save()`."""
         self._urgent = True
         if self.poll():
             return True

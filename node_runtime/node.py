@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -85,6 +85,7 @@ class Node:
         self.peer_records = PeerRecordBook()
         self._execution = InFlightExecution()
         self._execution_revision = 0
+        self._save_listeners: list[Callable[[], object]] = []
 
     @property
     def peer_id(self) -> PeerId:
@@ -121,6 +122,17 @@ class Node:
             + self.extension_table.revision
             + self.peer_records.revision
         )
+
+    def add_save_listener(self, listener: Callable[[], object]) -> None:
+        """Call `listener` on every `request_save()` (a `Checkpointer` registers itself)."""
+        self._save_listeners.append(listener)
+
+    def request_save(self) -> None:
+        """Ask for a prompt save of a change that should not wait for the next periodic one
+        (an envelope sent or delivered): the listeners are called, the node is left as it is.
+        With no listener (no autosave attached), nothing happens."""
+        for listener in self._save_listeners:
+            listener()
 
     # What a host does with it. Peers are `PeerId`s here (a wrong type is a `ComponentTypeError`,
     # a `TypeError`); the components key by their bytes.

@@ -215,6 +215,48 @@ def test_a_policy_change_within_the_cooldown_waits_for_it(
     assert PEERS[0].to_bytes() in latest(store).snapshot.framework.peer_governor.blocklist
 
 
+def test_a_requested_save_is_made_within_the_cooldown_not_the_interval(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
+) -> None:
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    timer.advance(COOLDOWN / 2)
+    node.counters.increment("host:delivered:alice")
+    node.request_save()
+    checkpointer.flush(WAIT)
+    assert generations(store) == [1]
+    assert checkpointer.seconds_until_due() == pytest.approx(COOLDOWN / 2)
+    timer.advance(COOLDOWN / 2)
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    assert generations(store) == [1, 2]
+    assert dict(latest(store).snapshot.framework.counters.items()) == {"host:delivered:alice": 1}
+
+
+def test_a_requested_save_after_the_cooldown_is_made_without_a_poll(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
+) -> None:
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    timer.advance(COOLDOWN)
+    node.counters.increment("host:delivered:alice")
+    node.request_save()
+    checkpointer.flush(WAIT)
+    assert generations(store) == [1, 2]
+
+
+def test_a_requested_save_of_an_unchanged_node_writes_nothing(
+    checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
+) -> None:
+    assert checkpointer.poll()
+    checkpointer.flush(WAIT)
+    timer.advance(COOLDOWN)
+    node.request_save()
+    checkpointer.flush(WAIT)
+    assert generations(store) == [1]
+    assert checkpointer.seconds_until_due() == INTERVAL
+
+
 def test_a_burst_of_blocks_writes_at_most_twice(
     checkpointer: Checkpointer, store: DirectoryStore, timer: FakeTimer, node: Node
 ) -> None:

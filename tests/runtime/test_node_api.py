@@ -161,3 +161,23 @@ def test_a_node_takes_only_an_in_flight_execution_as_its_execution() -> None:
     assert node.revision == revision
     node.execution = InFlightExecution(frontier=[(1, 2)])
     assert node.snapshot().frontier == ((1, 2),)
+
+
+def test_request_save_without_a_listener_does_nothing() -> None:
+    node = make_node()
+    node.add_peer_address(ALICE.peer_id, ADDRESS)
+    before = (node.revision, node.snapshot())
+    node.request_save()
+    assert (node.revision, node.snapshot()) == before
+
+
+def test_request_save_calls_every_save_listener_and_leaves_the_node_as_it_was() -> None:
+    node = make_node()
+    calls: list[str] = []
+    node.add_save_listener(lambda: calls.append("first"))
+    node.add_save_listener(lambda: calls.append("second"))
+    before = (node.revision, node.snapshot())
+    node.request_save()
+    node.request_save()
+    assert calls == ["first", "second", "first", "second"]
+    assert (node.revision, node.snapshot()) == before
