@@ -260,12 +260,7 @@ async def run(directory: Path, port: int, backoff_s: float, autosave_s: float) -
         autosave = TrioAutosave(
             host, node, store, tracker=tracker, interval=autosave_s, cooldown=COOLDOWN_S
         )
-        service = EnvelopeService(
-            host,
-            node,
-            on_change=autosave.checkpointer.request_save,
-            dial_timeout=DIAL_TIMEOUT_S,
-        )
+        service = EnvelopeService(host, node, dial_timeout=DIAL_TIMEOUT_S)
         demo = _Demo(host, node, service, _Connections())
         host.get_network().register_notifee(demo.connections)
         try:

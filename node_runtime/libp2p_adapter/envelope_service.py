@@ -43,8 +43,9 @@ The counter names are those of nodesnap's earlier TCP host, so marks in its snap
 
 Exactly once, and its limit: delivery means "put in `inbox`". A receiver that crashes after
 delivering but before its next save comes back with an older mark and may deliver again what a
-sender still holds; `on_change` is called after every send and delivery so an autosave can keep
-that window short.
+sender still holds. The service calls `node.request_save()` after every send and delivery, so
+an attached autosave (`persist_host`'s, any `Checkpointer`) saves within its cooldown and keeps
+that window that short.
 """
 
 from __future__ import annotations
@@ -185,7 +186,6 @@ class EnvelopeService:
         node: Node,
         *,
         resource_manager: ResourceManager | None = None,
-        on_change: Callable[[], object] | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         dial_timeout: float = DEFAULT_DIAL_TIMEOUT,
         inbox_size: int = DEFAULT_INBOX_SIZE,
@@ -203,7 +203,6 @@ class EnvelopeService:
         self._host = host
         self._resources = resource_manager or bounded_resource_manager()
         self._swarm = refuse_streams_past_limit(host, self._resources)
-        self._on_change = on_change
         self._max_message_size = max_message_size
         self._dial_timeout = dial_timeout
         self._max_streams_per_peer = max_streams_per_peer
@@ -285,11 +284,11 @@ class EnvelopeService:
         self._kick.set()
 
     def _changed(self, *, durable: bool = False) -> None:
-        """Wake `wait_for` callers; `durable` changes (sends, deliveries) call `on_change`."""
+        """Wake `wait_for` callers; `durable` changes (sends, deliveries) ask for a prompt save."""
         self._progress.set()
         self._progress = trio.Event()
-        if durable and self._on_change is not None:
-            self._on_change()
+        if durable:
+            self.node.request_save()
 
     def _count(self, name: str, amount: int = 1) -> None:
         self.node.counters.increment(f"host:{name}", amount)

@@ -4,12 +4,15 @@ resends and restarts of either side, redelivery, policy, dials and their outcome
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
+from pathlib import Path
 
 import attrs
 import pytest
 import trio
 import trio.testing
 from envelope_hosts import (
+    ADDRESS_TTL_S,
     MALLORY,
     A,
     B,
@@ -31,8 +34,8 @@ from libp2p.host.exceptions import StreamFailure
 from libp2p.network.stream.exceptions import StreamError
 from multiaddr import Multiaddr
 
-from node_runtime import BackoffPolicy, Decision, IdExhaustedError, Node
-from node_runtime.libp2p_adapter import HostIdentityMismatchError
+from node_runtime import BackoffPolicy, Decision, DirectoryStore, IdExhaustedError, Node
+from node_runtime.libp2p_adapter import HostIdentityMismatchError, persist_host
 from node_runtime.libp2p_adapter.envelope_service import EnvelopeService, Message
 from node_runtime.libp2p_adapter.envelope_wire import (
     ENVELOPE_PROTOCOL_ID,
@@ -118,20 +121,20 @@ def test_envelopes_for_a_peer_without_an_address_go_once_it_connects() -> None:
     run(main)
 
 
-def test_on_change_is_called_after_each_send_and_delivery() -> None:
+def test_the_service_asks_its_node_for_a_save_after_each_send_and_delivery() -> None:
     async def main() -> None:
         calls = {"a": 0, "b": 0}
+        node_a, node_b = Node(A), Node(B)
 
-        def counting(name: str) -> object:
-            def on_change() -> None:
+        def counting(name: str) -> Callable[[], None]:
+            def listener() -> None:
                 calls[name] += 1
 
-            return on_change
+            return listener
 
-        async with (
-            serving(Node(A), on_change=counting("a")) as a,
-            serving(Node(B), on_change=counting("b")) as b,
-        ):
+        node_a.add_save_listener(counting("a"))
+        node_b.add_save_listener(counting("b"))
+        async with serving(node_a) as a, serving(node_b) as b:
             a.learn(b)
             a.service.send(B.peer_id, b"one")
             a.service.send(B.peer_id, b"two")
@@ -139,6 +142,40 @@ def test_on_change_is_called_after_each_send_and_delivery() -> None:
             await receive_all(b, 2)
             await a.service.wait_for(lambda: len(a.node.outbound) == 0)
             assert calls == {"a": 2, "b": 2}
+
+    run(main)
+
+
+def saved_counter(directory: Path, name: str) -> int:
+    with DirectoryStore(directory, read_only=True) as store:
+        stored = store.latest()
+        return (
+            0 if stored is None else dict(stored.snapshot.framework.counters.items()).get(name, 0)
+        )
+
+
+def test_under_persist_host_a_delivery_mark_is_saved_within_the_cooldown(tmp_path: Path) -> None:
+    mark = f"host:delivered:{A.peer_id}"
+
+    async def main() -> None:
+        host = new_host(key_pair=key_pair(B))
+        with DirectoryStore(tmp_path) as store:
+            async with persist_host(host, store, interval=3_600, cooldown=0.5) as node:
+                service = EnvelopeService(host, node)
+                async with host.run(listen_addrs=[listen_addr()]), trio.open_nursery() as nursery:
+                    await nursery.start(service.run)
+                    async with serving(Node(A)) as a:
+                        peerstore = a.host.get_peerstore()
+                        peerstore.add_addrs(
+                            host.get_id(), host.get_transport_addrs(), ADDRESS_TTL_S
+                        )
+                        seq = a.service.send(B.peer_id, b"once")
+                        assert await service.inbox.receive() == Message(A.peer_id, seq, b"once")
+                        # Long before the interval: the autosave's writer thread is waited for.
+                        while saved_counter(tmp_path, mark) != seq:
+                            await trio.sleep(0.01)
+                    nursery.cancel_scope.cancel()
+                await close(host)
 
     run(main)
 
