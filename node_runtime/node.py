@@ -55,6 +55,9 @@ LOG = logging.getLogger(__name__)
 # A down peer may still be dialled: that dial is its probe (see `Node.may_dial`).
 _DIALABLE = frozenset({Decision.OK, Decision.DOWN})
 
+DEFAULT_FAILURE_THRESHOLD = 3
+"""Consecutive failures that make a peer down, in a new node."""
+
 
 class Node:
     """A node's identity and framework state: peers, policy, backoff, outbound queue, ids."""
@@ -64,7 +67,7 @@ class Node:
         identity: Identity,
         *,
         clock: Clock | None = None,
-        failure_threshold: int = 3,
+        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         backoff_policy: BackoffPolicy | None = None,
         rng: random.Random | None = None,
         max_outbound: int | None = None,

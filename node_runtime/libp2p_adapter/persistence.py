@@ -19,6 +19,7 @@ for a host one already persists (`HostAlreadyTrackedError`).
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ import trio
 from libp2p.crypto.ed25519 import Ed25519PrivateKey
 from libp2p.tools.anyio_service.exceptions import LifecycleError
 
+from node_runtime.backoff import BackoffPolicy
 from node_runtime.checkpointer import DEFAULT_COOLDOWN_S, DEFAULT_INTERVAL_S, DEFAULT_TIMEOUT_S
 from node_runtime.clock import Clock
 from node_runtime.identity import Identity
@@ -40,8 +42,9 @@ from node_runtime.libp2p_adapter.errors import (
 from node_runtime.libp2p_adapter.host_access import swarm_of
 from node_runtime.libp2p_adapter.peer_gate import install_peer_gate
 from node_runtime.libp2p_adapter.replay import replay_into_host
-from node_runtime.node import Node
+from node_runtime.node import DEFAULT_FAILURE_THRESHOLD, Node
 from node_runtime.peer_id import PeerId
+from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS
 from node_runtime.snapshot_store import SnapshotStore, StoredSnapshot
 
 if TYPE_CHECKING:
@@ -79,6 +82,11 @@ async def persist_host(
     cooldown: float = DEFAULT_COOLDOWN_S,
     clock: Clock | None = None,
     close_timeout: float | None = DEFAULT_TIMEOUT_S,
+    backoff_policy: BackoffPolicy | None = None,
+    rng: random.Random | None = None,
+    failure_threshold: int | None = None,
+    max_outbound: int | None = None,
+    restart_stagger_ns: int = DEFAULT_RESTART_STAGGER_NS,
 ) -> AsyncIterator[Node]:
     """Restore (or start) the node of `host` from `store`, enforce its PeerId policy on the
     host's connections, and autosave both while the block runs; the node.
@@ -87,6 +95,15 @@ async def persist_host(
     changes within `cooldown` (docs/storage.md has the rules); `pubsub`, given, has its
     blacklist saved and restored too. `clock` is the node's (the system's by default).
     `close_timeout` bounds the wait for the first and the final save (`TimeoutError`).
+
+    The node's own options, which no snapshot holds (pass the same ones at every start), go to
+    `Node(...)` or `Node.restore(...)`: `backoff_policy` (`BackoffPolicy()` by default), `rng`
+    (the backoff jitter's and the restart stagger's; an unseeded one by default),
+    `max_outbound` (the outbound queue's bound; none by default) and `failure_threshold`
+    (consecutive failures that make a peer down: 3 for a new node by default; a restored node
+    keeps its saved one unless it is given). `restart_stagger_ns` spreads the backoff retries
+    that fell due while the host was down (restore only; docs/runtime.md, "The clock rule on
+    restore").
 
     Refused before the host is touched: a host that has run (`HostAlreadyRunningError`), one
     another `persist_host` already follows (`HostAlreadyTrackedError`), a host key that is not
@@ -100,10 +117,28 @@ async def persist_host(
     identity = host_identity(host)
     stored = await trio.to_thread.run_sync(store.latest)
     if stored is None:
-        node = Node(identity, clock=clock)
+        node = Node(
+            identity,
+            clock=clock,
+            failure_threshold=(
+                DEFAULT_FAILURE_THRESHOLD if failure_threshold is None else failure_threshold
+            ),
+            backoff_policy=backoff_policy,
+            rng=rng,
+            max_outbound=max_outbound,
+        )
     else:
         _refuse_other_peer(stored, identity)
-        node = Node.restore(stored.snapshot, identity, clock=clock)
+        node = Node.restore(
+            stored.snapshot,
+            identity,
+            clock=clock,
+            backoff_policy=backoff_policy,
+            rng=rng,
+            max_outbound=max_outbound,
+            restart_stagger_ns=restart_stagger_ns,
+            failure_threshold=failure_threshold,
+        )
     tracker = HostChangeTracker(host, pubsub=pubsub)
     try:
         gate = install_peer_gate(host, node)

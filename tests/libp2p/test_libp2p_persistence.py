@@ -4,6 +4,7 @@ misuses it refuses, before touching the host."""
 
 from __future__ import annotations
 
+import random
 import signal
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from libp2p_persist_child import HOST_SEED as CHILD_SEED
 from libp2p_persist_child import peer as child_peer
 from multiaddr import Multiaddr
 
-from node_runtime import DirectoryStore, Identity, Node, PeerId
+from node_runtime import BackoffPolicy, DirectoryStore, Identity, ManualClock, Node, PeerId
 from node_runtime import Multiaddr as OurMultiaddr
 from node_runtime.libp2p_adapter import (
     BLACKLIST_EXTENSION,
@@ -115,6 +116,65 @@ def test_an_empty_store_starts_a_new_node_for_the_host(tmp_path: Path, run_trio:
                 assert [ref.generation for ref in store.list()] == [1]
 
     run_trio(main)
+
+
+S = 1_000_000_000
+
+
+def test_the_node_options_reach_a_new_and_a_restored_node(
+    tmp_path: Path, run_trio: RunTrio
+) -> None:
+    first_policy = BackoffPolicy(base_ns=60 * S, cap_ns=60 * S, jitter=0.0)
+    second_policy = BackoffPolicy(base_ns=5 * S, cap_ns=5 * S, jitter=0.0)
+    first_rng, second_rng = random.Random(1), random.Random(7)
+    wall = 1_764_000_000 * S
+
+    async def first_life() -> None:
+        clock = ManualClock(monotonic_ns=1_000 * S, wall_ns=wall)
+        with DirectoryStore(tmp_path) as store:
+            async with persist_host(
+                make_host(),
+                store,
+                clock=clock,
+                backoff_policy=first_policy,
+                rng=first_rng,
+                failure_threshold=5,
+                max_outbound=7,
+            ) as node:
+                assert node.backoff.policy is first_policy
+                assert node.rng is first_rng
+                assert node.governor.failure_threshold == 5
+                assert node.outbound.max_len == 7
+                assert node.record_dial_failure(ours(PEER)) == 1_060 * S
+
+    async def second_life() -> None:
+        # Restarted 2 minutes later: the retry, due 60 s after the snapshot, fell due meanwhile.
+        clock = ManualClock(monotonic_ns=5 * S, wall_ns=wall + 120 * S)
+        with DirectoryStore(tmp_path) as store:
+            async with persist_host(
+                make_host(),
+                store,
+                clock=clock,
+                backoff_policy=second_policy,
+                rng=second_rng,
+                max_outbound=9,
+                restart_stagger_ns=10 * S,
+            ) as node:
+                assert node.backoff.policy is second_policy
+                assert node.rng is second_rng
+                assert node.governor.failure_threshold == 5  # the saved one
+                assert node.outbound.max_len == 9
+                spread = random.Random(7).randrange(10 * S)  # within the 10 s stagger
+                assert node.backoff.next_ready_ns(ours(PEER).to_bytes()) == 5 * S + spread
+
+    async def third_life() -> None:
+        with DirectoryStore(tmp_path) as store:
+            async with persist_host(make_host(), store, failure_threshold=2) as node:
+                assert node.governor.failure_threshold == 2
+
+    run_trio(first_life)
+    run_trio(second_life)
+    run_trio(third_life)
 
 
 def test_the_final_save_is_made_when_the_host_is_cancelled(
