@@ -8,7 +8,8 @@ inside it with `running_host`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
@@ -17,6 +18,7 @@ from libp2p import new_host
 from libp2p.abc import IHost
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.peerstore import PeerStore
+from libp2p.tools.timed_cache.base_timed_cache import BaseTimedCache
 from multiaddr import Multiaddr
 
 TRIO_DEADLINE_S = 20.0
@@ -78,3 +80,13 @@ def running_host(make_host: MakeHost) -> RunningHost:
                     await host.close()
 
     return open_host
+
+
+@pytest.fixture(autouse=True, scope="module")
+def stop_pubsub_cache_threads() -> Iterator[None]:
+    """py-libp2p's `Pubsub` starts a cleanup thread for its seen-message cache and never stops
+    it: stopped when each test module ends, so that later tests that fork (the crash tests)
+    find no thread of ours running."""
+    yield
+    for cache in [item for item in gc.get_objects() if isinstance(item, BaseTimedCache)]:
+        cache.stop()
