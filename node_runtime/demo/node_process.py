@@ -38,7 +38,7 @@ from typing import Final
 import trio
 from cryptography.hazmat.primitives import serialization
 from libp2p import new_host
-from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.abc import IHost, INetConn, INetwork
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.keys import KeyPair
 from libp2p.network.config import RetryConfig
@@ -52,6 +52,7 @@ from node_runtime.directory_store import DirectoryStore
 from node_runtime.identity import Identity
 from node_runtime.libp2p_adapter.autosave import TrioAutosave
 from node_runtime.libp2p_adapter.change_tracker import HostChangeTracker
+from node_runtime.libp2p_adapter.connection_notifee import ConnectionNotifee
 from node_runtime.libp2p_adapter.envelope_service import EnvelopeService
 from node_runtime.libp2p_adapter.envelope_wire import Envelope
 from node_runtime.libp2p_adapter.host_access import swarm_of
@@ -126,7 +127,7 @@ def _peerstore(host: IHost) -> dict[str, dict[str, object]]:
     return found
 
 
-class _Connections(INotifee):
+class _Connections(ConnectionNotifee):
     """Every connection this host made or accepted since it started: per peer, when (wall ns)
     and which way ("out": it dialled, "in": the peer did)."""
 
@@ -137,21 +138,6 @@ class _Connections(INotifee):
         peer = str(PeerId.from_bytes(conn.muxed_conn.peer_id.to_bytes()))
         way = "out" if conn.muxed_conn.is_initiator else "in"
         self.log.setdefault(peer, []).append((time.time_ns(), way))
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        pass
-
-    async def listen(self, network: INetwork, multiaddr: object) -> None:
-        pass
-
-    async def listen_close(self, network: INetwork, multiaddr: object) -> None:
-        pass
 
 
 class _Demo:

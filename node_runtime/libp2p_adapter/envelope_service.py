@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 import attrs
 import trio
-from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.abc import IHost, INetConn, INetStream, INetwork
 from libp2p.network.stream.exceptions import StreamError
 from libp2p.network.stream.net_stream import NetStream
 from libp2p.peer.id import ID
@@ -66,6 +66,7 @@ from libp2p.peer.peerstore import PeerStoreError
 from libp2p.rcmgr import ResourceManager
 
 from node_runtime.component_errors import IdExhaustedError
+from node_runtime.libp2p_adapter.connection_notifee import ConnectionNotifee
 from node_runtime.libp2p_adapter.envelope_queue import SEQ_COUNTER, EnvelopeQueue
 from node_runtime.libp2p_adapter.envelope_wire import (
     ACK_SIZE,
@@ -133,7 +134,7 @@ class _Link:
     finished: bool = False  # every envelope on it acknowledged, both sides closed
 
 
-class _ConnectionWatch(INotifee):
+class _ConnectionWatch(ConnectionNotifee):
     """Wakes the scheduler when a peer connects: envelopes waiting for it may go now."""
 
     def __init__(self, wake: Callable[[], None]) -> None:
@@ -141,21 +142,6 @@ class _ConnectionWatch(INotifee):
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         self._wake()
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        pass
-
-    async def listen(self, network: INetwork, multiaddr: object) -> None:
-        pass
-
-    async def listen_close(self, network: INetwork, multiaddr: object) -> None:
-        pass
 
 
 async def _reset(stream: INetStream) -> None:
