@@ -57,6 +57,7 @@ from node_runtime.libp2p_adapter.envelope_service import EnvelopeService
 from node_runtime.libp2p_adapter.envelope_wire import Envelope
 from node_runtime.libp2p_adapter.host_access import swarm_of
 from node_runtime.libp2p_adapter.peer_gate import install_peer_gate
+from node_runtime.libp2p_adapter.peer_ids import libp2p_id_of, peer_id_of
 from node_runtime.libp2p_adapter.replay import replay_into_host
 from node_runtime.node import Node
 from node_runtime.peer_id import PeerId
@@ -100,7 +101,7 @@ def replay(node: Node, host: IHost) -> None:
 
 
 def _libp2p_id(text: str) -> ID:
-    return ID(PeerId.from_string(text).to_bytes())
+    return libp2p_id_of(PeerId.from_string(text))
 
 
 def _peerstore(host: IHost) -> dict[str, dict[str, object]]:
@@ -123,7 +124,7 @@ def _peerstore(host: IHost) -> dict[str, dict[str, object]]:
                 record = {"seq": peer_record.seq, "verified": peer_record.peer_id == peer_id}
             except Exception:  # py-libp2p raises many types for a bad record
                 record = {"seq": None, "verified": False}
-        found[str(PeerId.from_bytes(peer_id.to_bytes()))] = {"addrs": addrs, "record": record}
+        found[str(peer_id_of(peer_id))] = {"addrs": addrs, "record": record}
     return found
 
 
@@ -135,7 +136,7 @@ class _Connections(ConnectionNotifee):
         self.log: dict[str, list[tuple[int, str]]] = {}
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
-        peer = str(PeerId.from_bytes(conn.muxed_conn.peer_id.to_bytes()))
+        peer = str(peer_id_of(conn.muxed_conn.peer_id))
         way = "out" if conn.muxed_conn.is_initiator else "in"
         self.log.setdefault(peer, []).append((time.time_ns(), way))
 
@@ -157,13 +158,13 @@ class _Demo:
         node = self.node
         mono, wall = node.clock.monotonic_ns(), node.clock.wall_ns()
         connected = sorted(
-            str(PeerId.from_bytes(peer_id.to_bytes()))
+            str(peer_id_of(peer_id))
             for peer_id, connections in self.host.get_network().get_connections_map().items()
             if any(not connection.is_closed for connection in connections)
         )
         return {
             "peer": str(node.peer_id),
-            "host_peer": str(PeerId.from_bytes(self.host.get_id().to_bytes())),
+            "host_peer": str(peer_id_of(self.host.get_id())),
             "blocked": sorted(str(PeerId.from_bytes(key)) for key in node.governor.blocklist),
             "backoff": {
                 str(PeerId.from_bytes(key)): wall + state.next_retry_ns - mono

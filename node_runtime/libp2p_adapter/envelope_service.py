@@ -61,7 +61,6 @@ import trio
 from libp2p.abc import IHost, INetConn, INetStream, INetwork
 from libp2p.network.stream.exceptions import StreamError
 from libp2p.network.stream.net_stream import NetStream
-from libp2p.peer.id import ID
 from libp2p.peer.peerstore import PeerStoreError
 from libp2p.rcmgr import ResourceManager
 
@@ -81,6 +80,7 @@ from node_runtime.libp2p_adapter.envelope_wire import (
     encode_message,
 )
 from node_runtime.libp2p_adapter.errors import HostIdentityMismatchError
+from node_runtime.libp2p_adapter.peer_ids import libp2p_id_of, peer_id_of
 from node_runtime.libp2p_adapter.resource_limits import (
     bounded_resource_manager,
     refuse_streams_past_limit,
@@ -117,10 +117,6 @@ class Message:
     sender: PeerId
     seq: int
     payload: bytes
-
-
-def _libp2p_id(peer: PeerId) -> ID:
-    return ID(peer.to_bytes())
 
 
 @attrs.define
@@ -298,13 +294,13 @@ class EnvelopeService:
         return destinations
 
     def _connected(self, peer: PeerId) -> bool:
-        connections = self._swarm.get_connections(_libp2p_id(peer))
+        connections = self._swarm.get_connections(libp2p_id_of(peer))
         return any(not connection.is_closed for connection in connections)
 
     def _has_addresses(self, peer: PeerId) -> bool:
         """Whether the peerstore holds unexpired addresses for `peer`."""
         try:
-            return bool(self._host.get_peerstore().addrs(_libp2p_id(peer)))
+            return bool(self._host.get_peerstore().addrs(libp2p_id_of(peer)))
         except PeerStoreError:
             return False
 
@@ -354,7 +350,7 @@ class EnvelopeService:
     async def _open(self, peer: PeerId, *, dial: bool) -> INetStream | None:
         """A stream to `peer` (dialled first when `dial`); the outcome goes to the node's
         governor and backoff."""
-        peer_id = _libp2p_id(peer)
+        peer_id = libp2p_id_of(peer)
         stream: INetStream | None = None
         with trio.move_on_after(self._dial_timeout):
             try:
@@ -445,7 +441,7 @@ class EnvelopeService:
 
     async def _handle(self, stream: INetStream) -> None:
         """An inbound envelope stream: admit its peer, then deliver and acknowledge."""
-        peer = PeerId.from_bytes(stream.muxed_conn.peer_id.to_bytes())
+        peer = peer_id_of(stream.muxed_conn.peer_id)
         refused = self._refuses(peer)
         if not self._running or refused is not None:
             if refused is not None:

@@ -8,14 +8,12 @@ so they are compared with a margin of a second, never as absolute times.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import time
 
 import msgpack
 import pytest
 import trio
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from libp2p.abc import IHost, INetStream
 from libp2p.crypto.ed25519 import create_new_key_pair
@@ -49,6 +47,7 @@ from node_runtime import (
     Multiaddr,
     Node,
     PeerId,
+    libp2p_keys,
     sign_peer_record,
 )
 from node_runtime.libp2p_adapter import (
@@ -319,8 +318,8 @@ def test_values_py_libp2p_cannot_hold_are_left_out_and_counted(make_host: MakeHo
     node.put_peer_metadata(ours_id(1), "kept", 1)
     # py-libp2p 0.8 reads no ECDSA key: neither the key nor a record it signed.
     signer = ec.generate_private_key(ec.SECP256R1())
-    ecdsa_key = _ecdsa_public_key(signer)
-    ecdsa_peer = PeerId.from_bytes(b"\x12\x20" + hashlib.sha256(ecdsa_key).digest())
+    ecdsa_key = libp2p_keys.public_key_of(signer)
+    ecdsa_peer = PeerId.from_bytes(libp2p_keys.peer_id_of(ecdsa_key))
     node.set_peer_public_key(ecdsa_peer, ecdsa_key)
     node.add_peer_address(ecdsa_peer, ours(TCP))
     node.consume_signed_record(ecdsa_peer, sign_peer_record(signer, 1, [ours(TCP)]))
@@ -406,20 +405,3 @@ def test_the_restored_host_reaches_a_peer_by_peer_id_alone(
 
     run_trio(main)
     assert received == [b"hello"]
-
-
-def _ecdsa_public_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    """A P-256 ECDSA key as a libp2p `PublicKey` protobuf (type 3, PKIX DER)."""
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return b"\x08\x03\x12" + _varint(len(der)) + der
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
