@@ -29,6 +29,16 @@ def test_what_encode_writes_decodes_to_the_same_peers_sorted(peers: set[bytes]) 
     assert msgpack.unpackb(data, use_list=False) == tuple(sorted(peers))
 
 
+def test_the_bytes_are_those_format_md_specifies() -> None:
+    # An array header, then each PeerId as `bin 8` (0xc4, length, bytes), sorted bytewise.
+    first, second = sorted(PEERS[:2])
+    assert encode_blacklist([second, first]) == (
+        b"\x92" + b"\xc4" + bytes([len(first)]) + first + b"\xc4" + bytes([len(second)]) + second
+    )
+    many = sorted(PEERS[:16])  # past 15 entries the array header is `array 16`
+    assert encode_blacklist(many)[:3] == b"\xdc\x00\x10"
+
+
 def test_repeats_count_once_and_order_does_not_matter() -> None:
     assert encode_blacklist([PEERS[1], PEERS[0], PEERS[1]]) == encode_blacklist(PEERS[:2])
 
