@@ -115,8 +115,8 @@ def _sorted_peers(peers: Column) -> frozenset[bytes] | None:
     return frozenset(peers) if all_multihashes(peers) and strictly_ascending(peers) else None
 
 
-def _peer_set(raw: object, path: Path) -> frozenset[bytes]:
-    """A set of PeerIds, written sorted."""
+def build_peer_set(raw: object, path: Path) -> frozenset[bytes]:
+    """A set of PeerIds, written sorted (`blocklist`, `allowlist`)."""
     return structure(raw, path, _sorted_peers, walk.sorted_peer_set)
 
 
@@ -126,8 +126,8 @@ def _fast_networks(rows: Column) -> tuple[IpNetwork, ...] | None:
     return unchecked_records(IpNetwork, (column(rows, 0), column(rows, 1)), len(rows))
 
 
-def _networks(raw: object, path: Path) -> tuple[IpNetwork, ...]:
-    """An IP filter's networks, written sorted."""
+def build_networks(raw: object, path: Path) -> tuple[IpNetwork, ...]:
+    """An IP filter's networks, written sorted (`ip_allow`, `ip_deny`)."""
     return structure(raw, path, _fast_networks, walk.ip_networks)
 
 
@@ -135,13 +135,17 @@ def _governor(raw: object, path: Path, peers: PeerColumns) -> PeerGovernorSnapsh
     blocklist, allowlist, health, threshold, ip_allow, ip_deny = walk.array(raw, path, 6)
     walk.checked(check_failure_threshold, threshold, (*path, "failure_threshold"))
     return _new_governor(
-        _peer_set(blocklist, (*path, "blocklist")),
-        None if allowlist is None else _peer_set(allowlist, (*path, "allowlist")),
-        _table(health, (*path, "health"), PeerHealthSnapshot, (peers, U32S, U64S, bools)),
+        build_peer_set(blocklist, (*path, "blocklist")),
+        None if allowlist is None else build_peer_set(allowlist, (*path, "allowlist")),
+        build_health(health, (*path, "health"), peers),
         threshold,
-        _networks(ip_allow, (*path, "ip_allow")),
-        _networks(ip_deny, (*path, "ip_deny")),
+        build_networks(ip_allow, (*path, "ip_allow")),
+        build_networks(ip_deny, (*path, "ip_deny")),
     )
+
+
+def build_health(raw: object, path: Path, peers: PeerColumns) -> RecordTable[PeerHealthSnapshot]:
+    return _table(raw, path, PeerHealthSnapshot, (peers, U32S, U64S, bools))
 
 
 def _expiry_per_address(rows: Column) -> bool:
@@ -193,61 +197,87 @@ def build_framework(raw: object, path: Path = ("framework",)) -> FrameworkSnapsh
     ) = walk.array(raw, path, 11)
     peers = PeerColumns()
     return _framework(
-        structure(
-            counters,
-            (*path, "counters"),
-            _counters,
-            lambda values, where, start: walk.pairs(values, where, check_name, walk.u64, start),
-            test=_COUNTERS,
-        ),
-        structure(fired_phases, (*path, "fired_phases"), _fired_phases, walk.names),
-        _table(
-            address_book,
-            (*path, "address_book"),
-            AddressBookEntrySnapshot,
-            (peers, _ADDRESS_LISTS, U64S, expiry_lists),
-            _expiry_per_address,
-        ),
+        build_counters(counters, (*path, "counters")),
+        build_fired_phases(fired_phases, (*path, "fired_phases")),
+        build_address_book(address_book, (*path, "address_book"), peers),
         _governor(governor, (*path, "peer_governor"), peers),
-        _table(
-            backoff_table,
-            (*path, "backoff_table"),
-            BackoffEntry,
-            (peers, U32S, U64S, U64S),
-            _retry_after_attempt,
-        ),
-        _table(
-            pending_outbound,
-            (*path, "pending_outbound"),
-            PendingOutboundEntry,
-            (nonempty_bytes, bools),
-        ),
+        build_backoff_table(backoff_table, (*path, "backoff_table"), peers),
+        build_pending_outbound(pending_outbound, (*path, "pending_outbound")),
         walk.checked(check_multihash, peer_id, (*path, "peer_id_bytes")),
         walk.u64(next_command_id, (*path, "next_command_id")),
         walk.u64(next_exec_id, (*path, "next_exec_id")),
-        _table(
-            peer_records,
-            (*path, "peer_records"),
-            PeerRecordSnapshot,
-            (
-                peers,
-                optional_public_keys,
-                protocol_lists,
-                metadata_lists,
-                optional_u64s,
-                optional_nonempty_bytes,
-            ),
-            _keys_match_peers,
+        build_peer_records(peer_records, (*path, "peer_records"), peers),
+        build_extensions(extensions, (*path, "extensions")),
+    )
+
+
+# One builder per framework structure (the governor's are above): `build_framework` builds
+# each field with these, and so does a delta's decoder for a field's value (`delta_decoder.py`).
+# `peers` tests the peer columns of one snapshot's tables (see `PeerColumns`).
+
+
+def build_counters(raw: object, path: Path) -> FrozenMap[str, int]:
+    return structure(
+        raw,
+        path,
+        _counters,
+        lambda values, where, start: walk.pairs(values, where, check_name, walk.u64, start),
+        test=_COUNTERS,
+    )
+
+
+def build_fired_phases(raw: object, path: Path) -> tuple[str, ...]:
+    return structure(raw, path, _fired_phases, walk.names)
+
+
+def build_address_book(
+    raw: object, path: Path, peers: PeerColumns
+) -> RecordTable[AddressBookEntrySnapshot]:
+    return _table(
+        raw,
+        path,
+        AddressBookEntrySnapshot,
+        (peers, _ADDRESS_LISTS, U64S, expiry_lists),
+        _expiry_per_address,
+    )
+
+
+def build_backoff_table(raw: object, path: Path, peers: PeerColumns) -> RecordTable[BackoffEntry]:
+    return _table(raw, path, BackoffEntry, (peers, U32S, U64S, U64S), _retry_after_attempt)
+
+
+def build_pending_outbound(raw: object, path: Path) -> RecordTable[PendingOutboundEntry]:
+    return _table(raw, path, PendingOutboundEntry, (nonempty_bytes, bools))
+
+
+def build_peer_records(
+    raw: object, path: Path, peers: PeerColumns
+) -> RecordTable[PeerRecordSnapshot]:
+    return _table(
+        raw,
+        path,
+        PeerRecordSnapshot,
+        (
+            peers,
+            optional_public_keys,
+            protocol_lists,
+            metadata_lists,
+            optional_u64s,
+            optional_nonempty_bytes,
         ),
-        structure(
-            extensions,
-            (*path, "extensions"),
-            _extensions,
-            lambda values, where, start: walk.pairs(
-                values, where, check_extension_name, walk.wire_state, start
-            ),
-            test=_EXTENSIONS,
+        _keys_match_peers,
+    )
+
+
+def build_extensions(raw: object, path: Path) -> FrozenMap[str, bytes]:
+    return structure(
+        raw,
+        path,
+        _extensions,
+        lambda values, where, start: walk.pairs(
+            values, where, check_extension_name, walk.wire_state, start
         ),
+        test=_EXTENSIONS,
     )
 
 
