@@ -49,8 +49,9 @@ _INT_FORMS = {
 }
 
 
-def _read_version(data: memoryview) -> tuple[int | None, int]:
-    """The envelope's spec version (`None` for nil) and the offset of the body.
+def read_version(data: memoryview, subject: str = "snapshot") -> tuple[int | None, int]:
+    """The envelope's spec version (`None` for nil) and the offset of the body; `subject`
+    names what the envelope holds in the messages (a delta has the same envelope).
 
     The version follows the rule of every integer in the format (docs/FORMAT.md §1): any
     msgpack integer form is accepted if its value is in range, here a u32.
@@ -59,7 +60,7 @@ def _read_version(data: memoryview) -> tuple[int | None, int]:
         raise SnapshotDecodeError("empty input")
     if data[0] != _ENVELOPE_HEADER:
         raise SnapshotDecodeError(
-            f"not a snapshot: expected a 2-element array (0x92), found byte 0x{data[0]:02x}"
+            f"not a {subject}: expected a 2-element array (0x92), found byte 0x{data[0]:02x}"
         )
     if len(data) < 2:
         raise SnapshotDecodeError("input ends before the spec version")
@@ -84,20 +85,20 @@ def _read_version(data: memoryview) -> tuple[int | None, int]:
     return version, 2 + width
 
 
-def _check_structure(body: memoryview) -> None:
+def _check_structure(body: memoryview, subject: str) -> None:
     unpacker = msgpack.Unpacker(max_buffer_size=max(len(body), 1))
     unpacker.feed(body)
     try:
         unpacker.skip()
     except msgpack.OutOfData:
-        raise SnapshotDecodeError("input ends before the snapshot body does") from None
+        raise SnapshotDecodeError(f"input ends before the {subject} body does") from None
     except msgpack.StackError:
         raise SnapshotDecodeError(f"nesting too deep (over {MAX_NESTING} levels)") from None
     except (msgpack.FormatError, ValueError) as error:
         raise SnapshotDecodeError(f"malformed msgpack: {error}") from None
     if unpacker.tell() != len(body):
         raise SnapshotDecodeError(
-            f"{len(body) - unpacker.tell()} unexpected bytes after the snapshot body"
+            f"{len(body) - unpacker.tell()} unexpected bytes after the {subject} body"
         )
 
 
@@ -105,8 +106,10 @@ def _reject_map(_pairs: object) -> object:
     raise SnapshotDecodeError("msgpack maps are not used by the snapshot format")
 
 
-def _unpack_body(body: memoryview) -> object:
-    _check_structure(body)
+def unpack_body(body: memoryview, subject: str = "snapshot") -> object:
+    """`body` as plain msgpack values (arrays as tuples), after the structure pass proved it
+    complete, shallow enough and followed by nothing."""
+    _check_structure(body, subject)
     try:
         return msgpack.unpackb(
             body,
@@ -159,11 +162,11 @@ def _migrate(decoded: list[object], found: int | None, chain: tuple[Upgrade, ...
             raise SnapshotDecodeError(f"migration produced unencodable values: {error}") from None
         fields[index] = None
     for index in list(repacked):
-        fields[index] = _unpack_body(memoryview(repacked.pop(index)))
+        fields[index] = unpack_body(memoryview(repacked.pop(index)))
     return tuple(fields) if by_field else fields[0]
 
 
-def _input_size(data: object) -> int:
+def input_size(data: object) -> int:
     """The number of bytes in `data`, refusing anything that is not bytes-like (or is a
     released view)."""
     if not isinstance(data, bytes | bytearray | memoryview):
@@ -186,15 +189,15 @@ def decode(
     or older without registered migrations) and `SnapshotDecodeError`, with the path to the
     offending value, for anything else that is not a valid snapshot.
     """
-    size = _input_size(data)
+    size = input_size(data)
     if size > max_size:
         raise SnapshotDecodeError(f"input of {size} bytes exceeds the {max_size}-byte limit")
     view = byte_view(data)
-    found, body_offset = _read_version(view)
+    found, body_offset = read_version(view)
     # The gate runs before any of the body is parsed.
     chain = () if found == migrations.current_version else migrations.gate(found)
     with gc_paused():
-        decoded = [_unpack_body(view[body_offset:])]
+        decoded = [unpack_body(view[body_offset:])]
         body = _migrate(decoded, found, chain) if chain else decoded.pop()
         # Its fields as a list no one else holds: the builder frees each structure's decoded
         # rows once their records exist (see `body_builder.Fields`).
@@ -207,5 +210,5 @@ def spec_version_of(data: bytes | bytearray | memoryview) -> int | None:
     """The spec version an encoded snapshot is stamped with (`None` for an unstamped one),
     read without parsing the body. Raises `SnapshotDecodeError` if `data` has no envelope or
     its version is no u32."""
-    _input_size(data)
-    return _read_version(byte_view(data))[0]
+    input_size(data)
+    return read_version(byte_view(data))[0]

@@ -48,26 +48,38 @@ class IncompatibleSnapshotVersion(SnapshotError):
     version this build writes and restores.
     """
 
+    SUBJECT = "snapshot"
+    """What carries the version, as the message names it."""
+
     def __init__(self, found: int | None, supported: int, detail: str = "") -> None:
         self.found = found
         self.supported = supported
         self.detail = detail
+        subject = self.SUBJECT
         if found is None:
             message = (
-                f"snapshot carries no spec version; this build restores version {supported} "
+                f"{subject} carries no spec version; this build restores version {supported} "
                 "and refuses to guess"
             )
         elif found > supported:
             message = (
-                f"snapshot spec version {found} is newer than this build supports "
+                f"{subject} spec version {found} is newer than this build supports "
                 f"({supported}); upgrade nodesnap to restore it"
             )
         else:
             message = (
-                f"snapshot spec version {found} cannot be restored by this build "
+                f"{subject} spec version {found} cannot be restored by this build "
                 f"(supports {supported})"
             )
         super().__init__(f"{message}{': ' + detail if detail else ''}")
 
     def __reduce__(self) -> tuple[type[IncompatibleSnapshotVersion], tuple[int | None, int, str]]:
         return (type(self), (self.found, self.supported, self.detail))
+
+
+class IncompatibleDeltaVersion(IncompatibleSnapshotVersion):
+    """A delta stamped with a delta spec version this build cannot read (docs/FORMAT.md §12):
+    `found` is the delta's (`None` when it carries none), `supported` the one this build reads.
+    Raised before any of the delta's body is parsed."""
+
+    SUBJECT = "delta"
