@@ -13,8 +13,10 @@ spec-version gate. Pure data: no clocks, files or sockets.
 
 from snapshot_schema.body_builder import build_framework, build_framework_trusted
 from snapshot_schema.decoder import DEFAULT_MAX_SNAPSHOT_SIZE, decode, spec_version_of
+from snapshot_schema.delta_decoder import decode_delta, delta_spec_version_of
 from snapshot_schema.encoder import encode
 from snapshot_schema.errors import (
+    IncompatibleDeltaVersion,
     IncompatibleSnapshotVersion,
     PathElement,
     SnapshotDecodeError,
@@ -78,6 +80,7 @@ __all__ = [
     "ExecutionStateSnapshot",
     "FrameworkSnapshot",
     "FrozenMap",
+    "IncompatibleDeltaVersion",
     "IncompatibleSnapshotVersion",
     "IngressEvent",
     "InvokeIngress",
@@ -106,6 +109,8 @@ __all__ = [
     "check_protocols",
     "check_public_key",
     "decode",
+    "decode_delta",
+    "delta_spec_version_of",
     "encode",
     "is_multihash",
     "metadata_value_problem",
