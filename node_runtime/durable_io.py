@@ -25,7 +25,8 @@ def fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _write_all(descriptor: int, data: bytes | memoryview) -> None:
+def write_all(descriptor: int, data: bytes | memoryview) -> None:
+    """Write every byte of `data` (`os.write` may write fewer than asked)."""
     view = memoryview(data)
     while view:
         written = os.write(descriptor, view)
@@ -38,7 +39,7 @@ def write_atomically(target: Path, data: bytes, *, mode: int = 0o600, durable: b
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         try:
-            _write_all(descriptor, data)
+            write_all(descriptor, data)
             if durable:
                 os.fsync(descriptor)
         finally:

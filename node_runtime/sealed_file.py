@@ -10,6 +10,9 @@ sits at the same place in every container version, so a flipped bit anywhere —
 version field — reads as damage, never as "written by a newer build". Optional layers, chosen
 per file: zlib compression, then AES-256-GCM encryption (the header is the associated data), then
 an Ed25519 signature by the node's key over the header and the body.
+
+The same container holds a journal's delta records (`seal_delta`, `unseal_delta`): flag
+`DELTA` says the body is an encoded delta, so neither kind is ever read as the other.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from node_runtime.errors import InvalidPeerIdError, PeerIdMismatchError
 from node_runtime.identity import Identity, verify
 from node_runtime.peer_id import PeerId
 from node_runtime.storage_errors import (
+    ContentKindError,
     CorruptFileError,
     DecompressionError,
     DecryptionError,
@@ -51,6 +55,7 @@ from snapshot_schema import (
     spec_version_of,
 )
 from snapshot_schema.byte_view import byte_view
+from snapshot_schema.delta_records import SnapshotDelta
 
 MAGIC = b"\x89NSNAP\r\n"
 """Non-ASCII first byte and CR LF, as in PNG: a text-mode transfer that mangles bytes shows up."""
@@ -78,11 +83,13 @@ class Flags(enum.IntFlag):
     SIGNED = 1
     ENCRYPTED = 2
     COMPRESSED = 4
+    DELTA = 8
+    """The body is an encoded delta (a journal record), not a snapshot."""
 
 
 # A plain int: `~` of an IntFlag inverts only the defined bits, so `~Flags(7)` is 0 and no
 # unknown flag would ever be noticed.
-_KNOWN_FLAGS = int(Flags.SIGNED | Flags.ENCRYPTED | Flags.COMPRESSED)
+_KNOWN_FLAGS = int(Flags.SIGNED | Flags.ENCRYPTED | Flags.COMPRESSED | Flags.DELTA)
 
 
 @attrs.frozen
@@ -94,7 +101,7 @@ class SealedHeader:
     generation: int
     created_wall_ns: int
     encoded_length: int
-    """Bytes of the encoded snapshot (before compression and encryption)."""
+    """Bytes of the encoded snapshot or delta (before compression and encryption)."""
     body_length: int
     """Bytes stored between the header and the signature."""
     peer_id: PeerId
@@ -111,10 +118,20 @@ class SealedHeader:
 
 @attrs.frozen
 class SealedSnapshot:
-    """A verified sealed file: its header and the snapshot it holds."""
+    """A verified sealed file: its header, the snapshot it holds, and the snapshot's bytes as
+    stored (after decryption and decompression), which a store hashes to name the state."""
 
     header: SealedHeader
     snapshot: TransientSnapshot
+    encoded: bytes = attrs.field(repr=False, eq=False)
+
+
+@attrs.frozen
+class SealedDelta:
+    """A verified sealed delta record: its header and the delta it holds."""
+
+    header: SealedHeader
+    delta: SnapshotDelta
 
 
 def sealed_size_bound(encoded_length: int) -> int:
@@ -130,6 +147,27 @@ def sealed_size_bound(encoded_length: int) -> int:
         + _TAG_BYTES
     )
     return MAX_HEADER_BYTES + worst_body + _SIGNATURE_BYTES + _DIGEST_BYTES
+
+
+def length_problem(header: SealedHeader) -> str | None:
+    """Why the body length `header` states cannot be one `seal` wrote for its encoded length,
+    or `None`: a plain body is exactly the encoded length (plus the GCM tag when encrypted), a
+    compressed one no longer than zlib's worst case. A reader that must tell a file cut short
+    from a header whose length field was altered (a journal's last record) checks this before
+    it trusts the length."""
+    tag = _TAG_BYTES if Flags.ENCRYPTED in header.flags else 0
+    if Flags.COMPRESSED not in header.flags:
+        if header.body_length != header.encoded_length + tag:
+            return (
+                f"body length {header.body_length} does not fit the encoded length "
+                f"{header.encoded_length}"
+            )
+    elif header.file_length > sealed_size_bound(header.encoded_length):
+        return (
+            f"{header.file_length} bytes cannot hold the {header.encoded_length} encoded bytes "
+            "the header states"
+        )
+    return None
 
 
 def key_id(key: bytes) -> bytes:
@@ -167,21 +205,104 @@ def seal(
     `max_snapshot_size`, a snapshot that `unseal` with that limit would refuse is refused here
     (`SnapshotTooLargeError`), before it is compressed, encrypted or signed.
     """
+    return seal_encoded(
+        snapshot,
+        encode(snapshot),
+        generation=generation,
+        signer=signer,
+        encryption_key=encryption_key,
+        compress=compress,
+        max_snapshot_size=max_snapshot_size,
+    )
+
+
+def seal_encoded(
+    snapshot: TransientSnapshot,
+    encoded: bytes,
+    *,
+    generation: int,
+    signer: Identity | None = None,
+    encryption_key: bytes | None = None,
+    compress: bool = False,
+    max_snapshot_size: int | None = None,
+) -> bytes:
+    """`seal`, for a caller that holds `encoded = encode(snapshot)` already (a store hashes
+    those bytes to name the state it saved): the snapshot is not encoded a second time."""
     peer_bytes = snapshot.framework.peer_id_bytes
     if signer is not None and signer.peer_id.to_bytes() != peer_bytes:
         raise PeerIdMismatchError(
             f"{signer.peer_id} cannot sign a snapshot of {PeerId.from_bytes(peer_bytes)}"
         )
-    if not 0 <= generation < 2**64:
-        raise ValueError("generation must fit in 64 unsigned bits")
-    encoded = encode(snapshot)
     if max_snapshot_size is not None and len(encoded) > max_snapshot_size:
         raise SnapshotTooLargeError(
             f"a snapshot of {len(encoded)} bytes exceeds the {max_snapshot_size}-byte limit "
             "(max_snapshot_size)"
         )
+    return _seal_body(
+        encoded,
+        Flags(0),
+        spec_version=snapshot.framework.spec_version,
+        generation=generation,
+        created_wall_ns=snapshot.taken_at.wall_ns,
+        peer_bytes=peer_bytes,
+        signer=signer,
+        encryption_key=encryption_key,
+        compress=compress,
+    )
+
+
+def seal_delta(
+    delta: SnapshotDelta,
+    *,
+    peer_id: PeerId,
+    signer: Identity | None = None,
+    encryption_key: bytes | None = None,
+    compress: bool = False,
+    max_delta_size: int | None = None,
+) -> bytes:
+    """The sealed record of `delta`, a change to the state of the node `peer_id` (flag `DELTA`;
+    the header's generation and creation time are the delta's, its spec version the delta
+    spec version). `signer` must be that node's identity. With `max_delta_size`, a delta
+    that `unseal_delta` with that limit would refuse is refused here (`SnapshotTooLargeError`)."""
+    if signer is not None and signer.peer_id != peer_id:
+        raise PeerIdMismatchError(f"{signer.peer_id} cannot sign a delta of {peer_id}")
+    from snapshot_schema import encode_delta  # TEMPORARY until the delta codec lands
+
+    encoded = encode_delta(delta)
+    if max_delta_size is not None and len(encoded) > max_delta_size:
+        raise SnapshotTooLargeError(
+            f"a delta of {len(encoded)} bytes exceeds the {max_delta_size}-byte limit "
+            "(max_snapshot_size)"
+        )
+    return _seal_body(
+        encoded,
+        Flags.DELTA,
+        spec_version=delta.spec_version,
+        generation=delta.target.generation,
+        created_wall_ns=delta.taken_at.wall_ns,
+        peer_bytes=peer_id.to_bytes(),
+        signer=signer,
+        encryption_key=encryption_key,
+        compress=compress,
+    )
+
+
+def _seal_body(
+    encoded: bytes,
+    kind: Flags,
+    *,
+    spec_version: int,
+    generation: int,
+    created_wall_ns: int,
+    peer_bytes: bytes,
+    signer: Identity | None,
+    encryption_key: bytes | None,
+    compress: bool,
+) -> bytes:
+    if not 0 <= generation < 2**64:
+        raise ValueError("generation must fit in 64 unsigned bits")
     body = zlib.compress(encoded, _COMPRESSION_LEVEL) if compress else encoded
-    flags = Flags(0)
+    flags = kind
     if signer is not None:
         flags |= Flags.SIGNED
     if compress:
@@ -199,9 +320,9 @@ def seal(
             CONTAINER_VERSION,
             header_length,
             flags,
-            snapshot.framework.spec_version,
+            spec_version,
             generation,
-            snapshot.taken_at.wall_ns,
+            created_wall_ns,
             len(encoded),
             body_length,
             len(peer_bytes),
@@ -349,6 +470,35 @@ def _inflate(body: bytes, header: SealedHeader) -> bytes:
     return encoded
 
 
+def _open(
+    data: bytes | bytearray | memoryview,
+    kind: Flags,
+    *,
+    encryption_key: bytes | None,
+    expected_signer: PeerId | None,
+    require_signature: bool,
+    require_encryption: bool,
+    max_size: int,
+) -> tuple[SealedHeader, bytes]:
+    """The verified header of a sealed file of `kind` (`Flags.DELTA` or none) and the encoded
+    bytes it holds, decrypted and inflated: every check of `unseal` but decoding."""
+    view = byte_view(data)  # a strided view is copied: it cannot be cast
+    signed_digest = _check_integrity(view)
+    header = read_header(view)
+    if (header.flags & Flags.DELTA) != kind:
+        found, wanted = ("a delta", "a snapshot") if not kind else ("a snapshot", "a delta")
+        raise ContentKindError(f"the file holds {found}, not {wanted}")
+    if header.encoded_length > max_size:
+        what = "delta" if kind else "snapshot"
+        raise SnapshotTooLargeError(
+            f"{what} of {header.encoded_length} bytes exceeds the {max_size}-byte limit"
+        )
+    _check_signature(view, header, signed_digest, expected_signer, require_signature)
+    if require_encryption and Flags.ENCRYPTED not in header.flags:
+        raise EncryptionMissingError("the file is not encrypted and encryption is required")
+    return header, _inflate(_decrypt(view, header, encryption_key), header)
+
+
 def unseal(
     data: bytes | bytearray | memoryview,
     *,
@@ -361,24 +511,22 @@ def unseal(
     """The verified header and snapshot of a sealed file.
 
     Checks, in order: lengths and the integrity digest (`DamagedFileError`s), the container
-    version (`UnsupportedContainerError`), the snapshot size the header states
-    (`SnapshotTooLargeError`), the signature (demanded when `require_signature` or
-    `expected_signer` is given, always checked when present), encryption (demanded when
-    `require_encryption`: `EncryptionMissingError`), decryption, decompression, the snapshot
-    itself (`SnapshotDecodeError`, `IncompatibleSnapshotVersion`) and that the header agrees
-    with it (`HeaderMismatchError`).
+    version (`UnsupportedContainerError`), that the file holds a snapshot, not a delta
+    (`ContentKindError`), the snapshot size the header states (`SnapshotTooLargeError`), the
+    signature (demanded when `require_signature` or `expected_signer` is given, always checked
+    when present), encryption (demanded when `require_encryption`: `EncryptionMissingError`),
+    decryption, decompression, the snapshot itself (`SnapshotDecodeError`,
+    `IncompatibleSnapshotVersion`) and that the header agrees with it (`HeaderMismatchError`).
     """
-    view = byte_view(data)  # a strided view is copied: it cannot be cast
-    signed_digest = _check_integrity(view)
-    header = read_header(view)
-    if header.encoded_length > max_snapshot_size:
-        raise SnapshotTooLargeError(
-            f"snapshot of {header.encoded_length} bytes exceeds the {max_snapshot_size}-byte limit"
-        )
-    _check_signature(view, header, signed_digest, expected_signer, require_signature)
-    if require_encryption and Flags.ENCRYPTED not in header.flags:
-        raise EncryptionMissingError("the file is not encrypted and encryption is required")
-    encoded = _inflate(_decrypt(view, header, encryption_key), header)
+    header, encoded = _open(
+        data,
+        Flags(0),
+        encryption_key=encryption_key,
+        expected_signer=expected_signer,
+        require_signature=require_signature,
+        require_encryption=require_encryption,
+        max_size=max_snapshot_size,
+    )
     if spec_version_of(encoded) != header.spec_version:
         raise HeaderMismatchError("header and snapshot disagree on the spec version")
     snapshot = decode(encoded, max_size=max_snapshot_size)
@@ -386,4 +534,37 @@ def unseal(
         raise HeaderMismatchError("header and snapshot disagree on the PeerId")
     if snapshot.taken_at.wall_ns != header.created_wall_ns:
         raise HeaderMismatchError("header and snapshot disagree on the creation time")
-    return SealedSnapshot(header, snapshot)
+    return SealedSnapshot(header, snapshot, encoded)
+
+
+def unseal_delta(
+    data: bytes | bytearray | memoryview,
+    *,
+    encryption_key: bytes | None = None,
+    expected_signer: PeerId | None = None,
+    require_signature: bool = False,
+    require_encryption: bool = False,
+    max_delta_size: int = DEFAULT_MAX_SNAPSHOT_SIZE,
+) -> SealedDelta:
+    """The verified header and delta of a sealed delta record: the checks of `unseal`, in the
+    same order, with `decode_delta` for the body (`ContentKindError` for a snapshot), then that
+    the header agrees with the delta (spec version, generation, creation time)."""
+    header, encoded = _open(
+        data,
+        Flags.DELTA,
+        encryption_key=encryption_key,
+        expected_signer=expected_signer,
+        require_signature=require_signature,
+        require_encryption=require_encryption,
+        max_size=max_delta_size,
+    )
+    from snapshot_schema import decode_delta  # TEMPORARY until the delta codec lands
+
+    delta = decode_delta(encoded, max_size=max_delta_size)
+    if delta.spec_version != header.spec_version:
+        raise HeaderMismatchError("header and delta disagree on the spec version")
+    if delta.target.generation != header.generation:
+        raise HeaderMismatchError("header and delta disagree on the generation")
+    if delta.taken_at.wall_ns != header.created_wall_ns:
+        raise HeaderMismatchError("header and delta disagree on the creation time")
+    return SealedDelta(header, delta)

@@ -13,6 +13,7 @@ says the reader, not the file, is the problem: it is raised and the file is left
 
 from __future__ import annotations
 
+from snapshot_schema.delta_records import FullSnapshotNeeded
 from snapshot_schema.errors import SnapshotError
 
 
@@ -42,6 +43,16 @@ class DecompressionError(DamagedFileError):
 
 class HeaderMismatchError(DamagedFileError):
     """The header disagrees with the snapshot inside (spec version, PeerId, length)."""
+
+
+class ContentKindError(DamagedFileError):
+    """An intact sealed file of the other kind: a journal's delta record where a snapshot was
+    expected (under a snapshot's name), or a snapshot inside a journal."""
+
+
+class JournalFramingError(CorruptFileError):
+    """A journal record's header cannot be one of that journal's (wrong magic, flags,
+    generation or PeerId, or lengths that do not fit together): reading stops before it."""
 
 
 class NotRegularFileError(DamagedFileError):
@@ -135,3 +146,14 @@ class AutosaveError(StoreError):
 
 class SnapshotNotFoundError(StoreError, LookupError):
     """The store holds no snapshot with the generation asked for."""
+
+
+class JournalBaseMismatchError(StoreError, FullSnapshotNeeded):
+    """`append` refused a delta that does not follow the journal's tip: its base is another
+    state, no generation was saved by this store instance yet, or appends to the generation
+    stopped after a failed append could not be undone. Save a full snapshot instead."""
+
+
+class JournalFullError(StoreError, FullSnapshotNeeded):
+    """`append` refused a delta that would take the journal past `journal_max_deltas` or
+    `journal_max_bytes`. Save a full snapshot (a new generation) instead."""

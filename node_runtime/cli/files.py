@@ -17,7 +17,6 @@ from typing import BinaryIO
 import attrs
 
 from node_runtime.cli.exit_codes import CliError, ExitCode, classify, file_error, naming
-from node_runtime.directory_store import open_regular_file, read_sealed_file
 from node_runtime.errors import IdentityKeyError, InvalidPeerIdError
 from node_runtime.identity import Identity
 from node_runtime.peer_id import PeerId
@@ -35,6 +34,7 @@ from node_runtime.storage_errors import (
     SignatureMissingError,
     SnapshotTooLargeError,
 )
+from node_runtime.store_files import open_regular_file, read_sealed_file
 from snapshot_schema import (
     DEFAULT_MAX_SNAPSHOT_SIZE,
     SnapshotError,

@@ -23,15 +23,12 @@ from node_runtime.cli.render import (
     say,
     u64,
 )
-from node_runtime.directory_store import (
-    LOCK_FILE,
-    QUARANTINE,
-    DirectoryStore,
-    read_stored_header,
-    stored_files,
-)
+from node_runtime.directory_store import DirectoryStore
+from node_runtime.quarantine import QUARANTINE
 from node_runtime.sealed_file import SealedHeader
 from node_runtime.storage_errors import StoreLockedError
+from node_runtime.store_directory import LOCK_FILE
+from node_runtime.store_files import read_stored_header, stored_files
 from snapshot_schema import SnapshotError
 
 

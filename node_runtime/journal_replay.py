@@ -1,0 +1,114 @@
+"""Loading a generation's journal: the state after the longest prefix of records that verify.
+
+Records are read and applied one by one, in order, onto the generation's snapshot. A torn last
+record is left out quietly; the first record that does not verify (framing, digest, signature,
+decryption, decoding, a chain that breaks, a PeerId that changes) ends the replay, and the
+result says which record and why. A record is never skipped: what follows a bad one is never
+applied, since its base is a state that was not reached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from node_runtime.journal_file import RecordFraming, read_records, record_headers
+from node_runtime.peer_id import PeerId
+from node_runtime.sealed_file import SealedHeader, unseal_delta
+from node_runtime.snapshot_store import JournalState
+from node_runtime.storage_errors import HeaderMismatchError, NotRegularFileError
+from node_runtime.store_files import open_regular_file
+from snapshot_schema import SnapshotError
+from snapshot_schema.delta_records import VersionedSnapshot
+
+
+@attrs.frozen
+class RecordChecks:
+    """How a reader verifies records: as it verifies its snapshots."""
+
+    encryption_key: bytes | None
+    expected_signer: PeerId | None
+    require_encryption: bool
+    max_size: int
+
+
+@attrs.frozen
+class Replayed:
+    """The state a journal replay reached, when it was taken, and what the journal held."""
+
+    state: VersionedSnapshot
+    wall_ns: int
+    journal: JournalState
+
+
+def replay_journal(
+    path: Path,
+    root: VersionedSnapshot,
+    header: SealedHeader,
+    checks: RecordChecks,
+    *,
+    until_wall_ns: int | None = None,
+) -> Replayed:
+    """`root` (the verified snapshot whose header is `header`) with the records of the journal
+    at `path` applied, up to the first that does not verify, or, with `until_wall_ns`, the
+    first taken after it. No journal file: `root` as it is."""
+    state = root
+    wall_ns = root.snapshot.taken_at.wall_ns
+    applied = end = 0
+    try:
+        file, size = open_regular_file(path)
+    except FileNotFoundError:
+        return Replayed(root, wall_ns, JournalState())
+    except NotRegularFileError as error:
+        return Replayed(root, wall_ns, JournalState(damage=f"{error}"))
+    damage = None
+    with file:
+        framing = RecordFraming.of_snapshot(header)
+        try:
+            for record in read_records(file, size, framing, checks.max_size):
+                delta = unseal_delta(
+                    record.data,
+                    encryption_key=checks.encryption_key,
+                    expected_signer=checks.expected_signer,
+                    require_encryption=checks.require_encryption,
+                    max_delta_size=checks.max_size,
+                ).delta
+                if until_wall_ns is not None and delta.taken_at.wall_ns > until_wall_ns:
+                    break
+                from snapshot_schema import apply  # TEMPORARY until delta core lands
+
+                after = apply(state, delta)
+                if after.snapshot.framework.peer_id_bytes != header.peer_id.to_bytes():
+                    raise HeaderMismatchError("the delta changes the node's PeerId")
+                state = after
+                wall_ns = delta.taken_at.wall_ns
+                applied += 1
+                end = record.offset + len(record.data)
+        except SnapshotError as error:
+            damage = f"record {applied} at offset {end}: {error}"
+    journal = JournalState(applied, end, size - end, damage)
+    return Replayed(state, wall_ns, journal)
+
+
+def journal_extent(path: Path, header: SealedHeader, max_size: int) -> tuple[int, int, int | None]:
+    """How many complete records the journal at `path` holds before any damage, their bytes,
+    and the last one's creation time, from the headers alone (not verified); zeros and `None`
+    when there is no journal, or it is not a regular file."""
+    records = end = 0
+    last_wall_ns = None
+    try:
+        file, size = open_regular_file(path)
+    except (FileNotFoundError, NotRegularFileError):
+        return 0, 0, None
+    with file:
+        try:
+            for offset, record in record_headers(
+                file, size, RecordFraming.of_snapshot(header), max_size
+            ):
+                records += 1
+                end = offset + record.file_length
+                last_wall_ns = record.created_wall_ns
+        except SnapshotError:
+            pass  # listing reads what it can: `load` reports the damage
+    return records, end, last_wall_ns
