@@ -12,11 +12,21 @@ a `Patch` (keyed fields: maps, sets, peer tables) or a `Splice` (sequences).
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
-from snapshot_schema.checks import Path, as_frozen_map, check_instance, check_u32, check_u64
+from snapshot_schema.checks import (
+    Path,
+    as_frozen_map,
+    as_tuple,
+    check_instance,
+    check_tuple,
+    check_u32,
+    check_u64,
+)
+from snapshot_schema.column_checks import column
+from snapshot_schema.delta_values import held_value, key_check
 from snapshot_schema.errors import SnapshotError, SnapshotValueError
 from snapshot_schema.framework_records import ClockReading
 from snapshot_schema.frozen_map import FrozenMap
@@ -174,16 +184,71 @@ _ALLOWED: dict[FieldKind, tuple[type[Any], ...]] = {
 }
 
 
-def _check_changes(changes: FrozenMap[str, Change], path: Path) -> None:
+def _first_out_of_order(keys: tuple[Any, ...]) -> int | None:
+    return next((i for i in range(1, len(keys)) if not keys[i - 1] < keys[i]), None)
+
+
+def _upserted_keys(field: DeltaField, upserted: Any) -> Any:  # noqa: ANN401 - keys of any kind
+    """The keys a patch's `upserted` holds: a map's keys, a set's members, a table's peers."""
+    if field.kind is FieldKind.TABLE:
+        return frozenset(column(upserted.rows, 0))
+    return upserted.keys() if field.kind is FieldKind.MAP else upserted
+
+
+def _checked_patch(field: DeltaField, patch: Patch, path: Path) -> Patch:
+    upserted = held_value(field.path, patch.upserted, (*path, "upserted"))
+    if upserted is None:  # an allowlist patch adds members: only a replacement drops the list
+        raise SnapshotValueError("a patch's upserted members are a set", (*path, "upserted"))
+    if field.kind is FieldKind.TABLE:
+        index = _first_out_of_order(column(upserted.rows, 0))
+        if index is not None:
+            raise SnapshotValueError(
+                "a patch's rows must be in ascending peer order",
+                (*path, "upserted", index, "peer_id"),
+            )
+    removed = cast(tuple[Any, ...], as_tuple(patch.removed))
+    check_tuple(removed, key_check(field.name), (*path, "removed"))
+    index = _first_out_of_order(removed)
+    if index is not None:
+        raise SnapshotValueError(
+            "removed keys must be unique and in ascending order", (*path, "removed", index)
+        )
+    if removed:
+        upserted_keys = _upserted_keys(field, upserted)
+        for index, key in enumerate(removed):
+            if key in upserted_keys:
+                raise SnapshotValueError(
+                    "a key is never both removed and upserted", (*path, "removed", index)
+                )
+    return Patch(removed, upserted)
+
+
+def _checked_change(field: DeltaField, change: Change, path: Path) -> Change:
+    """`change` with its values as the snapshot holds them, each checked as the field is."""
+    if type(change) not in _ALLOWED[field.kind]:
+        raise SnapshotValueError(
+            f"a {field.kind.value} field cannot take a `{type(change).__name__}`", path
+        )
+    match change:
+        case Replace():
+            return Replace(held_value(field.path, change.value, (*path, "value")))
+        case Splice():
+            appended = held_value(field.path, change.appended, (*path, "appended"))
+            return Splice(change.drop_front, change.keep, appended)
+        case Patch():
+            return _checked_patch(field, change, path)
+
+
+def _checked_changes(changes: FrozenMap[str, Change], path: Path) -> FrozenMap[str, Change]:
+    if type(changes) is not FrozenMap:
+        raise SnapshotValueError(f"expected `FrozenMap`, got `{type(changes).__name__}`", path)
+    checked: dict[str, Change] = {}
     for name, change in changes.items():
         field = FIELDS_BY_NAME.get(name) if type(name) is str else None
         if field is None:
             raise SnapshotValueError(f"expected a delta field name, got {name!r}", path)
-        if type(change) not in _ALLOWED[field.kind]:
-            raise SnapshotValueError(
-                f"a {field.kind.value} field cannot take a `{type(change).__name__}`",
-                (*path, name),
-            )
+        checked[name] = _checked_change(field, change, (*path, name))
+    return FrozenMap(checked)
 
 
 @attrs.frozen(kw_only=True, weakref_slot=False)
@@ -217,7 +282,7 @@ class SnapshotDelta:
                 f"({self.base.sequence})",
                 ("target", "sequence"),
             )
-        _check_changes(self.changes, ("changes",))
+        object.__setattr__(self, "changes", _checked_changes(self.changes, ("changes",)))
         check_u32(self.snapshot_spec_version, ("snapshot_spec_version",))
         if self.spec_version != DELTA_SPEC_VERSION:
             raise SnapshotValueError(
