@@ -13,6 +13,7 @@ spec-version gate. Pure data: no clocks, files or sockets.
 
 from snapshot_schema.body_builder import build_framework, build_framework_trusted
 from snapshot_schema.decoder import DEFAULT_MAX_SNAPSHOT_SIZE, decode, spec_version_of
+from snapshot_schema.delta_apply import apply
 from snapshot_schema.delta_decoder import decode_delta, delta_spec_version_of
 from snapshot_schema.delta_encoder import (
     delta_digest,
@@ -139,6 +140,7 @@ __all__ = [
     "TypedBusSnapshot",
     "Upgrade",
     "VersionedSnapshot",
+    "apply",
     "build_framework",
     "build_framework_trusted",
     "check_extension_name",
