@@ -15,6 +15,7 @@ from snapshot_schema.body_builder import build_framework, build_framework_truste
 from snapshot_schema.decoder import DEFAULT_MAX_SNAPSHOT_SIZE, decode, spec_version_of
 from snapshot_schema.delta_apply import apply
 from snapshot_schema.delta_decoder import decode_delta, delta_spec_version_of
+from snapshot_schema.delta_diff import diff
 from snapshot_schema.delta_encoder import (
     delta_digest,
     encode_changes,
@@ -151,6 +152,7 @@ __all__ = [
     "decode_delta",
     "delta_digest",
     "delta_spec_version_of",
+    "diff",
     "encode",
     "encode_changes",
     "encode_delta",

@@ -103,7 +103,8 @@ def applied_value(field: DeltaField, base: Any, change: Change) -> Any:  # noqa:
             return _spliced(field, base, change)
 
 
-def _field_value(snapshot: TransientSnapshot, field: DeltaField) -> Any:  # noqa: ANN401 - the field's type
+def field_value(snapshot: TransientSnapshot, field: DeltaField) -> Any:  # noqa: ANN401 - the field's type
+    """The value `snapshot` holds at `field`."""
     value: Any = snapshot
     for name in field.path:
         value = getattr(value, name)
@@ -120,7 +121,7 @@ def _applied(snapshot: TransientSnapshot, delta: SnapshotDelta) -> TransientSnap
     owners: dict[tuple[str, ...], dict[str, Any]] = {(): {}, _FRAMEWORK: {}, _GOVERNOR: {}}
     for name, change in delta.changes.items():
         field = FIELDS_BY_NAME[name]
-        owners[field.path[:-1]][name] = applied_value(field, _field_value(snapshot, field), change)
+        owners[field.path[:-1]][name] = applied_value(field, field_value(snapshot, field), change)
     framework = snapshot.framework
     governor_changes, framework_changes = owners[_GOVERNOR], owners[_FRAMEWORK]
     if governor_changes:

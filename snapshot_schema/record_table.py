@@ -53,7 +53,7 @@ def row_getter(cls: type[Any]) -> Callable[[Any], Row]:
     return getter
 
 
-def _row_key(cls: type[Any]) -> Callable[[Row], Row] | None:
+def row_key(cls: type[Any]) -> Callable[[Row], Row] | None:
     """What a row of `cls` compares by, when `cls` compares a field by a key (attrs `eq=`), or
     `None` when rows compare as they are: `PeerRecordSnapshot` metadata `1`, `1.0` and `True`
     are equal in Python but are different values (and bytes) in a snapshot."""
@@ -151,14 +151,14 @@ class RecordTable(Sequence[R], Generic[R]):
         if type(value) is not self._cls:
             return False
         row = row_getter(self._cls)(value)
-        key = _row_key(self._cls)
+        key = row_key(self._cls)
         return row in self._rows if key is None else key(row) in map(key, self._rows)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is RecordTable:
             if self._cls is not other._cls or self._rows != other._rows:
                 return False
-            key = _row_key(self._cls)  # rows equal in Python may hold different values
+            key = row_key(self._cls)  # rows equal in Python may hold different values
             return key is None or list(map(key, self._rows)) == list(map(key, other._rows))
         if type(other) is tuple:
             return len(other) == len(self._rows) and all(map(eq, self, other))
