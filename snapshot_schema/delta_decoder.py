@@ -5,7 +5,9 @@ body is parsed, the structure pass, unpacking into plain tuples), with the same 
 payload is then built by the very builder `decode` uses for that field of a snapshot body
 (`body_builder`, `execution_builder`), so a value is valid in a delta exactly when it would
 be valid at that field of a snapshot; its error path is moved from the snapshot's field to
-the payload's place in the delta. Only `SnapshotError` subclasses escape (docs/FORMAT.md §12).
+the payload's place in the delta. What a change means beyond its values (a patch's keys, the
+states' order) is checked by the `SnapshotDelta` record itself, its complaint likewise moved to
+the bytes. Only `SnapshotError` subclasses escape (docs/FORMAT.md §12).
 """
 
 from __future__ import annotations
@@ -17,19 +19,10 @@ from snapshot_schema import body_builder as body
 from snapshot_schema import body_walk as walk
 from snapshot_schema import execution_builder as execution
 from snapshot_schema.byte_view import byte_view
-from snapshot_schema.checks import Path, check_multihash, check_name, check_u32, check_u64
-from snapshot_schema.column_checks import (
-    SITE_EXECS,
-    U32S,
-    U64S,
-    ColumnTest,
-    PeerColumns,
-    all_multihashes,
-    column,
-    names,
-    strictly_ascending,
-)
+from snapshot_schema.checks import Path, check_multihash, check_u32
+from snapshot_schema.column_checks import PeerColumns
 from snapshot_schema.decoder import DEFAULT_MAX_SNAPSHOT_SIZE, input_size, read_version, unpack_body
+from snapshot_schema.delta_encoder import OP_PATCH, OP_REPLACE, OP_SPLICE
 from snapshot_schema.delta_records import (
     DELTA_SPEC_VERSION,
     FIELDS_BY_ID,
@@ -51,13 +44,7 @@ from snapshot_schema.errors import (
 from snapshot_schema.framework_records import ClockReading, check_failure_threshold
 from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.gc_pause import gc_paused
-from snapshot_schema.peer_record_checks import check_extension_name, extension_names
-from snapshot_schema.record_table import RecordTable
-from snapshot_schema.structure_builder import kept, structure
 from snapshot_schema.version import CURRENT_SNAPSHOT_SPEC_VERSION
-
-OP_REPLACE, OP_PATCH, OP_SPLICE = 0, 1, 2
-"""A change's `op` on the wire (docs/FORMAT.md §12)."""
 
 Build = Callable[[Any, Path, PeerColumns], Any]
 """Builds a field's value from its plain msgpack form, as `decode` builds that field of a
@@ -92,24 +79,6 @@ _VALUE_BUILDERS: dict[str, Build] = {
     "pending_completions": lambda raw, _path, _peers: execution.pending_completions([raw], 0),
 }
 
-KeyRule = tuple[ColumnTest, Callable[[Any, Path], object]]
-"""How a keyed field's keys are written: a column test, and the check that names what is
-wrong with one key (the same rules its snapshot builder applies to keys)."""
-
-_PEER_KEYS: KeyRule = (all_multihashes, check_multihash)
-_MAP_KEYS: dict[str, KeyRule] = {
-    "slot_table": (SITE_EXECS, walk.site_exec),
-    "pending_async": (U64S, check_u64),
-    "execution_state": (U64S, check_u64),
-    "counters": (names, check_name),
-    "extensions": (extension_names, check_extension_name),
-    "wire_states": (U32S, check_u32),
-}
-
-
-def _key_rule(field: DeltaField) -> KeyRule:
-    return _MAP_KEYS[field.name] if field.kind is FieldKind.MAP else _PEER_KEYS
-
 
 def _build(field: DeltaField, raw: object, where: Path, peers: PeerColumns) -> Any:  # noqa: ANN401 - the field's value
     """`raw` built as `decode` builds `field` in a snapshot body; an error is reported at
@@ -122,65 +91,14 @@ def _build(field: DeltaField, raw: object, where: Path, peers: PeerColumns) -> A
         raise SnapshotDecodeError(error.reason, (*where, *inner)) from None
 
 
-def _walk_keys(
-    raw: object, path: Path, check: Callable[[Any, Path], object], start: int = 0
-) -> tuple[Any, ...]:
-    """Keys checked one by one, naming the first that is invalid or out of order."""
-    keys = walk.array(raw, path)
-    for offset, key in enumerate(keys):
-        where = (*path, start + offset)
-        walk.checked(check, key, where)
-        if offset and not keys[offset - 1] < key:
-            raise SnapshotDecodeError("keys must be unique and in ascending order", where)
-    return keys
-
-
-def _removed_keys(field: DeltaField, raw: object, path: Path) -> tuple[Any, ...]:
-    """A patch's removed keys: valid keys of `field`, strictly ascending."""
-    test, check = _key_rule(field)
-    return structure(
-        raw,
-        path,
-        kept(lambda keys: test(keys) and strictly_ascending(keys)),
-        lambda keys, where, start: _walk_keys(keys, where, check, start),
-    )
-
-
-def _upserted_keys(field: DeltaField, upserted: Any) -> Any:  # noqa: ANN401 - keys of any kind
-    """The keys `upserted` holds: a map's keys, a set's members, a table's peers."""
-    if field.kind is FieldKind.TABLE:
-        return frozenset(column(upserted.rows, 0))
-    return upserted.keys() if field.kind is FieldKind.MAP else upserted
-
-
-def _check_ascending_peers(table: RecordTable[Any], path: Path) -> None:
-    """A patch's rows are sorted strictly by peer, so that patches merge and apply by key."""
-    peers = column(table.rows, 0)
-    if not strictly_ascending(peers):
-        index = next(i for i in range(1, len(peers)) if not peers[i - 1] < peers[i])
-        raise SnapshotDecodeError(
-            "a patch's rows must be in ascending peer order", (*path, index, "peer_id")
-        )
-
-
 def _patch(field: DeltaField, raw: object, where: Path, peers: PeerColumns) -> Patch:
-    removed_raw, upserted_raw = walk.array(raw, where, 2)
-    removed = _removed_keys(field, removed_raw, (*where, "removed"))
-    upserted_at = (*where, "upserted")
-    if field.kind is FieldKind.OPTIONAL_SET and upserted_raw is None:
-        # A patch adds members to a set: `nil` (no allowlist) is only ever a replacement.
-        raise SnapshotDecodeError("expected array, got nil", upserted_at)
-    upserted = _build(field, upserted_raw, upserted_at, peers)
-    if field.kind is FieldKind.TABLE:
-        _check_ascending_peers(upserted, upserted_at)
-    if removed:
-        upserted_keys = _upserted_keys(field, upserted)
-        for index, key in enumerate(removed):
-            if key in upserted_keys:
-                raise SnapshotDecodeError(
-                    "a key is never both removed and upserted", (*where, "removed", index)
-                )
-    return Patch(removed, upserted)
+    removed, upserted = walk.array(raw, where, 2)
+    # What a patch means beyond its values (keys valid and ascending, none also upserted, a
+    # table's rows in peer order) the record checks when the delta is built (`build_delta`).
+    return Patch(
+        walk.array(removed, (*where, "removed")),
+        _build(field, upserted, (*where, "upserted"), peers),
+    )
 
 
 def _splice(field: DeltaField, raw: object, where: Path, peers: PeerColumns) -> Splice:
@@ -254,6 +172,19 @@ def _snapshot_spec_version(raw: object) -> int:
     return version
 
 
+def _wire_path(path: Path, changes: FrozenMap[str, Change]) -> Path:
+    """Where a record's complaint about a change sits in the bytes: the record names a change
+    by its field (`("changes", "counters", "removed", 1)`), the bytes by its position
+    (`("changes", 4, "payload", "removed", 1)`); a replacement's value is the payload itself."""
+    if len(path) < 2 or path[0] != "changes" or path[1] not in changes:
+        return path
+    index = list(changes).index(cast(str, path[1]))
+    if len(path) == 2:
+        return ("changes", index)
+    inner = path[3:] if path[2] == "value" else path[2:]
+    return ("changes", index, "payload", *inner)
+
+
 def build_delta(raw: object) -> SnapshotDelta:
     """The `SnapshotDelta` a decoded body (`[snapshot_spec_version, base, target, taken_at,
     changes]`, plain msgpack values) describes; `SnapshotDecodeError` if it is invalid."""
@@ -273,8 +204,8 @@ def build_delta(raw: object) -> SnapshotDelta:
             changes=changes,
             snapshot_spec_version=version,
         )
-    except SnapshotValueError as error:  # the target does not follow the base
-        raise SnapshotDecodeError(error.reason, error.path) from None
+    except SnapshotValueError as error:  # states out of step, or a patch's keys (see `_patch`)
+        raise SnapshotDecodeError(error.reason, _wire_path(error.path, changes)) from None
 
 
 def decode_delta(

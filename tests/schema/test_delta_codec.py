@@ -27,7 +27,8 @@ from snapshot_schema import (
     decode_delta,
     delta_spec_version_of,
 )
-from snapshot_schema.delta_decoder import ALLOWED_OPS, OP_PATCH, OP_REPLACE, OP_SPLICE
+from snapshot_schema.delta_decoder import ALLOWED_OPS
+from snapshot_schema.delta_encoder import OP_PATCH, OP_REPLACE, OP_SPLICE
 from snapshot_schema.delta_records import (
     DELTA_FIELDS,
     FIELDS_BY_NAME,
@@ -165,12 +166,12 @@ PATCH_REFUSALS = {
     "removed keys out of order": (
         [ID["counters"], OP_PATCH, [["b", "a"], []]],
         (*REMOVED, 1),
-        "keys must be unique and in ascending order",
+        "removed keys must be unique and in ascending order",
     ),
     "a removed key twice": (
         [ID["wire_states"], OP_PATCH, [[4, 4], []]],
         (*REMOVED, 1),
-        "keys must be unique and in ascending order",
+        "removed keys must be unique and in ascending order",
     ),
     "a removed key that is no name": (
         [ID["counters"], OP_PATCH, [[""], []]],
@@ -185,7 +186,7 @@ PATCH_REFUSALS = {
     "a removed slot that is no pair": (
         [ID["slot_table"], OP_PATCH, [[[1]], []]],
         (*REMOVED, 0),
-        "expected array of 2 elements, got 1",
+        "expected a pair, got `tuple`",
     ),
     "a removed slot with a negative exec id": (
         [ID["slot_table"], OP_PATCH, [[[1, -1]], []]],
@@ -195,12 +196,12 @@ PATCH_REFUSALS = {
     "a removed peer that is no multihash": (
         [ID["address_book"], OP_PATCH, [[b"\x12"], []]],
         (*REMOVED, 0),
-        "multihash",
+        "multihash digest length is not a shortest-form varint",
     ),
     "removed peers out of order": (
         [ID["blocklist"], OP_PATCH, [[OTHER_PEER, PEER], []]],
         (*REMOVED, 1),
-        "keys must be unique and in ascending order",
+        "removed keys must be unique and in ascending order",
     ),
     "removed keys that are no array": (
         [ID["counters"], OP_PATCH, [None, []]],
@@ -230,12 +231,12 @@ PATCH_REFUSALS = {
     "upserted rows with a peer twice": (
         [ID["address_book"], OP_PATCH, [[], [row(PEER), row(PEER)]]],
         (*UPSERTED, 1, "peer_id"),
-        "duplicate peer",
+        f"duplicate peer {PEER!r}",
     ),
     "an allowlist patch to nil": (
         [ID["allowlist"], OP_PATCH, [[], None]],
         UPSERTED,
-        "expected array, got nil",
+        "a patch's upserted members are a set",
     ),
     "upserted map entries out of order": (
         [ID["counters"], OP_PATCH, [[], [["b", 1], ["a", 2]]]],
@@ -256,15 +257,10 @@ PATCH_REFUSALS = {
 def test_a_patch_that_breaks_a_rule_is_refused_at_the_value(
     change: list[Any], path: tuple[Any, ...], reason: str
 ) -> None:
-    found_reason, found_path = refusal(delta_bytes([change]))
-    assert found_path == path
-    assert reason in found_reason
+    assert refusal(delta_bytes([change])) == (reason, path)
 
 
-def test_a_removed_key_upserted_is_refused_even_when_the_removed_keys_pass_the_column_test() -> (
-    None
-):
-    """The fast path (column tests) and the walk give the same answer for removed keys."""
+def test_removed_keys_are_judged_all_along_a_long_array() -> None:
     keys = [f"k{n:05}" for n in range(5_000)]
     change = [ID["counters"], OP_PATCH, [keys, [["k04999", 1]]]]
     assert refusal(delta_bytes([change])) == (
@@ -274,7 +270,7 @@ def test_a_removed_key_upserted_is_refused_even_when_the_removed_keys_pass_the_c
     keys[4_500] = "k99999"  # out of order, deep in a long array
     change = [ID["counters"], OP_PATCH, [keys, []]]
     assert refusal(delta_bytes([change])) == (
-        "keys must be unique and in ascending order",
+        "removed keys must be unique and in ascending order",
         (*REMOVED, 4_501),
     )
 

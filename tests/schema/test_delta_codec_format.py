@@ -11,7 +11,8 @@ from schema_support import FORMAT_MD, as_tuples, body_lists
 from test_format_spec import FULL, documented_paths, pattern, poisoned, positions
 
 from snapshot_schema import SnapshotDecodeError, decode_delta, render_path
-from snapshot_schema.delta_decoder import ALLOWED_OPS, OP_PATCH, OP_REPLACE, OP_SPLICE
+from snapshot_schema.delta_decoder import ALLOWED_OPS
+from snapshot_schema.delta_encoder import OP_PATCH, OP_REPLACE, OP_SPLICE
 from snapshot_schema.delta_records import DELTA_FIELDS, FIELDS_BY_ID, FIELDS_BY_NAME, FieldKind
 
 OPS = {"replace": OP_REPLACE, "patch": OP_PATCH, "splice": OP_SPLICE}
