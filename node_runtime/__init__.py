@@ -41,7 +41,12 @@ from node_runtime.component_errors import (
     RestoreValueError,
 )
 from node_runtime.counters import Counters
-from node_runtime.directory_store import DEFAULT_KEEP_LAST, DirectoryStore
+from node_runtime.directory_store import (
+    DEFAULT_JOURNAL_MAX_DELTAS,
+    DEFAULT_KEEP_LAST,
+    MIN_JOURNAL_MAX_BYTES,
+    DirectoryStore,
+)
 from node_runtime.errors import (
     IdentityKeyError,
     InvalidMultiaddrError,
@@ -74,12 +79,16 @@ from node_runtime.sealed_file import (
     MAGIC,
     MAX_HEADER_BYTES,
     Flags,
+    SealedDelta,
     SealedHeader,
     SealedSnapshot,
     looks_sealed,
     read_header,
     seal,
+    seal_delta,
+    seal_encoded,
     unseal,
+    unseal_delta,
 )
 from node_runtime.signed_record import (
     MAX_SIGNED_RECORD_SIZE,
@@ -88,9 +97,16 @@ from node_runtime.signed_record import (
     sign_peer_record,
     verify_signed_peer_record,
 )
-from node_runtime.snapshot_store import SnapshotRef, SnapshotStore, StoredSnapshot
+from node_runtime.snapshot_store import (
+    JournalState,
+    JournalStore,
+    SnapshotRef,
+    SnapshotStore,
+    StoredSnapshot,
+)
 from node_runtime.storage_errors import (
     AutosaveError,
+    ContentKindError,
     CorruptFileError,
     DamagedFileError,
     DecompressionError,
@@ -99,6 +115,9 @@ from node_runtime.storage_errors import (
     EncryptionMissingError,
     HeaderMismatchError,
     InsecureStoreError,
+    JournalBaseMismatchError,
+    JournalFramingError,
+    JournalFullError,
     NotRegularFileError,
     NotSealedFileError,
     SealedFileError,
@@ -121,6 +140,7 @@ __all__ = [
     "CONTAINER_VERSION",
     "DEFAULT_COOLDOWN_S",
     "DEFAULT_INTERVAL_S",
+    "DEFAULT_JOURNAL_MAX_DELTAS",
     "DEFAULT_KEEP_LAST",
     "DEFAULT_MAX_ADDRESSES_PER_PEER",
     "DEFAULT_MAX_EXTENSION_BYTES",
@@ -135,6 +155,7 @@ __all__ = [
     "MAGIC",
     "MAX_HEADER_BYTES",
     "MAX_SIGNED_RECORD_SIZE",
+    "MIN_JOURNAL_MAX_BYTES",
     "AddressBook",
     "AddressLimitError",
     "AutosaveError",
@@ -147,6 +168,7 @@ __all__ = [
     "ComponentError",
     "ComponentTypeError",
     "ComponentValueError",
+    "ContentKindError",
     "CorruptFileError",
     "Counters",
     "DamagedFileError",
@@ -170,6 +192,11 @@ __all__ = [
     "InvalidMultiaddrError",
     "InvalidPeerIdError",
     "IpList",
+    "JournalBaseMismatchError",
+    "JournalFramingError",
+    "JournalFullError",
+    "JournalState",
+    "JournalStore",
     "LifecycleQueue",
     "ManualClock",
     "Multiaddr",
@@ -195,6 +222,7 @@ __all__ = [
     "RefCountUnderflowError",
     "ReservationKeeper",
     "RestoreValueError",
+    "SealedDelta",
     "SealedFileError",
     "SealedHeader",
     "SealedSnapshot",
@@ -220,8 +248,11 @@ __all__ = [
     "looks_sealed",
     "read_header",
     "seal",
+    "seal_delta",
+    "seal_encoded",
     "sign_peer_record",
     "unseal",
+    "unseal_delta",
     "verify",
     "verify_signed_peer_record",
 ]

@@ -34,14 +34,13 @@ from node_runtime.durable_io import write_atomically
 from node_runtime.identity import Identity
 from node_runtime.journal_chain import JournalChain, JournalLimits
 from node_runtime.journal_file import JournalWriter
-from node_runtime.journal_replay import RecordChecks, journal_extent, replay_journal
+from node_runtime.journal_replay import RecordChecks, journal_extent, replay_journal, stored_root
 from node_runtime.peer_id import PeerId
 from node_runtime.quarantine import QUARANTINE, QUARANTINED_NAME, set_aside
 from node_runtime.retention import beyond_limits, remove_generation
 from node_runtime.sealed_file import (
     Flags,
     SealedHeader,
-    SealedSnapshot,
     seal_delta,
     seal_encoded,
     unseal,
@@ -79,14 +78,24 @@ from node_runtime.store_files import (
     stored_files,
 )
 from snapshot_schema import (
-    CURRENT_SNAPSHOT_SPEC_VERSION,
     DEFAULT_MAX_SNAPSHOT_SIZE,
     SnapshotDecodeError,
     SnapshotError,
     TransientSnapshot,
     encode,
+    root_ref_of_encoded,
 )
-from snapshot_schema.delta_records import SnapshotDelta, StateRef, VersionedSnapshot
+from snapshot_schema.delta_records import SnapshotDelta
+
+__all__ = [
+    "DEFAULT_JOURNAL_MAX_DELTAS",
+    "DEFAULT_KEEP_LAST",
+    "MAX_GENERATION",
+    "MIN_JOURNAL_MAX_BYTES",
+    "QUARANTINE",
+    "SEQUENCE_LIMIT",
+    "DirectoryStore",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -107,20 +116,6 @@ when their file verifies. No store saves its way up here (at a million saves a s
 
 def _signer(header: SealedHeader) -> PeerId | None:
     return header.peer_id if Flags.SIGNED in header.flags else None
-
-
-def _root_state(sealed: SealedSnapshot, generation: int) -> StateRef:
-    """The name of a stored snapshot's state: the SHA-256 of its bytes as stored (the bytes the
-    writer hashed), re-encoded only for an older spec version, whose bytes are not canonical."""
-    if sealed.header.spec_version == CURRENT_SNAPSHOT_SPEC_VERSION:
-        return _temporary_root(sealed.encoded, generation)
-    return _temporary_root(encode(sealed.snapshot), generation)
-
-
-def _temporary_root(encoded: bytes, generation: int) -> StateRef:  # until delta core lands
-    import hashlib
-
-    return StateRef(generation, 0, hashlib.sha256(encoded).digest())
 
 
 class DirectoryStore:
@@ -265,11 +260,12 @@ class DirectoryStore:
         file, size = open_regular_file(path)
         with file:
             header = read_open_header(file, path, size, self._max_snapshot_size)
-        deltas, journal_bytes, last_wall_ns = journal_extent(
-            journal_beside(path), header, self._max_snapshot_size
+        extent = journal_extent(journal_beside(path), header, self._max_snapshot_size)
+        if extent is None or extent.last_wall_ns is None:
+            return SnapshotRef(generation, path, size, header.created_wall_ns)
+        return SnapshotRef(
+            generation, path, size, extent.last_wall_ns, None, extent.deltas, extent.bytes
         )
-        created = header.created_wall_ns if last_wall_ns is None else last_wall_ns
-        return SnapshotRef(generation, path, size, created, None, deltas, journal_bytes)
 
     def list(self) -> list[SnapshotRef]:
         """Every stored generation whose snapshot header this build reads, oldest first, with
@@ -314,7 +310,7 @@ class DirectoryStore:
         )
         if sealed.header.generation != generation:
             raise CorruptFileError(f"file name says generation {generation}, its header another")
-        root = VersionedSnapshot(_root_state(sealed, generation), sealed.snapshot)
+        root = stored_root(sealed, generation)
         if not with_journal:
             ref = SnapshotRef(generation, path, len(data), sealed.header.created_wall_ns, root.ref)
             return StoredSnapshot(ref, sealed.header, sealed.snapshot)
@@ -427,7 +423,7 @@ class DirectoryStore:
             # Written, it would be skipped by every reader with this store's limit: a save
             # that no restore could load is no save.
             raise SnapshotTooLargeError(f"{self.path}: {error}: not saved") from None
-        state = _temporary_root(encoded, generation)
+        state = root_ref_of_encoded(encoded, generation)
         path = self.path / snapshot_name(generation)
         ref = SnapshotRef(generation, path, len(data), snapshot.taken_at.wall_ns, state)
         with self._lock:

@@ -7,10 +7,9 @@ is told to save a full snapshot (`FullSnapshotNeeded`).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import attrs
 
+from node_runtime.errors import PeerIdMismatchError
 from node_runtime.journal_file import JournalWriter
 from node_runtime.peer_id import PeerId
 from node_runtime.snapshot_store import SnapshotRef
@@ -19,7 +18,9 @@ from node_runtime.storage_errors import (
     JournalFullError,
     StoreWriteError,
 )
-from snapshot_schema.delta_records import SnapshotDelta, StateRef
+from snapshot_schema.delta_records import FIELDS_BY_NAME, Replace, SnapshotDelta, StateRef
+
+_PEER_FIELD = FIELDS_BY_NAME["peer_id_bytes"].name  # a VALUE field: only ever replaced
 
 
 @attrs.frozen
@@ -56,7 +57,8 @@ class JournalChain:
         )
 
     def check_base(self, delta: SnapshotDelta) -> None:
-        """Refuse `delta` unless it follows the tip and one more record is allowed."""
+        """Refuse `delta` unless it follows the tip, keeps the node's PeerId, and one more
+        record is allowed."""
         where = f"generation {self.tip.generation}"
         if self._writer.broken:
             raise JournalBaseMismatchError(
@@ -67,6 +69,11 @@ class JournalChain:
             raise JournalBaseMismatchError(
                 f"{self._writer.path}: the delta's base {delta.base} is not the journal's tip "
                 f"{self.tip_state}: save a full snapshot"
+            )
+        peer = delta.changes.get(_PEER_FIELD)
+        if isinstance(peer, Replace) and peer.value != self.peer_id.to_bytes():
+            raise PeerIdMismatchError(
+                f"{self._writer.path}: the delta changes the node's PeerId from {self.peer_id}"
             )
         if self._writer.records + 1 > self.limits.max_deltas:
             raise JournalFullError(
@@ -99,11 +106,6 @@ class JournalChain:
             journal_bytes=self._writer.length,
         )
         return self.tip
-
-    @property
-    def path(self) -> Path:
-        """The journal file."""
-        return self._writer.path
 
     def close(self) -> None:
         self._writer.close()

@@ -15,11 +15,17 @@ import attrs
 
 from node_runtime.journal_file import RecordFraming, read_records, record_headers
 from node_runtime.peer_id import PeerId
-from node_runtime.sealed_file import SealedHeader, unseal_delta
+from node_runtime.sealed_file import SealedHeader, SealedSnapshot, unseal_delta
 from node_runtime.snapshot_store import JournalState
 from node_runtime.storage_errors import HeaderMismatchError, NotRegularFileError
 from node_runtime.store_files import open_regular_file
-from snapshot_schema import SnapshotError
+from snapshot_schema import (
+    CURRENT_SNAPSHOT_SPEC_VERSION,
+    SnapshotError,
+    apply,
+    root_ref,
+    root_ref_of_encoded,
+)
 from snapshot_schema.delta_records import VersionedSnapshot
 
 
@@ -61,8 +67,8 @@ def replay_journal(
     except FileNotFoundError:
         return Replayed(root, wall_ns, JournalState())
     except NotRegularFileError as error:
-        return Replayed(root, wall_ns, JournalState(damage=f"{error}"))
-    damage = None
+        return Replayed(root, wall_ns, JournalState(damage=str(error), error=error))
+    problem = None
     with file:
         framing = RecordFraming.of_snapshot(header)
         try:
@@ -76,8 +82,6 @@ def replay_journal(
                 ).delta
                 if until_wall_ns is not None and delta.taken_at.wall_ns > until_wall_ns:
                     break
-                from snapshot_schema import apply  # TEMPORARY until delta core lands
-
                 after = apply(state, delta)
                 if after.snapshot.framework.peer_id_bytes != header.peer_id.to_bytes():
                     raise HeaderMismatchError("the delta changes the node's PeerId")
@@ -86,21 +90,38 @@ def replay_journal(
                 applied += 1
                 end = record.offset + len(record.data)
         except SnapshotError as error:
-            damage = f"record {applied} at offset {end}: {error}"
-    journal = JournalState(applied, end, size - end, damage)
+            problem = error
+    damage = None if problem is None else f"record {applied} at offset {end}: {problem}"
+    journal = JournalState(applied, end, size - end, damage, problem)
     return Replayed(state, wall_ns, journal)
 
 
-def journal_extent(path: Path, header: SealedHeader, max_size: int) -> tuple[int, int, int | None]:
-    """How many complete records the journal at `path` holds before any damage, their bytes,
-    and the last one's creation time, from the headers alone (not verified); zeros and `None`
-    when there is no journal, or it is not a regular file."""
-    records = end = 0
-    last_wall_ns = None
+@attrs.frozen
+class JournalExtent:
+    """A journal as its headers show it (not verified): the complete records before any
+    damage, their bytes, the last one's creation time, the file's size, and what stopped the
+    walk early (`None` at the end of the file or a torn last record)."""
+
+    deltas: int = 0
+    bytes: int = 0
+    last_wall_ns: int | None = None
+    file_size: int = 0
+    problem: SnapshotError | None = None
+
+
+def journal_extent(path: Path, header: SealedHeader, max_size: int) -> JournalExtent | None:
+    """The extent of the journal at `path`, which follows the snapshot whose header is
+    `header`, from its headers alone; `None` when there is no journal file. A journal that is
+    not a regular file is never opened: its `problem` says so."""
     try:
         file, size = open_regular_file(path)
-    except (FileNotFoundError, NotRegularFileError):
-        return 0, 0, None
+    except FileNotFoundError:
+        return None
+    except NotRegularFileError as error:
+        return JournalExtent(problem=error)
+    records = end = 0
+    last_wall_ns = None
+    problem = None
     with file:
         try:
             for offset, record in record_headers(
@@ -109,6 +130,17 @@ def journal_extent(path: Path, header: SealedHeader, max_size: int) -> tuple[int
                 records += 1
                 end = offset + record.file_length
                 last_wall_ns = record.created_wall_ns
-        except SnapshotError:
-            pass  # listing reads what it can: `load` reports the damage
-    return records, end, last_wall_ns
+        except SnapshotError as error:
+            problem = error
+    return JournalExtent(records, end, last_wall_ns, size, problem)
+
+
+def stored_root(sealed: SealedSnapshot, generation: int) -> VersionedSnapshot:
+    """A verified stored snapshot with the name of its state: the SHA-256 of its bytes as
+    stored (the bytes the writer hashed), re-encoded only for an older spec version, whose
+    bytes are not the canonical ones the name is defined over."""
+    if sealed.header.spec_version == CURRENT_SNAPSHOT_SPEC_VERSION:
+        ref = root_ref_of_encoded(sealed.encoded, generation)
+    else:
+        ref = root_ref(sealed.snapshot, generation)
+    return VersionedSnapshot(ref, sealed.snapshot)

@@ -51,7 +51,9 @@ from snapshot_schema import (
     DEFAULT_MAX_SNAPSHOT_SIZE,
     TransientSnapshot,
     decode,
+    decode_delta,
     encode,
+    encode_delta,
     spec_version_of,
 )
 from snapshot_schema.byte_view import byte_view
@@ -138,15 +140,13 @@ def sealed_size_bound(encoded_length: int) -> int:
     """The largest sealed file a snapshot of `encoded_length` encoded bytes can make: the
     largest header, zlib's worst case (its `compressBound`), the GCM tag, a signature and the
     digest. A reader that knows no larger file can be genuine never reads one."""
-    worst_body = (
-        encoded_length
-        + (encoded_length >> 12)
-        + (encoded_length >> 14)
-        + (encoded_length >> 25)
-        + 13
-        + _TAG_BYTES
-    )
+    worst_body = _deflate_bound(encoded_length) + _TAG_BYTES
     return MAX_HEADER_BYTES + worst_body + _SIGNATURE_BYTES + _DIGEST_BYTES
+
+
+def _deflate_bound(length: int) -> int:
+    """zlib's `compressBound`: no zlib stream of `length` bytes is longer."""
+    return length + (length >> 12) + (length >> 14) + (length >> 25) + 13
 
 
 def length_problem(header: SealedHeader) -> str | None:
@@ -162,10 +162,10 @@ def length_problem(header: SealedHeader) -> str | None:
                 f"body length {header.body_length} does not fit the encoded length "
                 f"{header.encoded_length}"
             )
-    elif header.file_length > sealed_size_bound(header.encoded_length):
+    elif header.body_length > _deflate_bound(header.encoded_length) + tag:
         return (
-            f"{header.file_length} bytes cannot hold the {header.encoded_length} encoded bytes "
-            "the header states"
+            f"a compressed body of {header.body_length} bytes cannot hold the "
+            f"{header.encoded_length} encoded bytes the header states"
         )
     return None
 
@@ -266,8 +266,6 @@ def seal_delta(
     that `unseal_delta` with that limit would refuse is refused here (`SnapshotTooLargeError`)."""
     if signer is not None and signer.peer_id != peer_id:
         raise PeerIdMismatchError(f"{signer.peer_id} cannot sign a delta of {peer_id}")
-    from snapshot_schema import encode_delta  # TEMPORARY until the delta codec lands
-
     encoded = encode_delta(delta)
     if max_delta_size is not None and len(encoded) > max_delta_size:
         raise SnapshotTooLargeError(
@@ -558,8 +556,6 @@ def unseal_delta(
         require_encryption=require_encryption,
         max_size=max_delta_size,
     )
-    from snapshot_schema import decode_delta  # TEMPORARY until the delta codec lands
-
     delta = decode_delta(encoded, max_size=max_delta_size)
     if delta.spec_version != header.spec_version:
         raise HeaderMismatchError("header and delta disagree on the spec version")

@@ -18,7 +18,7 @@ from typing import Protocol
 import attrs
 
 from node_runtime.sealed_file import SealedHeader
-from snapshot_schema import TransientSnapshot
+from snapshot_schema import SnapshotError, TransientSnapshot
 from snapshot_schema.delta_records import SnapshotDelta, StateRef, VersionedSnapshot
 
 
@@ -47,14 +47,16 @@ class SnapshotRef:
 @attrs.frozen
 class JournalState:
     """What loading a generation's journal found: the records applied and their bytes, and
-    the bytes left after them. `damage` says why loading stopped before the end of the file
-    (which record, at which offset, what failed); `None` when every complete record applied,
-    and the bytes left, if any, are a torn last record (a crash during an append)."""
+    the bytes after them (`ignored_bytes`). `damage` says why loading stopped before the end
+    of the file (which record, at which offset, what failed), and `error` is that failure;
+    both `None` when every complete record applied: the bytes after them, if any, are a torn
+    last record (a crash during an append), or, for `at()`, the deltas taken later."""
 
     deltas: int = 0
     bytes: int = 0
     ignored_bytes: int = 0
     damage: str | None = None
+    error: SnapshotError | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
