@@ -22,11 +22,11 @@ from snapshot_schema import (
     RecordTable,
     SnapshotDecodeError,
     SnapshotError,
-    TransientSnapshot,
     decode,
     decode_delta,
     delta_spec_version_of,
 )
+from snapshot_schema.delta_apply import field_value
 from snapshot_schema.delta_decoder import ALLOWED_OPS
 from snapshot_schema.delta_encoder import OP_PATCH, OP_REPLACE, OP_SPLICE
 from snapshot_schema.delta_records import (
@@ -52,13 +52,6 @@ def ids(fields: Sequence[DeltaField]) -> list[str]:
     return [field.name for field in fields]
 
 
-def value_of(snapshot: TransientSnapshot, field: DeltaField) -> Any:
-    value: Any = snapshot
-    for name in field.path:
-        value = getattr(value, name)
-    return value
-
-
 def refusal(data: bytes, read: Any = decode_delta) -> tuple[str, tuple[Any, ...]]:
     with pytest.raises(SnapshotDecodeError) as caught:
         read(data)
@@ -71,19 +64,19 @@ def refusal(data: bytes, read: Any = decode_delta) -> tuple[str, tuple[Any, ...]
 @pytest.mark.parametrize("field", DELTA_FIELDS, ids=ids(DELTA_FIELDS))
 def test_a_replace_decodes_to_the_value_decode_gives_its_field(field: DeltaField) -> None:
     data = delta_bytes([[field.id, OP_REPLACE, field_of(FULL_BODY, field)]])
-    assert decode_delta(data).changes == {field.name: Replace(value_of(FULL, field))}
+    assert decode_delta(data).changes == {field.name: Replace(field_value(FULL, field))}
 
 
 @pytest.mark.parametrize("field", KEYED, ids=ids(KEYED))
 def test_a_patch_upserts_entries_decoded_as_its_field(field: DeltaField) -> None:
     data = delta_bytes([[field.id, OP_PATCH, [[], field_of(FULL_BODY, field)]]])
-    assert decode_delta(data).changes == {field.name: Patch((), value_of(FULL, field))}
+    assert decode_delta(data).changes == {field.name: Patch((), field_value(FULL, field))}
 
 
 @pytest.mark.parametrize("field", SEQUENCES, ids=ids(SEQUENCES))
 def test_a_splice_appends_elements_decoded_as_its_field(field: DeltaField) -> None:
     data = delta_bytes([[field.id, OP_SPLICE, [2, 5, field_of(FULL_BODY, field)]]])
-    assert decode_delta(data).changes == {field.name: Splice(2, 5, value_of(FULL, field))}
+    assert decode_delta(data).changes == {field.name: Splice(2, 5, field_value(FULL, field))}
 
 
 def snapshot_refusal(field: DeltaField, value: object) -> tuple[str, tuple[Any, ...]]:

@@ -51,9 +51,9 @@ from snapshot_schema import (
     PendingOutboundEntry,
     RecordTable,
     TimerMaturedIngress,
-    TransientSnapshot,
     decode_delta,
 )
+from snapshot_schema.delta_apply import field_value
 from snapshot_schema.delta_encoder import encode_delta, make_delta, root_ref_of_encoded
 from snapshot_schema.delta_records import (
     DELTA_FIELDS,
@@ -75,13 +75,6 @@ HOUR_NS = 3_600_000_000_000
 def golden_ref(name: str, generation: int) -> StateRef:
     """The state of the v2 golden snapshot `name` as generation `generation`'s full snapshot."""
     return root_ref_of_encoded((V2_DIR / f"{name}.msgpack").read_bytes(), generation)
-
-
-def field_value(snapshot: TransientSnapshot, field: DeltaField) -> Any:
-    value: Any = snapshot
-    for name in field.path:
-        value = getattr(value, name)
-    return value
 
 
 # Each field replaced by its value in a v2 golden that holds a non-default one.
