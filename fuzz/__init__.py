@@ -9,6 +9,6 @@ see `fuzz/README.md`.
 Importing this package imports no target code, so `python -m fuzz` can instrument it.
 """
 
-TARGETS = ("decode", "sealed", "multiaddr", "peer_id", "restore")
+TARGETS = ("decode", "sealed", "multiaddr", "peer_id", "restore", "decode_delta")
 """Every harness: `fuzz.fuzz_<target>` holds its `check`, `fuzz/corpus/<target>/` its seeds and
 `fuzz/regressions/<target>/` the inputs that once broke its contract."""

@@ -1,7 +1,8 @@
 """`python -m fuzz <target> [libFuzzer flags] [corpus dirs or files]`: run one harness,
 instrumented (or use the `fuzz/run` wrapper, which libFuzzer can re-execute).
 
-Targets: decode, sealed, multiaddr, peer_id, restore. Example (see fuzz/README.md):
+Targets: decode, sealed, multiaddr, peer_id, restore, decode_delta. Example (see
+fuzz/README.md):
 
     fuzz/run decode -runs=1000000 -timeout=10 -rss_limit_mb=1024 -max_len=4096 \
         fuzz/work/decode fuzz/corpus/decode fuzz/regressions/decode

@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 import random
 import struct
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import msgpack
 
 from fuzz import TARGETS
@@ -33,7 +35,17 @@ from node_runtime import (
     sign_peer_record,
 )
 from node_runtime.sealed_file import MAGIC
-from snapshot_schema import CURRENT_SNAPSHOT_SPEC_VERSION, TransientSnapshot, decode, encode
+from snapshot_schema import (
+    CURRENT_SNAPSHOT_SPEC_VERSION,
+    DELTA_FIELDS,
+    EnvelopeIngress,
+    PendingOutboundEntry,
+    TransientSnapshot,
+    decode,
+    diff,
+    encode,
+    encode_delta,
+)
 
 FUZZ_DIR = Path(__file__).resolve().parent
 CORPUS_DIR = FUZZ_DIR / "corpus"
@@ -320,6 +332,94 @@ def peer_id_seeds() -> dict[str, bytes]:
     return seeds
 
 
+DELTA_GOLDEN_DIR = GOLDEN_DIR / "delta-v1"
+
+
+def delta_goldens() -> dict[str, bytes]:
+    """Every delta golden (each at most a few KiB)."""
+    return {path.stem: path.read_bytes() for path in sorted(DELTA_GOLDEN_DIR.glob("*.msgpack"))}
+
+
+def busy_delta() -> bytes:
+    """The delta from the busy node's snapshot to a later one: counters and blocklist patched,
+    a peer's rows removed from every table, the outbound queue and ingress spliced."""
+    before = busy_snapshot()
+    framework = before.framework
+    gone = framework.address_book[0].peer_id
+    governor = attrs.evolve(
+        framework.peer_governor,
+        blocklist=framework.peer_governor.blocklist | {PEER_IDENTITY.peer_id.to_bytes()},
+    )
+    outbound = (*framework.pending_outbound[1:], PendingOutboundEntry(b"\x0a\x02hi"))
+    later = attrs.evolve(
+        before,
+        taken_at=attrs.evolve(before.taken_at, monotonic_ns=before.taken_at.monotonic_ns + S),
+        framework=attrs.evolve(
+            framework,
+            counters={**framework.counters, "envelopes_sent": 6, "dials_failed": 1},
+            address_book=[row for row in framework.address_book if row.peer_id != gone],
+            peer_governor=governor,
+            pending_outbound=outbound,
+        ),
+        ingress=(*before.ingress, EnvelopeIngress(b"\x0a\x01x")),
+    )
+    return encode_delta(diff(before, later, generation=7))
+
+
+DELTA_ENVELOPE = b"\x92\x01"
+_FIELD = {field.name: field.id for field in DELTA_FIELDS}
+
+
+def _delta(changes: list[Any], **head: object) -> bytes:
+    """A delta written by hand: `head` may replace the body's first four elements."""
+    body = [
+        head.get("snapshot_spec_version", CURRENT_SNAPSHOT_SPEC_VERSION),
+        head.get("base", [7, 3, bytes(32)]),
+        head.get("target", [7, 4, bytes(range(32))]),
+        head.get("taken_at", [1, 2]),
+        changes,
+    ]
+    return msgpack.packb([1, body], use_bin_type=True)
+
+
+PEER_A = bytes.fromhex("1220") + bytes(32)
+PEER_B = bytes.fromhex("1220") + bytes([1]) * 32
+
+
+def hostile_deltas() -> dict[str, bytes]:
+    """Deltas that probe each refusal of the delta decoder."""
+    row = [PEER_A, [b"\x01"], 1, [None]]
+    return {
+        "empty": b"",
+        "not-an-envelope": b"\x91\x01",
+        "version-only": DELTA_ENVELOPE,
+        "version-nil": b"\x92\xc0\x90",
+        "version-newer": b"\x92\x02\x90",
+        "version-zero": b"\x92\x00\x90",
+        "body-of-four": msgpack.packb([1, [2, [7, 3, bytes(32)], [7, 4, bytes(32)], [1, 2]]]),
+        "snapshot-version-newer": _delta([], snapshot_spec_version=3),
+        "another-generation": _delta([], target=[8, 4, bytes(32)]),
+        "sequence-not-above": _delta([], target=[7, 3, bytes(32)]),
+        "digest-31-bytes": _delta([], base=[7, 3, bytes(31)]),
+        "unknown-field": _delta([[99, 0, []]]),
+        "fields-descending": _delta([[_FIELD["slot_table"], 0, []], [_FIELD["frontier"], 0, []]]),
+        "value-patched": _delta([[_FIELD["failure_threshold"], 1, [[], 3]]]),
+        "map-spliced": _delta([[_FIELD["counters"], 2, [0, 0, []]]]),
+        "unknown-op": _delta([[_FIELD["frontier"], 3, []]]),
+        "removed-out-of-order": _delta([[_FIELD["counters"], 1, [["b", "a"], []]]]),
+        "removed-also-upserted": _delta([[_FIELD["counters"], 1, [["a"], [["a", 1]]]]]),
+        "removed-slot-not-a-pair": _delta([[_FIELD["slot_table"], 1, [[[1]], []]]]),
+        "upserted-out-of-peer-order": _delta(
+            [[_FIELD["address_book"], 1, [[], [[PEER_B, *row[1:]], row]]]]
+        ),
+        "allowlist-patched-to-nil": _delta([[_FIELD["allowlist"], 1, [[], None]]]),
+        "splice-negative": _delta([[_FIELD["ingress"], 2, [-1, 0, []]]]),
+        "nested-arrays": DELTA_ENVELOPE + b"\x91" * 2000 + b"\x90",
+        "array32-max-claim": DELTA_ENVELOPE + b"\xdd\xff\xff\xff\xff",
+        "map": DELTA_ENVELOPE + b"\x81\xa1a\x02",
+    }
+
+
 def seeds_for(target: str) -> dict[str, bytes]:
     snapshots = goldens()
     if target == "decode":
@@ -344,13 +444,25 @@ def seeds_for(target: str) -> dict[str, bytes]:
         seeds = sealed_seeds(rebound, "busy")
         seeds.update(hostile_sealed())
         return seeds
+    if target == "decode_delta":
+        seeds = {f"golden-{name}": data for name, data in delta_goldens().items()}
+        seeds["busy-node"] = busy_delta()
+        seeds["trailing-garbage"] = with_trailing_garbage(seeds["golden-patches"])
+        seeds["snapshot-typical"] = snapshots["typical"]  # a snapshot is no delta
+        seeds.update({f"hostile-{name}": data for name, data in hostile_deltas().items()})
+        return seeds
     if target == "multiaddr":
         return multiaddr_seeds()
     return peer_id_seeds()
 
 
-def main() -> None:
-    for target in TARGETS:
+def main(targets: list[str] | None = None) -> None:
+    """Write the seeds of `targets` (every target by default: `python -m fuzz.make_corpus
+    [target ...]`)."""
+    unknown = sorted(set(targets or ()) - set(TARGETS))
+    if unknown:
+        raise SystemExit(f"unknown targets {unknown}: choose from {', '.join(TARGETS)}")
+    for target in targets or TARGETS:
         directory = CORPUS_DIR / target
         directory.mkdir(parents=True, exist_ok=True)
         seeds = {f"{name}.bin": data for name, data in seeds_for(target).items()}
@@ -362,4 +474,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -28,6 +28,7 @@ from test_hostile_limits import (
 from snapshot_schema import (
     IncompatibleDeltaVersion,
     SnapshotDecodeError,
+    SnapshotDelta,
     SnapshotError,
     decode_delta,
 )
@@ -278,3 +279,20 @@ def test_inputs_refused_before_the_body_is_built_cost_about_one_copy() -> None:
     ):
         case = next(case for case in CASES if case.name == name)
         assert traced_peak(case.data) <= 3 * len(case.data), name
+
+
+FUZZ_SEEDS = Path(__file__).resolve().parents[2] / "fuzz" / "corpus" / "decode_delta"
+
+
+def test_the_fuzz_seeds_are_what_their_names_say() -> None:
+    """The `decode_delta` harness starts from every golden (valid) and from deltas that each
+    break a rule (refused), so mutations reach both sides of every check."""
+    seeds = {path.stem: path.read_bytes() for path in FUZZ_SEEDS.glob("*.bin")}
+    assert {name[len("golden-") :] for name in seeds if name.startswith("golden-")} == set(GOLDENS)
+    hostile = [name for name in seeds if name.startswith("hostile-")]
+    assert len(hostile) >= 20
+    for name in hostile:
+        with pytest.raises(SnapshotError):
+            decode_delta(seeds[name])
+    for name in ("busy-node", *(f"golden-{golden}" for golden in GOLDENS)):
+        assert isinstance(decode_delta(seeds[name]), SnapshotDelta)
