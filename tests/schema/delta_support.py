@@ -7,7 +7,7 @@ import attrs
 import msgpack
 
 from snapshot_schema import FrameworkSnapshot, PeerGovernorSnapshot, TransientSnapshot
-from snapshot_schema.delta_records import FIELDS_BY_NAME, DeltaField
+from snapshot_schema.delta_records import DeltaField
 
 BASE_DIGEST = bytes(range(32))
 TARGET_DIGEST = bytes(range(32, 64))
@@ -61,14 +61,3 @@ def delta_bytes(
     """A delta written by hand: `[version, [snapshot_version, base, target, taken_at, changes]]`."""
     body = [snapshot_version, base, target, taken_at, changes]
     return msgpack.packb([version, body], use_bin_type=True)
-
-
-def with_values(snapshot: TransientSnapshot, values: dict[str, Any]) -> TransientSnapshot:
-    """`snapshot` with each field named in `values` (by `DeltaField.name`) set to its value."""
-    owners: dict[int, dict[str, Any]] = {1: {}, 2: {}, 3: {}}
-    for name, value in values.items():
-        owners[len(FIELDS_BY_NAME[name].path)][name] = value
-    framework = snapshot.framework
-    if owners[3]:
-        owners[2]["peer_governor"] = attrs.evolve(framework.peer_governor, **owners[3])
-    return attrs.evolve(snapshot, framework=attrs.evolve(framework, **owners[2]), **owners[1])
