@@ -85,16 +85,14 @@ def _build(field: DeltaField, raw: object, where: Path, peers: PeerColumns) -> A
     `where` (the payload's place in the delta) instead of at the field's place in a body."""
     try:
         return _VALUE_BUILDERS[field.name](raw, field.path, peers)
-    except SnapshotDecodeError as error:
-        depth = len(field.path)
-        inner = error.path[depth:] if error.path[:depth] == field.path else error.path
-        raise SnapshotDecodeError(error.reason, (*where, *inner)) from None
+    except SnapshotDecodeError as error:  # located from the body, at `field.path` and below
+        raise SnapshotDecodeError(error.reason, (*where, *error.path[len(field.path) :])) from None
 
 
 def _patch(field: DeltaField, raw: object, where: Path, peers: PeerColumns) -> Patch:
     removed, upserted = walk.array(raw, where, 2)
     # What a patch means beyond its values (keys valid and ascending, none also upserted, a
-    # table's rows in peer order) the record checks when the delta is built (`build_delta`).
+    # table's rows in peer order) the record checks when the delta is built (`_build_delta`).
     return Patch(
         walk.array(removed, (*where, "removed")),
         _build(field, upserted, (*where, "upserted"), peers),
@@ -185,7 +183,7 @@ def _wire_path(path: Path, changes: FrozenMap[str, Change]) -> Path:
     return ("changes", index, "payload", *inner)
 
 
-def build_delta(raw: object) -> SnapshotDelta:
+def _build_delta(raw: object) -> SnapshotDelta:
     """The `SnapshotDelta` a decoded body (`[snapshot_spec_version, base, target, taken_at,
     changes]`, plain msgpack values) describes; `SnapshotDecodeError` if it is invalid."""
     version_raw, base_raw, target_raw, taken_at_raw, changes_raw = walk.array(raw, (), 5)
@@ -226,7 +224,7 @@ def decode_delta(
     if found != DELTA_SPEC_VERSION:
         raise IncompatibleDeltaVersion(found, DELTA_SPEC_VERSION)
     with gc_paused():
-        return build_delta(unpack_body(view[body_offset:], "delta"))
+        return _build_delta(unpack_body(view[body_offset:], "delta"))
 
 
 def delta_spec_version_of(data: bytes | bytearray | memoryview) -> int | None:
