@@ -15,6 +15,13 @@ from node_runtime.cli.files import (
     read_snapshot_file,
     reading_options,
 )
+from node_runtime.cli.journal import (
+    JournalView,
+    journal_json,
+    journal_text,
+    read_journal,
+    snapshot_named,
+)
 from node_runtime.cli.peer_state import (
     expiry_text,
     key_text,
@@ -51,9 +58,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Show a snapshot file's header (version, PeerId, generation, time, flags, "
         "sizes), a summary of its state, and its peers' addresses (with their expiry), IP "
         "filters, peer records and extensions. The file is verified first; an encrypted file "
-        "read without --key-file shows its header only.",
+        "read without --key-file shows its header only. A store's journal beside the file "
+        "(NAME.journal) is verified and applied: the state shown is the one after its deltas.",
     )
-    parser.add_argument("file", metavar="FILE", help="a sealed .nsnap file or a raw snapshot")
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        help="a sealed .nsnap file, a raw snapshot, or a store's .journal (with its snapshot)",
+    )
+    parser.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="show the snapshot file alone, without the journal beside it",
+    )
     parser.add_argument("--json", action="store_true", help="the full content as JSON")
     parser.add_argument(
         "--limit",
@@ -68,11 +85,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    loaded = read_snapshot_file(args.file, reading_options(args), need_state=False)
+    options = reading_options(args)
+    loaded = read_snapshot_file(snapshot_named(args.file), options, need_state=False)
+    journal = None
+    if not args.no_journal:
+        loaded, journal = read_journal(loaded, options)
     if args.json:
-        print(dump_json(_as_json(loaded)))
+        print(dump_json(_as_json(loaded, journal)))
     else:
-        say(*_describe(loaded, args.limit))
+        say(*_describe(loaded, journal, args.limit))
     return ExitCode.OK
 
 
@@ -87,18 +108,19 @@ def _verified(loaded: SnapshotFile) -> list[str]:
     return checks
 
 
-def _as_json(loaded: SnapshotFile) -> JsonValue:
+def _as_json(loaded: SnapshotFile, journal: JournalView | None) -> JsonValue:
     return {
         "file": loaded.path,
         "size": u64(loaded.size),
         "format": "raw" if loaded.header is None else "sealed",
         "header": None if loaded.header is None else header_json(loaded.header),
         "verified": list[JsonValue](_verified(loaded)),
+        "journal": journal_json(journal),
         "snapshot": None if loaded.snapshot is None else to_json(loaded.snapshot),
     }
 
 
-def _describe(loaded: SnapshotFile, limit: int) -> list[str]:
+def _describe(loaded: SnapshotFile, journal: JournalView | None, limit: int) -> list[str]:
     lines = [f"file          {loaded.path} ({loaded.size} bytes)"]
     header = loaded.header
     if header is None:
@@ -118,6 +140,8 @@ def _describe(loaded: SnapshotFile, limit: int) -> list[str]:
             f"encoded {header.encoded_length} bytes",
         ]
     lines.append(f"verified      {', '.join(_verified(loaded))}")
+    if journal is not None:
+        lines.append(f"journal       {journal_text(journal)}")
     if loaded.snapshot is None:
         lines.append(f"state         {_LOCKED}")
     else:

@@ -14,6 +14,7 @@ from node_runtime.cli.files import (
     read_snapshot_file,
     reading_options,
 )
+from node_runtime.cli.journal import journal_text, read_journal, snapshot_named
 from node_runtime.cli.render import iso_utc, peer_text, say, seconds
 from node_runtime.clock import ManualClock
 from node_runtime.node import Node
@@ -47,9 +48,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "holds back (blocked, not allowed), how many envelopes await redelivery. By "
         "default the node is restored at the snapshot's instant; --downtime restores it as "
         "after a restart that many seconds later (expired deadlines are then staggered, with "
-        "a fixed seed so the report is reproducible).",
+        "a fixed seed so the report is reproducible). A store's journal beside the file "
+        "(NAME.journal) is verified and applied first: the node is restored from the state "
+        "after its deltas.",
     )
-    parser.add_argument("file", metavar="FILE", help="a sealed .nsnap file or a raw snapshot")
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        help="a sealed .nsnap file, a raw snapshot, or a store's .journal (with its snapshot)",
+    )
+    parser.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="restore the snapshot file alone, without the journal beside it",
+    )
     parser.add_argument(
         "--identity",
         required=True,
@@ -76,7 +88,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run(args: argparse.Namespace) -> ExitCode:
     identity = read_identity(args.identity)
-    loaded = read_snapshot_file(args.file, reading_options(args))
+    options = reading_options(args)
+    loaded = read_snapshot_file(snapshot_named(args.file), options)
+    journal = None
+    if not args.no_journal:
+        loaded, journal = read_journal(loaded, options)
     taken = loaded.state.taken_at
     downtime: int = args.downtime
     clock = ManualClock(taken.monotonic_ns + downtime, taken.wall_ns + downtime)
@@ -86,6 +102,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     except SnapshotError as error:
         raise file_error(args.file, error) from None
     say(
+        *([] if journal is None else [f"journal: {journal_text(journal)}"]),
         f"restored {node.peer_id} as at {iso_utc(clock.wall_ns())} "
         f"({seconds(downtime)} after the snapshot)",
         _restore_counts(loaded.state.framework.counters, node),

@@ -24,11 +24,13 @@ from node_runtime.cli.render import (
     u64,
 )
 from node_runtime.directory_store import DirectoryStore
+from node_runtime.journal_replay import JournalExtent, journal_extent
 from node_runtime.quarantine import QUARANTINE
 from node_runtime.sealed_file import SealedHeader
+from node_runtime.snapshot_store import JournalState
 from node_runtime.storage_errors import StoreLockedError
 from node_runtime.store_directory import LOCK_FILE
-from node_runtime.store_files import read_stored_header, stored_files
+from node_runtime.store_files import journal_beside, read_stored_header, stored_files
 from snapshot_schema import SnapshotError
 
 
@@ -45,8 +47,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "ls",
         help="list the stored snapshots, oldest first",
         description="One line per stored file, oldest first: generation, creation time "
-        "(ISO-8601 UTC), size in bytes, flags. Headers are read, not verified (see `verify`); "
-        "a file whose header does not read shows its problem instead.",
+        "(ISO-8601 UTC), size in bytes, flags, and its journal if it has one: deltas, bytes, "
+        "the last delta's time, a torn tail or damage. Headers are read, not verified (see "
+        "`verify`); a file whose header does not read shows its problem instead.",
     )
     ls.add_argument("directory", metavar="DIR")
     ls.add_argument("--json", action="store_true", help="a JSON array, one object per file")
@@ -57,7 +60,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "verify",
         help="verify every stored snapshot",
         description="Load and verify every stored file (read-only: nothing is moved), one line "
-        "per file as `validate` prints them; exits with the most severe failure's code.",
+        "per file as `validate` prints them, and a line per journal: the deltas that verify "
+        "and apply, or the record where loading stops (DAMAGED, UNTRUSTED, ...); exits with "
+        "the most severe failure's code.",
     )
     verify.add_argument("directory", metavar="DIR")
     add_reading_options(verify)
@@ -116,9 +121,11 @@ def run_ls(args: argparse.Namespace) -> ExitCode:
         size: int | None = None
         header: SealedHeader | None = None
         problem: str | None = None
+        extent: JournalExtent | None = None
         try:
             size = os.lstat(path).st_size  # of a link or FIFO itself: never followed or opened
             header = read_stored_header(path, args.max_size)
+            extent = journal_extent(journal_beside(path), header, args.max_size)
         except (SnapshotError, OSError) as error:
             problem = f"{classify(error)[0].name}: {error}"
         if args.json:
@@ -129,16 +136,44 @@ def run_ls(args: argparse.Namespace) -> ExitCode:
                     "size": None if size is None else u64(size),
                     "header": None if header is None else header_json(header),
                     "problem": problem,
+                    "journal": _extent_json(journal_beside(path), extent),
                 }
             )
         elif header is None:
             say(f"{generation}  -  {'-' if size is None else size}  {problem}")
         else:
             created = iso_utc(header.created_wall_ns)
-            say(f"{generation}  {created}  {size}  {flags_text(header.flags)}")
+            line = f"{generation}  {created}  {size}  {flags_text(header.flags)}"
+            say(line if extent is None else f"{line}  journal {_extent_text(extent)}")
     if args.json:
         print(dump_json(rows))
     return ExitCode.OK
+
+
+def _extent_text(extent: JournalExtent) -> str:
+    """A journal as its headers show it: deltas, bytes, the last one's time, what follows."""
+    text = f"{extent.deltas} deltas {extent.bytes} bytes"
+    if extent.last_wall_ns is not None:
+        text += f" to {iso_utc(extent.last_wall_ns)}"
+    if extent.problem is not None:
+        return f"{text}, then {classify(extent.problem)[0].name}: {extent.problem}"
+    if extent.file_size > extent.bytes:
+        text += f" (+{extent.file_size - extent.bytes} bytes torn)"
+    return text
+
+
+def _extent_json(path: Path, extent: JournalExtent | None) -> JsonValue:
+    if extent is None:
+        return None
+    problem = extent.problem
+    return {
+        "path": str(path),
+        "deltas": u64(extent.deltas),
+        "bytes": u64(extent.bytes),
+        "file_size": u64(extent.file_size),
+        "last_created": None if extent.last_wall_ns is None else iso_utc(extent.last_wall_ns),
+        "problem": None if problem is None else f"{classify(problem)[0].name}: {problem}",
+    }
 
 
 def run_verify(args: argparse.Namespace) -> ExitCode:
@@ -156,18 +191,34 @@ def run_verify(args: argparse.Namespace) -> ExitCode:
         say(f"no snapshots in {store.path}")
     for generation, path in stored:
         try:
-            header = store.load(generation).header
+            loaded = store.load(generation)
         except (SnapshotError, OSError) as error:
             code = classify(error)[0]
             say(f"{code.name} {naming(path, str(error))}")
             codes.append(code)
-        else:
-            say(f"OK {path} {header_summary(header)}")
+            continue
+        say(f"OK {path} {header_summary(loaded.header)}")
+        journal_path = journal_beside(path)
+        if os.path.lexists(journal_path):
+            line, code = _journal_line(journal_path, loaded.journal)
+            say(line)
+            codes.append(code)
     quarantined = store.path / QUARANTINE
     if quarantined.is_dir():
         count = sum(1 for _ in quarantined.iterdir())
         say(f"{count} files in {quarantined} (set aside earlier, not checked)")
     return most_severe(codes)
+
+
+def _journal_line(path: Path, journal: JournalState) -> tuple[str, ExitCode]:
+    """The verification line of a generation's journal, and its exit code."""
+    if journal.error is not None:
+        code = classify(journal.error)[0]
+        return f"{code.name} {path}: {journal.deltas} deltas apply, then {journal.damage}", code
+    line = f"OK {path} {journal.deltas} deltas, {journal.bytes} bytes"
+    if journal.ignored_bytes:
+        line += f"; a torn last record of {journal.ignored_bytes} bytes left out"
+    return line, ExitCode.OK
 
 
 def run_prune(args: argparse.Namespace) -> ExitCode:
@@ -203,7 +254,10 @@ def run_prune(args: argparse.Namespace) -> ExitCode:
         removed = store.prune()
         kept = len(stored_files(directory))
     say(
-        *(f"removed generation {ref.generation} ({ref.size} bytes)" for ref in removed),
+        *(
+            f"removed generation {ref.generation} ({ref.size + ref.journal_bytes} bytes)"
+            for ref in removed
+        ),
         f"kept {kept} snapshots, removed {len(removed)}",
     )
     return ExitCode.OK

@@ -103,7 +103,7 @@ def test_inspect_json_is_the_full_content_with_text_for_peers_and_addresses(
     code = main(["inspect", "--json", str(files.b), "--key-file", str(files.key)])
     document = json.loads(capsys.readouterr().out)
     assert code == ExitCode.OK
-    assert list(document) == ["file", "size", "format", "header", "verified", "snapshot"]
+    assert list(document) == ["file", "size", "format", "header", "verified", "journal", "snapshot"]
     assert document["header"]["generation"] == "2"
     assert document["header"]["flags"] == ["signed", "encrypted"]
     framework = document["snapshot"]["framework"]
