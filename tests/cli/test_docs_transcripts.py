@@ -26,7 +26,7 @@ import pytest
 from cli_support import IDENTITY, KEY, PEERS, S, seal_version_1, snapshots, version_1_golden
 
 from node_runtime import DirectoryStore, ManualClock, Multiaddr, Node, seal
-from snapshot_schema import encode
+from snapshot_schema import VersionedSnapshot, diff, encode
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "docs" / "cli.md", ROOT / "docs" / "quickstart.md"]
@@ -65,7 +65,8 @@ def example_files(root: Path) -> None:
     signed and compressed, `b.nsnap` signed and encrypted with `snapshot.key`), A raw
     (`c.snapshot`) and torn (`torn.nsnap`), the version 1 golden `typical` as the node's, sealed
     signed and compressed by a version 1 build (`old.nsnap`), the node's identity (`node.pem`),
-    and a `store/` holding one snapshot of a node with a peer and an envelope queued."""
+    a `store/` holding one snapshot of a node with a peer and an envelope queued, and a
+    `journaled/` store holding A as generation 1 and the delta from A to B in its journal."""
     a, b = snapshots()
     IDENTITY.save(root / "node.pem")
     (root / "snapshot.key").write_text(KEY.hex() + "\n")
@@ -85,6 +86,10 @@ def example_files(root: Path) -> None:
     node.command_ids.mint()
     with DirectoryStore(root / "store", signer=IDENTITY, fsync=False) as store:
         store.save(node.snapshot())
+    with DirectoryStore(root / "journaled", signer=IDENTITY, fsync=False) as store:
+        saved = store.save(a)
+        assert saved.state is not None
+        store.append(diff(VersionedSnapshot(saved.state, a), b))
 
 
 @pytest.fixture(scope="module")
