@@ -25,9 +25,11 @@ from snapshot_schema.delta_encoder import (
     root_ref_of_encoded,
     root_state,
 )
+from snapshot_schema.delta_merge import merge
 from snapshot_schema.delta_records import (
     DELTA_FIELDS,
     DELTA_SPEC_VERSION,
+    Change,
     DeltaApplyError,
     DeltaBaseMismatchError,
     DeltaField,
@@ -102,6 +104,7 @@ __all__ = [
     "AddressBookEntrySnapshot",
     "AppEventIngress",
     "BackoffEntry",
+    "Change",
     "ClockReading",
     "CompletionIngress",
     "DeltaApplyError",
@@ -158,6 +161,7 @@ __all__ = [
     "encode_delta",
     "is_multihash",
     "make_delta",
+    "merge",
     "metadata_value_problem",
     "multihash_problem",
     "public_key_problem",

@@ -134,14 +134,8 @@ def _applied(snapshot: TransientSnapshot, delta: SnapshotDelta) -> TransientSnap
 
 def _mismatch(delta: SnapshotDelta, base: StateRef) -> DeltaBaseMismatchError:
     return DeltaBaseMismatchError(
-        f"the delta was made from state {_named(delta.base)}, not from this state "
-        f"{_named(base)}: a full snapshot is needed"
-    )
-
-
-def _named(ref: StateRef) -> str:
-    return (
-        f"(generation {ref.generation}, sequence {ref.sequence}, digest {ref.digest.hex()[:16]}…)"
+        f"the delta was made from state ({delta.base}), not from this state ({base}): "
+        "a full snapshot is needed"
     )
 
 

@@ -137,6 +137,11 @@ class StateRef:
         check_u64(self.sequence, ("sequence",))
         _check_digest(self.digest, ("digest",))
 
+    def __str__(self) -> str:
+        """`generation 3, sequence 2, digest 0a1b2c3d4e5f6071…`: how errors name a state."""
+        digest = self.digest.hex()[:16]
+        return f"generation {self.generation}, sequence {self.sequence}, digest {digest}…"
+
 
 @attrs.frozen(weakref_slot=False)
 class Replace:
