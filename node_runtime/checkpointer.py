@@ -15,6 +15,11 @@ The rules (a SIGKILL skips every shutdown handler, so nothing may depend on one)
 - The node's own thread pays only for `Node.snapshot()`: encoding, sealing and I/O run on a
   writer thread. A writer that falls behind coalesces: only the newest pending snapshot is
   written. A failed save is retried after the cooldown, then less often, up to `interval`.
+- With a store that keeps a journal (`JournalStore`, such as `DirectoryStore`), a save writes
+  only what changed: the node's delta since the previous save (`Node.take_delta`), appended to
+  the journal of the last full snapshot. A full snapshot (a new generation) is written at the
+  first save, after any failed save, and when the store says the journal reached its threshold
+  (`needs_full_snapshot()`). `journal=False` writes full snapshots only.
 
 The node is not thread-safe, so snapshots are taken on the thread that drives it: that thread
 calls `poll()` regularly (threaded hosts), or runs `await checkpointer.run()` as a task (asyncio
@@ -36,12 +41,12 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from node_runtime.autosave_writer import AutosaveWriter
+from node_runtime.autosave_writer import AutosaveWriter, ReservedEnds
 from node_runtime.component_errors import IdsNotDurableError
 from node_runtime.id_allocator import IdAllocator
 from node_runtime.node import Node
-from node_runtime.snapshot_store import SnapshotRef, SnapshotStore
-from snapshot_schema import TransientSnapshot
+from node_runtime.snapshot_store import JournalStore, SnapshotRef, SnapshotStore
+from snapshot_schema import FullSnapshotNeeded, StateRef
 
 DEFAULT_INTERVAL_S = 30.0
 DEFAULT_COOLDOWN_S = 1.0
@@ -58,6 +63,9 @@ ID_RENEWAL_PERIOD_S: Final = 10.0
 """A reservation renewed sooner than this after the previous one doubles its block, so steady
 minting saves at most about once per period, whatever the rate."""
 MIN_RETRY_S: Final = 0.1
+_UNSAVED_ROOT: Final = StateRef(0, 0, bytes(32))
+"""What the node's thread calls the full snapshot a first delta follows: its real name is known
+only once the writer has encoded it, and the writer re-bases the deltas onto it."""
 
 
 class Checkpointer:
@@ -75,6 +83,7 @@ class Checkpointer:
         timer: Callable[[], float] = time.monotonic,
         source_revision: Callable[[], int] | None = None,
         capture_source: Callable[[], object] | None = None,
+        journal: bool = True,
     ) -> None:
         if not interval > 0 or not cooldown >= 0 or not mint_timeout > 0 or not id_block > 0:
             raise ValueError(
@@ -105,6 +114,8 @@ class Checkpointer:
         self._blocks: dict[IdAllocator, tuple[int, float]] = {}
         self.mint_waits = 0
         """How many mints had to wait for a save (the first, and any the writer fell behind)."""
+        self._journal = store if journal and isinstance(store, JournalStore) else None
+        self._delta_base = _UNSAVED_ROOT
         self._writer = AutosaveWriter(store, self._confirm_reservations)
         node.governor.add_policy_listener(self.request_save)
         node.add_save_listener(self.request_save)
@@ -115,6 +126,11 @@ class Checkpointer:
     def saves(self) -> int:
         """How many snapshots the writer has stored."""
         return self._writer.saves
+
+    @property
+    def journaling(self) -> bool:
+        """Whether saves append deltas to the store's journal between full snapshots."""
+        return self._journal is not None
 
     @property
     def last_saved(self) -> SnapshotRef | None:
@@ -205,10 +221,30 @@ class Checkpointer:
         self._saved_revision = self._node.revision
         self._last_snapshot_at = now
         self._urgent = self._reservation_due = False
-        snapshot = self._node.snapshot()
         self._next_ids_taken = self._next_ids()
-        self._reserved_taken = _reserved_ends(snapshot)
-        self._writer.submit(snapshot)
+        self._reserved_taken = reserved = self._reserved_ends()
+        if self._delta_due():
+            try:
+                delta = self._node.take_delta(self._delta_base)
+                self._writer.submit_delta(delta, reserved)
+            except FullSnapshotNeeded:
+                pass  # no saved state to follow (a failure since `_delta_due`): save in full
+            else:
+                self._delta_base = delta.target
+                return
+        self._writer.submit(self._node.snapshot(), reserved)
+        self._node.mark_saved()
+        self._delta_base = _UNSAVED_ROOT
+
+    def _delta_due(self) -> bool:
+        """Whether this save may be a delta: the store journals, the chain of saves since the
+        last full snapshot is unbroken, and (when the writer is idle, so that asking does not
+        wait for its I/O) the store does not ask for a full snapshot. A writer that is busy is
+        asked later; an append past the threshold is refused, and the next save is full."""
+        journal = self._journal
+        if journal is None or self._writer.chain_broken:
+            return False
+        return not (self._writer.is_idle() and journal.needs_full_snapshot())
 
     # Id reservations (the `ReservationKeeper` protocol of `id_allocator.py`).
 
@@ -218,9 +254,13 @@ class Checkpointer:
     def _next_ids(self) -> tuple[int, int]:
         return (self._node.command_ids.next_id, self._node.exec_ids.next_id)
 
-    def _confirm_reservations(self, saved: TransientSnapshot) -> None:
-        # On the writer thread, once `saved` is durable.
-        for allocator, reserved in zip(self._allocators(), _reserved_ends(saved), strict=True):
+    def _reserved_ends(self) -> ReservedEnds:
+        """The reservation ends the node's state records (its snapshot's next ids)."""
+        return (self._node.command_ids.saved_next_id, self._node.exec_ids.saved_next_id)
+
+    def _confirm_reservations(self, saved: ReservedEnds) -> None:
+        # On the writer thread, once the state recording `saved` is durable.
+        for allocator, reserved in zip(self._allocators(), saved, strict=True):
             allocator.confirm_durable(reserved)
 
     def _submitted_covers(self, allocator: IdAllocator) -> bool:
@@ -343,11 +383,6 @@ class Checkpointer:
                 self.poll()
         finally:
             self._wake = None
-
-
-def _reserved_ends(snapshot: TransientSnapshot) -> tuple[int, int]:
-    """The reservation ends a snapshot records, in `_allocators()` order."""
-    return (snapshot.framework.next_command_id, snapshot.framework.next_exec_id)
 
 
 def _discard(_: object) -> None:

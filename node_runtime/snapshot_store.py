@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import builtins
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -109,6 +109,7 @@ class SnapshotStore(Protocol):
         ...
 
 
+@runtime_checkable
 class JournalStore(SnapshotStore, Protocol):
     """A store that can also append deltas to the generation it saved last.
 

@@ -73,6 +73,12 @@ def generations(directory: Path) -> list[int]:
         return [ref.generation for ref in store.list()]
 
 
+def saved_states(directory: Path) -> list[tuple[int, int]]:
+    """Each generation and the deltas its journal holds."""
+    with DirectoryStore(directory, read_only=True) as store:
+        return [(ref.generation, ref.journal_deltas) for ref in store.list()]
+
+
 def test_a_fresh_host_with_the_same_key_gets_back_what_the_last_one_had(
     tmp_path: Path, run_trio: RunTrio
 ) -> None:
@@ -318,9 +324,10 @@ def test_a_snapshot_of_another_peer_is_refused_naming_its_file(
             async with persist_host(host, store):
                 pass
 
-    refusal(run_trio, body, HostIdentityMismatchError, r"00000000000000000002\.nsnap.* not to")
+    refusal(run_trio, body, HostIdentityMismatchError, r"00000000000000000001\.nsnap.* not to")
     assert_untouched(host)
-    assert generations(tmp_path) == [1, 2]  # nothing written over the other peer's snapshots
+    # The other peer's first save and its final delta, and nothing written over them.
+    assert saved_states(tmp_path) == [(1, 1)]
 
 
 def test_a_host_key_other_than_ed25519_is_refused(tmp_path: Path, run_trio: RunTrio) -> None:
@@ -444,6 +451,7 @@ def test_an_error_in_the_block_comes_out_as_raised_after_the_final_save(
         with DirectoryStore(tmp_path) as store:
             with pytest.raises(BlockError):  # not an ExceptionGroup around it
                 await fail_in_block(store)
-            assert [ref.generation for ref in store.list()] == [1, 2]
+            # The first save, then the final one: a delta in the first one's journal.
+            assert [(ref.generation, ref.journal_deltas) for ref in store.list()] == [(1, 1)]
 
     run_trio(main)

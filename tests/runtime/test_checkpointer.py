@@ -78,8 +78,12 @@ def checkpointer(node: Node, store: DirectoryStore, timer: FakeTimer) -> Iterato
     checkpointer.close(timeout=WAIT)
 
 
-def generations(store: DirectoryStore) -> list[int]:
-    return [ref.generation for ref in store.list()]
+def saved_states(store: DirectoryStore) -> list[tuple[int, int]]:
+    """Each state the store holds, as (generation, deltas after its snapshot): a journaling
+    checkpointer's first save is a snapshot, the next ones deltas in its journal."""
+    return [
+        (ref.generation, deltas) for ref in store.list() for deltas in range(ref.journal_deltas + 1)
+    ]
 
 
 def latest(store: DirectoryStore) -> StoredSnapshot:
@@ -130,7 +134,7 @@ def test_a_change_saves_once_the_interval_has_passed(
     # The loss bound: the first poll at or after one interval since the last save saves.
     assert start + INTERVAL <= saved_at < start + INTERVAL + INTERVAL / 7
     checkpointer.flush(WAIT)
-    assert generations(store) == [1, 2]
+    assert saved_states(store) == [(1, 0), (1, 1)]
     assert latest(store).snapshot == node.snapshot()
     assert not checkpointer.poll()  # nothing changed since
 
@@ -146,7 +150,7 @@ def test_a_change_after_a_long_idle_time_saves_at_the_next_poll(
     assert checkpointer.seconds_until_due() == 0.0
     assert checkpointer.poll()
     checkpointer.flush(WAIT)
-    assert generations(store) == [1, 2]
+    assert saved_states(store) == [(1, 0), (1, 1)]
     assert latest(store).snapshot == node.snapshot()
 
 
@@ -162,7 +166,7 @@ def test_exactly_at_the_interval_is_due(
     timer.advance(0.5)
     assert checkpointer.poll()
     checkpointer.flush(WAIT)
-    assert generations(store) == [1, 2]
+    assert saved_states(store) == [(1, 0), (1, 1)]
 
 
 # Policy changes: saved at once, a burst at most twice.
@@ -204,14 +208,14 @@ def test_a_policy_change_within_the_cooldown_waits_for_it(
     timer.advance(COOLDOWN / 2)
     node.governor.block(PEERS[0].to_bytes())
     checkpointer.flush(WAIT)
-    assert generations(store) == [1]
+    assert saved_states(store) == [(1, 0)]
     assert checkpointer.seconds_until_due() == pytest.approx(COOLDOWN / 2)
     timer.advance(COOLDOWN / 4)
     assert not checkpointer.poll()
     timer.advance(COOLDOWN / 4)
     assert checkpointer.poll()  # the cooldown, not the interval
     checkpointer.flush(WAIT)
-    assert generations(store) == [1, 2]
+    assert saved_states(store) == [(1, 0), (1, 1)]
     assert PEERS[0].to_bytes() in latest(store).snapshot.framework.peer_governor.blocklist
 
 
@@ -224,12 +228,12 @@ def test_a_requested_save_is_made_within_the_cooldown_not_the_interval(
     node.counters.increment("host:delivered:alice")
     node.request_save()
     checkpointer.flush(WAIT)
-    assert generations(store) == [1]
+    assert saved_states(store) == [(1, 0)]
     assert checkpointer.seconds_until_due() == pytest.approx(COOLDOWN / 2)
     timer.advance(COOLDOWN / 2)
     assert checkpointer.poll()
     checkpointer.flush(WAIT)
-    assert generations(store) == [1, 2]
+    assert saved_states(store) == [(1, 0), (1, 1)]
     assert dict(latest(store).snapshot.framework.counters.items()) == {"host:delivered:alice": 1}
 
 
@@ -242,7 +246,7 @@ def test_a_requested_save_after_the_cooldown_is_made_without_a_poll(
     node.counters.increment("host:delivered:alice")
     node.request_save()
     checkpointer.flush(WAIT)
-    assert generations(store) == [1, 2]
+    assert saved_states(store) == [(1, 0), (1, 1)]
 
 
 def test_a_requested_save_of_an_unchanged_node_writes_nothing(
@@ -253,7 +257,7 @@ def test_a_requested_save_of_an_unchanged_node_writes_nothing(
     timer.advance(COOLDOWN)
     node.request_save()
     checkpointer.flush(WAIT)
-    assert generations(store) == [1]
+    assert saved_states(store) == [(1, 0)]
     assert checkpointer.seconds_until_due() == INTERVAL
 
 
@@ -269,13 +273,13 @@ def test_a_burst_of_blocks_writes_at_most_twice(
         timer.advance(COOLDOWN / 1_000)
     checkpointer.flush(WAIT)
     assert checkpointer.saves - 1 <= 2
-    assert len(store.list()) - 1 <= 2
+    assert len(saved_states(store)) - 1 <= 2
     assert set(keys) - set(latest(store).snapshot.framework.peer_governor.blocklist)
     timer.advance(COOLDOWN)
     assert checkpointer.poll()
     checkpointer.flush(WAIT)
     assert checkpointer.saves == 3
-    assert len(store.list()) == 3
+    assert len(saved_states(store)) == 3
     assert set(latest(store).snapshot.framework.peer_governor.blocklist) == set(keys)
     timer.advance(10 * INTERVAL)
     assert not checkpointer.poll()
@@ -296,7 +300,7 @@ def test_close_saves_when_dirty_and_the_store_restores_the_node(
     node.lifecycle.fire("started")
     ref = checkpointer.close(WAIT)  # no interval has passed: only close saves this state
     assert ref is not None
-    assert ref.generation == 2
+    assert (ref.generation, ref.journal_deltas) == (1, 1)  # a delta after the first snapshot
     assert not checkpointer.poll()
     stored = latest(store)
     assert stored.ref == ref
@@ -315,7 +319,7 @@ def test_close_writes_nothing_when_clean(
     checkpointer.flush(WAIT)
     timer.advance(INTERVAL)
     assert checkpointer.close(WAIT) == store.list()[-1]
-    assert generations(store) == [1]
+    assert saved_states(store) == [(1, 0)]
     assert checkpointer.saves == 1
 
 

@@ -320,7 +320,7 @@ def test_under_run_a_low_reservation_is_saved_without_the_host_polling(
 ) -> None:
     node = make_node()
 
-    async def scenario() -> int:
+    async def scenario() -> tuple[int, SnapshotRef | None]:
         checkpointer = Checkpointer(node, store, id_block=8)  # a 30 s interval: only a wake-up
         task = asyncio.create_task(checkpointer.run())
         try:
@@ -331,11 +331,14 @@ def test_under_run_a_low_reservation_is_saved_without_the_host_polling(
                     node.command_ids.mint()
                 while checkpointer.saves < 2:
                     await asyncio.sleep(0.005)
-            return checkpointer.mint_waits
+            return checkpointer.mint_waits, checkpointer.last_saved
         finally:
             await checkpointer.aclose(WAIT)
             await asyncio.wait_for(task, WAIT)
 
-    assert asyncio.run(scenario()) == 0
-    saved = [store.load(ref).snapshot.framework.next_command_id for ref in store.list()]
-    assert saved[1] > 8  # the renewal, saved before any mint needed it
+    mint_waits, second_save = asyncio.run(scenario())
+    assert mint_waits == 0
+    assert second_save is not None
+    saved = store.at(second_save.created_wall_ns)  # the state the second save stored
+    assert saved is not None
+    assert saved.snapshot.framework.next_command_id > 8  # the renewal, saved before any mint
