@@ -39,6 +39,7 @@ from node_runtime.component_errors import (
     RefCountOverflowError,
     RefCountUnderflowError,
     RestoreValueError,
+    SaveMarkError,
 )
 from node_runtime.counters import Counters
 from node_runtime.directory_store import (
@@ -61,7 +62,7 @@ from node_runtime.lifecycle import LifecycleQueue
 from node_runtime.multiaddr import Multiaddr
 from node_runtime.node import Node
 from node_runtime.outbound import OutboundQueue, PendingEnvelope
-from node_runtime.peer_governor import Decision, IpList, PeerGovernor, PeerHealth
+from node_runtime.peer_governor import Decision, GovernorChanges, IpList, PeerGovernor, PeerHealth
 from node_runtime.peer_id import PeerId
 from node_runtime.peer_key import PeerKey, PeerRef
 from node_runtime.peer_records import (
@@ -181,6 +182,7 @@ __all__ = [
     "ExtensionLimitError",
     "ExtensionTable",
     "Flags",
+    "GovernorChanges",
     "HeaderMismatchError",
     "IdAllocator",
     "IdExhaustedError",
@@ -222,6 +224,7 @@ __all__ = [
     "RefCountUnderflowError",
     "ReservationKeeper",
     "RestoreValueError",
+    "SaveMarkError",
     "SealedDelta",
     "SealedFileError",
     "SealedHeader",

@@ -11,6 +11,10 @@ go-libp2p's: an add only ever extends an expiry, a set sets it exactly. An expir
 stored until `expire` drops it, but every call given `now_ns` treats it as gone already: lookups
 leave it out, and a change to a peer's addresses drops that peer's expired ones first. So what a
 peer's addresses answer never depends on when `expire` last ran.
+
+For a node's delta, the book tells which peers' rows may have changed between two instants
+(`take_changed_peers`): those its calls touched, and those with an address expiring in between,
+found through an `ExpiryWatch` rather than by visiting every entry.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from node_runtime._component_checks import (
     peer_key_of,
 )
 from node_runtime.change_counter import ChangeCounter
+from node_runtime.changed_keys import ChangedKeys
 from node_runtime.component_errors import (
     AddressLimitError,
     ComponentTypeError,
@@ -35,6 +40,7 @@ from node_runtime.component_errors import (
     RefCountUnderflowError,
 )
 from node_runtime.errors import InvalidMultiaddrError
+from node_runtime.expiry_watch import ExpiryWatch
 from node_runtime.multiaddr import Multiaddr, is_multiaddr
 from node_runtime.peer_key import PeerKey, PeerRef
 from snapshot_schema.checks import U64_MAX
@@ -88,6 +94,10 @@ class AddressBook(ChangeCounter):
         # No stored expiry is earlier (it may be later: removals do not raise it). While `now`
         # is before it, nothing has expired, so `expire` and `entries(now)` skip their pass.
         self._earliest_expiry = _NEVER
+        self._changed_peers: ChangedKeys[PeerKey] = ChangedKeys()
+        # Each peer with an expiry after the last `take_changed_peers` instant, at the first one.
+        self._next_expiries: ExpiryWatch[PeerKey] = ExpiryWatch()
+        self._changes_since = 0
 
     @classmethod
     def from_state(
@@ -156,6 +166,39 @@ class AddressBook(ChangeCounter):
                     rows.append((peer, addresses, entry.ref_count, expires))
         rows.sort(key=itemgetter(0))
         return iter(rows)
+
+    def entry_row(self, peer: PeerRef, now_ns: int) -> EntryRow | None:
+        """`peer`'s row as `entries(now_ns)` yields it, or `None` when it yields none."""
+        key = peer_key_of(peer, "peer")
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.earliest > check_ns(now_ns, "now_ns"):
+            return (key, entry.addresses, entry.ref_count, entry.expires)
+        addresses, expires = _unexpired(entry.addresses, entry.expires, now_ns)
+        return (key, addresses, entry.ref_count, expires) if addresses or entry.ref_count else None
+
+    def take_changed_peers(self, now_ns: int) -> set[PeerKey] | None:
+        """The peers whose `entry_row` at `now_ns` may differ from theirs at the previous call's
+        `now_ns`: those a call changed since, and those with an address expiring in between.
+        `None` when that is not known (the first call; `now_ns` before the previous one): every
+        row may differ. Costs in proportion to those peers, not to the book."""
+        check_ns(now_ns, "now_ns")
+        changed = self._changed_peers.take()
+        since, self._changes_since = self._changes_since, now_ns
+        watch = self._next_expiries
+        if changed is None or now_ns < since:
+            watch.rearm_all(
+                (peer, expiry)
+                for peer, entry in self._entries.items()
+                if (expiry := _next_expiry(entry, now_ns)) is not None
+            )
+            return None
+        changed.update(watch.due(now_ns))
+        for peer in changed:
+            entry = self._entries.get(peer)
+            watch.arm(peer, None if entry is None else _next_expiry(entry, now_ns))
+        return changed
 
     def __contains__(self, peer: object) -> bool:
         return peer in self._entries
@@ -296,6 +339,7 @@ class AddressBook(ChangeCounter):
                 before = len(entry.addresses)
                 entry.hold(*rewrite(entry))
                 dropped += before - len(entry.addresses)
+                self._changed_peers.add(peer)
                 if not entry.addresses and entry.ref_count == 0:
                     unused.append(peer)
             earliest = min(earliest, entry.earliest)
@@ -310,7 +354,7 @@ class AddressBook(ChangeCounter):
         entry = self._entries.get(key)
         if entry is not None and entry.ref_count == U64_MAX:
             raise RefCountOverflowError("reference count is at its maximum")
-        self._changed()
+        self._changed_peer(key)
         if entry is None:
             entry = self._entries[key] = _Entry((), (), _NEVER, 0)
         entry.ref_count += 1
@@ -322,14 +366,14 @@ class AddressBook(ChangeCounter):
         entry = self._entries.get(key)
         if entry is None or entry.ref_count == 0:
             raise RefCountUnderflowError("release without a matching retain")
-        self._changed()
+        self._changed_peer(key)
         entry.ref_count -= 1
         self._forget_if_unused(key, entry)
         return entry.ref_count
 
     def forget(self, peer: PeerRef) -> None:
         key = check_peer_key(peer, "peer")
-        self._changed()
+        self._changed_peer(key)
         self._entries.pop(key, None)
 
     def _live(
@@ -361,10 +405,14 @@ class AddressBook(ChangeCounter):
             entry = self._entries[peer] = _Entry((), (), _NEVER, 0)
         elif addresses == entry.addresses and expires == entry.expires:
             return
-        self._changed()
+        self._changed_peer(peer)
         entry.hold(addresses, expires)
         self._earliest_expiry = min(self._earliest_expiry, entry.earliest)
         self._forget_if_unused(peer, entry)
+
+    def _changed_peer(self, peer: PeerKey) -> None:
+        self._changed()
+        self._changed_peers.add(peer)
 
     def _forget_if_unused(self, peer: PeerKey, entry: _Entry) -> None:
         if not entry.addresses and entry.ref_count == 0:
@@ -382,6 +430,16 @@ def _expiry_after(ttl_ns: int | None, now_ns: int | None) -> Expiry:
     if now_ns is None:
         raise ComponentTypeError("a TTL needs `now_ns`, the time it counts from", ("now_ns",))
     return min(U64_MAX, check_ns(now_ns, "now_ns") + ttl_ns)
+
+
+def _next_expiry(entry: _Entry, now_ns: int) -> int | None:
+    """The soonest of `entry`'s expiries after `now_ns`, if any."""
+    if entry.earliest > now_ns:
+        return None if entry.earliest == _NEVER else entry.earliest
+    return min(
+        (expiry for expiry in entry.expires if expiry is not None and expiry > now_ns),
+        default=None,
+    )
 
 
 def _later(old: Expiry, new: Expiry) -> Expiry:

@@ -36,6 +36,7 @@ import attrs
 
 from node_runtime._component_checks import check_int, check_ns, check_peer_key, peer_key_of
 from node_runtime.change_counter import ChangeCounter
+from node_runtime.changed_keys import ChangedKeys
 from node_runtime.component_errors import ComponentTypeError, ComponentValueError
 from node_runtime.peer_key import PeerKey, PeerRef
 from snapshot_schema.checks import U32_MAX, U64_MAX
@@ -108,6 +109,7 @@ class BackoffTable(ChangeCounter):
         self._policy = policy
         self._rng = rng
         self._entries: dict[PeerKey, BackoffState] = {}
+        self._changed_peers: ChangedKeys[PeerKey] = ChangedKeys()
 
     @classmethod
     def from_state(
@@ -152,6 +154,10 @@ class BackoffTable(ChangeCounter):
     def entry(self, peer: PeerRef) -> BackoffState | None:
         return self._entries.get(peer_key_of(peer, "peer"))
 
+    def take_changed_peers(self) -> set[PeerKey] | None:
+        """The peers whose entry changed since the previous call; `None` on the first call."""
+        return self._changed_peers.take()
+
     def record_failure(self, peer: PeerRef, now_ns: int) -> int:
         """Count a failure to reach `peer` at `now_ns`; returns when it may be retried.
 
@@ -162,7 +168,7 @@ class BackoffTable(ChangeCounter):
         previous = self._entries.get(key)
         attempts = 1 if previous is None else min(previous.attempts + 1, U32_MAX)
         next_retry_ns = min(now_ns + self._policy.delay_ns(attempts, self._rng), U64_MAX)
-        self._changed()
+        self._changed_peer(key)
         self._entries[key] = BackoffState(attempts, now_ns, next_retry_ns)
         return next_retry_ns
 
@@ -186,21 +192,25 @@ class BackoffTable(ChangeCounter):
             )
         if self._entries.get(key) == state:
             return False
-        self._changed()
+        self._changed_peer(key)
         self._entries[key] = state
         return True
 
     def record_success(self, peer: PeerRef) -> None:
         """`peer` was reached: its backoff is over and its next failure starts afresh."""
         key = check_peer_key(peer, "peer")
-        self._changed()
+        self._changed_peer(key)
         self._entries.pop(key, None)
 
     def forget(self, peer: PeerRef) -> None:
         """Drop `peer`'s entry (it left the address book, say)."""
         key = check_peer_key(peer, "peer")
-        self._changed()
+        self._changed_peer(key)
         self._entries.pop(key, None)
+
+    def _changed_peer(self, peer: PeerKey) -> None:
+        self._changed()
+        self._changed_peers.add(peer)
 
     def next_ready_ns(self, peer: PeerRef) -> int | None:
         """When `peer` may be retried, or `None` when it has no backoff."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from snapshot_schema.delta_records import FullSnapshotNeeded
 from snapshot_schema.errors import PathElement, SnapshotValueError, render_path
 
 
@@ -61,6 +62,13 @@ class IdsNotDurableError(ComponentError, RuntimeError):
     slow, or the checkpointer is closed): minting the id could let a restored node mint it
     again, so it is refused. The store's error, if any, is the `__cause__`; a later mint
     tries again."""
+
+
+class SaveMarkError(ComponentError, FullSnapshotNeeded):
+    """`Node.take_delta` cannot give the changes from the state its caller names: no state was
+    marked saved, or the caller names another state than the one the node counts from; or
+    `Node.mark_saved` came after the node changed since its latest snapshot. Save a full
+    snapshot and mark it (`snapshot()`, then `mark_saved()`)."""
 
 
 class QueueFullError(ComponentError, OverflowError):

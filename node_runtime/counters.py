@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from node_runtime._component_checks import check_int, check_name
 from node_runtime.change_counter import ChangeCounter
+from node_runtime.changed_keys import ChangedKeys
 from node_runtime.component_errors import ComponentValueError
 from snapshot_schema.checks import U64_MAX
 
@@ -21,6 +22,7 @@ class Counters(ChangeCounter):
 
     def __init__(self) -> None:
         self._values: dict[str, int] = {}
+        self._changed_names: ChangedKeys[str] = ChangedKeys()
 
     @classmethod
     def from_state(cls, items: Iterable[tuple[str, int]]) -> Counters:
@@ -43,11 +45,16 @@ class Counters(ChangeCounter):
     def get(self, name: str) -> int:
         return self._values.get(name, 0)
 
+    def take_changed_names(self) -> set[str] | None:
+        """The counters incremented since the previous call; `None` on the first call."""
+        return self._changed_names.take()
+
     def increment(self, name: str, by: int = 1) -> int:
         """Add `by` (a u64) to the counter `name`, saturating at 2**64-1; returns the new value."""
         check_name(name, "name")
         check_int(by, 0, U64_MAX, "by")
         value = min(self._values.get(name, 0) + by, U64_MAX)
         self._changed()
+        self._changed_names.add(name)
         self._values[name] = value
         return value

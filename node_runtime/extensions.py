@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from node_runtime._component_checks import check_extension_name, check_int
 from node_runtime.change_counter import ChangeCounter
+from node_runtime.changed_keys import ChangedKeys
 from node_runtime.component_errors import (
     ComponentTypeError,
     ComponentValueError,
@@ -35,6 +36,7 @@ class ExtensionTable(ChangeCounter):
         self._max_total = check_int(max_total_bytes, 0, U64_MAX, "max_total_bytes")
         self._values: dict[str, bytes] = {}
         self._total = 0
+        self._changed_namespaces: ChangedKeys[str] = ChangedKeys()
 
     @classmethod
     def from_state(
@@ -73,6 +75,10 @@ class ExtensionTable(ChangeCounter):
         """How many bytes the values hold together."""
         return self._total
 
+    def take_changed_namespaces(self) -> set[str] | None:
+        """The namespaces set or removed since the previous call; `None` on the first call."""
+        return self._changed_namespaces.take()
+
     def get(self, namespace: str) -> bytes | None:
         """The data under `namespace`, or `None` if there is none."""
         if type(namespace) is not str:
@@ -97,6 +103,7 @@ class ExtensionTable(ChangeCounter):
                 f"extension values would hold {total} bytes, over the {self._max_total} allowed"
             )
         self._changed()
+        self._changed_namespaces.add(namespace)
         self._values[namespace] = data
         self._total = total
 
@@ -107,6 +114,7 @@ class ExtensionTable(ChangeCounter):
         if old is None:
             return False
         self._changed()
+        self._changed_namespaces.add(namespace)
         self._total -= len(old)
         return True
 

@@ -3,7 +3,9 @@
 The node is sans-I/O: a host feeds it events (a dial failed, a peer connected, an envelope to
 send) and asks it questions (may I dial this peer now?). Times come from an injected `Clock`.
 `snapshot()` captures everything as a `TransientSnapshot`; `Node.restore()` rebuilds a node in
-the same state in any process, rebasing every deadline with the rule in `rebase.py`.
+the same state in any process, rebasing every deadline with the rule in `rebase.py`. Once a
+snapshot is saved and `mark_saved()`, `take_delta()` gives what changed since, in time
+proportional to the change (`node_delta.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from node_runtime.component_errors import (
     ComponentTypeError,
     ComponentValueError,
     RestoreValueError,
+    SaveMarkError,
 )
 from node_runtime.counters import Counters
 from node_runtime.errors import PeerIdMismatchError
@@ -33,6 +36,7 @@ from node_runtime.identity import Identity
 from node_runtime.ip_filter import network_sort_key
 from node_runtime.lifecycle import LifecycleQueue
 from node_runtime.multiaddr import Multiaddr
+from node_runtime.node_delta import DeltaTracker
 from node_runtime.outbound import OutboundQueue
 from node_runtime.peer_governor import Decision, PeerGovernor, PeerHealth
 from node_runtime.peer_id import PeerId
@@ -44,9 +48,12 @@ from snapshot_schema import (
     ClockReading,
     MetadataValue,
     PathElement,
+    SnapshotDelta,
+    StateRef,
     TransientSnapshot,
     TypedBusSnapshot,
     build_framework_trusted,
+    make_delta,
 )
 from snapshot_schema.gc_pause import gc_paused
 
@@ -89,6 +96,11 @@ class Node:
         self._execution = InFlightExecution()
         self._execution_revision = 0
         self._save_listeners: list[Callable[[], object]] = []
+        # The latest snapshot's monotonic instant and the revision it captured.
+        self._latest_snapshot: tuple[int, int] | None = None
+        self._delta_tracker: DeltaTracker | None = None
+        # The state the latest delta led to (None until one is taken after the mark).
+        self._tracked_state: StateRef | None = None
 
     @property
     def peer_id(self) -> PeerId:
@@ -318,6 +330,7 @@ class Node:
         # sorted: valid by construction, so the tables are not checked a second time.
         framework = build_framework_trusted(self._framework_layout(taken_at.monotonic_ns))
         execution = self.execution
+        self._latest_snapshot = (taken_at.monotonic_ns, self.revision)
         return TransientSnapshot(
             taken_at=taken_at,
             frontier=execution.frontier,
@@ -330,6 +343,51 @@ class Node:
             wire_states=execution.wire_states,
             pending_completions=execution.pending_completions,
         )
+
+    def mark_saved(self) -> None:
+        """Count changes from the state of the latest `snapshot()`, which the caller has saved
+        (as a full snapshot): call it right after that snapshot, before anything changes the
+        node. Raises `SaveMarkError` if no snapshot was taken or the node changed since."""
+        latest = self._latest_snapshot
+        if latest is None or latest[1] != self.revision:
+            raise SaveMarkError(
+                "mark_saved() marks the state of the latest snapshot(), and the node "
+                + ("has taken none" if latest is None else "changed since it")
+                + ": take the snapshot again"
+            )
+        self._delta_tracker = DeltaTracker(self, latest[0])
+        self._tracked_state = None
+
+    @gc_paused()  # as for snapshot(): the tables of a large change are acyclic rows
+    def take_delta(self, base: StateRef) -> SnapshotDelta:
+        """The delta from the state last marked (`mark_saved()`, or the previous
+        `take_delta()`), which the caller names `base`, to the node's state now: `apply` to the
+        marked state gives exactly `snapshot()` at this instant. The mark moves to now.
+
+        Costs in proportion to what changed, not to the node (see docs/runtime.md, "Deltas").
+        Raises `SaveMarkError` (a `FullSnapshotNeeded`) when nothing is marked, or when a delta
+        was taken since the mark and `base` is not its target; nothing changes then.
+        """
+        if type(base) is not StateRef:
+            raise ComponentTypeError(f"expected `StateRef`, got `{type(base).__name__}`", ("base",))
+        tracker = self._delta_tracker
+        if tracker is None:
+            raise SaveMarkError(
+                "no state is marked saved: save a full snapshot, then call mark_saved()"
+            )
+        if self._tracked_state is not None and base != self._tracked_state:
+            raise SaveMarkError(
+                f"this node counts its changes from {self._tracked_state}, not from {base}: "
+                "save a full snapshot, then call mark_saved()"
+            )
+        taken_at = ClockReading(self.clock.monotonic_ns(), self.clock.wall_ns())
+        now_ns = taken_at.monotonic_ns
+        changes = tracker.take(
+            self, now_ns, lambda: build_framework_trusted(self._framework_layout(now_ns))
+        )
+        delta = make_delta(base, taken_at, changes)
+        self._tracked_state = delta.target
+        return delta
 
     def _framework_layout(self, now_ns: int | None = None) -> tuple[Any, ...]:
         """The framework as plain rows (docs/FORMAT.md §3), tables sorted by peer, as of `now_ns`

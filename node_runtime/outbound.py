@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from itertools import islice
 
 import attrs
 
@@ -33,6 +34,7 @@ class OutboundQueue(ChangeCounter):
     def __init__(self, max_len: int | None = None) -> None:
         self._max_len = None if max_len is None else check_int(max_len, 1, U64_MAX, "max_len")
         self._entries: deque[PendingEnvelope] = deque()
+        self._taken = 0
 
     @classmethod
     def from_state(cls, entries: Iterable[bytes], max_len: int | None = None) -> OutboundQueue:
@@ -61,6 +63,21 @@ class OutboundQueue(ChangeCounter):
         """The entries, oldest first."""
         return iter(self._entries)
 
+    def newest(self, count: int) -> list[PendingEnvelope]:
+        """The `count` newest entries (all of them if fewer), oldest first; in time
+        proportional to `count`, however long the queue."""
+        check_int(count, 0, U64_MAX, "count")
+        taken = list(islice(reversed(self._entries), count))
+        taken.reverse()
+        return taken
+
+    @property
+    def taken(self) -> int:
+        """How many entries `pop` and `drain` have taken from the front since the queue was
+        made: with its length, what a delta of the queue needs (it only ever loses entries at
+        the front and gains them at the back)."""
+        return self._taken
+
     def enqueue(self, envelope: bytes) -> None:
         """Append `envelope`; refused with `QueueFullError` when the queue is at its bound."""
         _check_envelope(envelope, "envelope")
@@ -78,13 +95,16 @@ class OutboundQueue(ChangeCounter):
         if not self._entries:
             raise QueueEmptyError("the outbound queue is empty")
         self._changed()
+        self._taken += 1
         return self._entries.popleft()
 
     def drain(self, max_n: int | None = None) -> list[PendingEnvelope]:
         """Remove and return up to `max_n` oldest entries (all when `None`), oldest first."""
         count = len(self._entries) if max_n is None else check_int(max_n, 0, U64_MAX, "max_n")
+        count = min(count, len(self._entries))
         self._changed()
-        return [self._entries.popleft() for _ in range(min(count, len(self._entries)))]
+        self._taken += count
+        return [self._entries.popleft() for _ in range(count)]
 
 
 def _check_envelope(envelope: bytes, *path: str | int) -> None:

@@ -30,6 +30,7 @@ from node_runtime._component_checks import (
     peer_key_of,
 )
 from node_runtime.change_counter import ChangeCounter
+from node_runtime.changed_keys import ChangedKeys
 from node_runtime.component_errors import (
     ComponentTypeError,
     ComponentValueError,
@@ -79,6 +80,17 @@ class IpList(enum.Enum):
     DENY = "ip_deny"
 
 
+@attrs.frozen
+class GovernorChanges:
+    """What changed in a governor since its previous `take_changes()`: per collection, the
+    keys changed, or `None` when not known (replace it whole)."""
+
+    blocklist: set[PeerKey] | None
+    allowlist: set[PeerKey] | None
+    health: set[PeerKey] | None
+    ip_lists: set[IpList] | None
+
+
 class PeerGovernor(ChangeCounter):
     """Block and allow lists plus per-peer health, answering `may_contact`; IP filters,
     answering `may_connect_ip` and `may_connect_address`.
@@ -93,6 +105,10 @@ class PeerGovernor(ChangeCounter):
         self._health: dict[PeerKey, PeerHealth] = {}
         self._ip_lists = {IpList.ALLOW: NetworkSet(), IpList.DENY: NetworkSet()}
         self._policy_listeners: list[Callable[[], object]] = []
+        self._changed_blocklist: ChangedKeys[PeerKey] = ChangedKeys()
+        self._changed_allowlist: ChangedKeys[PeerKey] = ChangedKeys()
+        self._changed_health: ChangedKeys[PeerKey] = ChangedKeys()
+        self._changed_ip_lists: ChangedKeys[IpList] = ChangedKeys()
 
     @classmethod
     def from_state(
@@ -178,17 +194,34 @@ class PeerGovernor(ChangeCounter):
         """`peer`'s failures since its last success; `None` when it has none."""
         return self._health.get(peer_key_of(peer, "peer"))
 
+    def take_changes(self) -> GovernorChanges:
+        """What changed since the previous call (each collection `None` on the first call)."""
+        return GovernorChanges(
+            self._changed_blocklist.take(),
+            self._changed_allowlist.take(),
+            self._changed_health.take(),
+            self._changed_ip_lists.take(),
+        )
+
     def block(self, peer: PeerRef) -> None:
-        self._blocked.add(check_peer_key(peer, "peer"))
+        key = check_peer_key(peer, "peer")
+        self._blocked.add(key)
+        self._changed_blocklist.add(key)
         self._policy_changed()
 
     def unblock(self, peer: PeerRef) -> None:
         """Lift a block; a peer that is not blocked stays so."""
-        self._blocked.discard(check_peer_key(peer, "peer"))
+        key = check_peer_key(peer, "peer")
+        self._blocked.discard(key)
+        self._changed_blocklist.add(key)
         self._policy_changed()
 
     def is_blocked(self, peer: PeerRef) -> bool:
         return peer_key_of(peer, "peer") in self._blocked
+
+    def is_listed(self, peer: PeerRef) -> bool:
+        """Whether `peer` is on the allowlist (`False` under the open policy)."""
+        return self._allowed is not None and peer_key_of(peer, "peer") in self._allowed
 
     def set_allowlist(self, peers: Iterable[PeerRef] | None) -> None:
         """Allow exactly `peers` (an empty iterable allows nobody), or `None` to open the policy."""
@@ -200,11 +233,14 @@ class PeerGovernor(ChangeCounter):
                 for index, peer in enumerate(check_peer_list(peers, "peers"))
             }
         )
+        self._changed_allowlist.replaced()
         self._policy_changed()
 
     def allow(self, peer: PeerRef) -> None:
         """Add `peer` to the allowlist; refused (`NoAllowlistError`) under the open policy."""
-        self._allowlist_to_edit().add(check_peer_key(peer, "peer"))
+        key = check_peer_key(peer, "peer")
+        self._allowlist_to_edit().add(key)
+        self._changed_allowlist.add(key)
         self._policy_changed()
 
     def disallow(self, peer: PeerRef) -> None:
@@ -213,7 +249,9 @@ class PeerGovernor(ChangeCounter):
         Under the open policy there is no list to remove a peer from: use `block` to stop
         contacting one peer, or `set_allowlist` to close the policy.
         """
-        self._allowlist_to_edit().discard(check_peer_key(peer, "peer"))
+        key = check_peer_key(peer, "peer")
+        self._allowlist_to_edit().discard(key)
+        self._changed_allowlist.add(key)
         self._policy_changed()
 
     def add_ip_network(self, which: IpList, network: IpNetworkLike) -> bool:
@@ -224,6 +262,7 @@ class PeerGovernor(ChangeCounter):
         """
         added = self._ip_list(which).add(check_ip_network(network, "network"))
         if added:
+            self._changed_ip_lists.add(which)
             self._policy_changed()
         return added
 
@@ -231,6 +270,7 @@ class PeerGovernor(ChangeCounter):
         """Remove `network` from the `which` IP list; False if it was not there."""
         removed = self._ip_list(which).remove(check_ip_network(network, "network"))
         if removed:
+            self._changed_ip_lists.add(which)
             self._policy_changed()
         return removed
 
@@ -246,6 +286,7 @@ class PeerGovernor(ChangeCounter):
         self._ip_lists[which] = NetworkSet(
             check_ip_network(network, "networks", index) for index, network in enumerate(networks)
         )
+        self._changed_ip_lists.add(which)
         self._policy_changed()
 
     def ip_decision(self, ip: IpAddressLike) -> Decision:
@@ -310,6 +351,7 @@ class PeerGovernor(ChangeCounter):
         failures = 1 if previous is None else min(previous.consecutive_failures + 1, U32_MAX)
         health = PeerHealth(failures, now_ns, failures >= self._failure_threshold)
         self._changed()
+        self._changed_health.add(key)
         self._health[key] = health
         return health
 
@@ -319,12 +361,14 @@ class PeerGovernor(ChangeCounter):
         key = check_peer_key(peer, "peer")
         if key in self._health:
             self._changed()
+            self._changed_health.add(key)
             del self._health[key]
 
     def forget(self, peer: PeerRef) -> None:
         """Drop what was observed about `peer`; its block and allow entries are kept."""
         key = check_peer_key(peer, "peer")
         self._changed()
+        self._changed_health.add(key)
         self._health.pop(key, None)
 
     def decision(self, peer: PeerRef) -> Decision:

@@ -26,6 +26,7 @@ from node_runtime._component_checks import (
     peer_key_of,
 )
 from node_runtime.change_counter import ChangeCounter
+from node_runtime.changed_keys import ChangedKeys
 from node_runtime.component_errors import (
     ComponentError,
     ComponentTypeError,
@@ -128,6 +129,7 @@ class PeerRecordBook(ChangeCounter):
             )
         self._limits = limits if limits is not None else PeerRecordLimits()
         self._records: dict[PeerKey, _Record] = {}
+        self._changed_peers: ChangedKeys[PeerKey] = ChangedKeys()
 
     @classmethod
     def from_state(
@@ -208,19 +210,19 @@ class PeerRecordBook(ChangeCounter):
 
     def entries(self) -> Iterator[PeerRecordRow]:
         """Every record as a snapshot row, sorted by peer, so equal books snapshot identically."""
-        rows = [
-            (
-                peer,
-                record.public_key,
-                record.protocols,
-                record.metadata,
-                record.latency_ns,
-                record.signed_record,
-            )
-            for peer, record in self._records.items()
-        ]
+        rows = [_row(peer, record) for peer, record in self._records.items()]
         rows.sort(key=itemgetter(0))
         return iter(rows)
+
+    def entry_row(self, peer: PeerRef) -> PeerRecordRow | None:
+        """`peer`'s row as `entries()` yields it, or `None` when the book holds no record of it."""
+        key = peer_key_of(peer, "peer")
+        record = self._records.get(key)
+        return None if record is None else _row(key, record)
+
+    def take_changed_peers(self) -> set[PeerKey] | None:
+        """The peers whose record changed since the previous call; `None` on the first call."""
+        return self._changed_peers.take()
 
     def __contains__(self, peer: object) -> bool:
         return peer in self._records
@@ -233,8 +235,10 @@ class PeerRecordBook(ChangeCounter):
 
     def forget(self, peer: PeerRef) -> None:
         """Drop everything known of `peer`."""
-        if self._records.pop(check_peer_key(peer, "peer"), None) is not None:
+        key = check_peer_key(peer, "peer")
+        if self._records.pop(key, None) is not None:
             self._changed()
+            self._changed_peers.add(key)
 
     # Public keys.
 
@@ -511,6 +515,7 @@ class PeerRecordBook(ChangeCounter):
     def _edit(self, peer: PeerKey) -> _Record:
         """`peer`'s record, made if new, for a change that is about to happen."""
         self._changed()
+        self._changed_peers.add(peer)
         record = self._records.get(peer)
         if record is None:
             record = self._records[peer] = _Record()
@@ -520,6 +525,17 @@ class PeerRecordBook(ChangeCounter):
         record = self._records.get(peer)
         if record is not None and record.is_empty():
             del self._records[peer]
+
+
+def _row(peer: PeerKey, record: _Record) -> PeerRecordRow:
+    return (
+        peer,
+        record.public_key,
+        record.protocols,
+        record.metadata,
+        record.latency_ns,
+        record.signed_record,
+    )
 
 
 def _check_public_key(peer: PeerKey, key: bytes, *path: PathElement) -> bytes:
