@@ -188,17 +188,29 @@ class AddressBook(ChangeCounter):
         since, self._changes_since = self._changes_since, now_ns
         watch = self._next_expiries
         if changed is None or now_ns < since:
-            watch.rearm_all(
-                (peer, expiry)
-                for peer, entry in self._entries.items()
-                if (expiry := _next_expiry(entry, now_ns)) is not None
-            )
+            watch.rearm_all(self._next_expiries_after(now_ns))
             return None
         changed.update(watch.due(now_ns))
         for peer in changed:
             entry = self._entries.get(peer)
             watch.arm(peer, None if entry is None else _next_expiry(entry, now_ns))
         return changed
+
+    def _next_expiries_after(self, now_ns: int) -> list[tuple[int, PeerKey]]:
+        """`(expiry, peer)`: each peer's soonest expiry after `now_ns`, if it has one."""
+        entries = self._entries
+        # The usual entry has nothing expired: its soonest expiry is the one.
+        soonest = [
+            (entry.earliest, peer)
+            for peer, entry in entries.items()
+            if now_ns < entry.earliest < _NEVER
+        ]
+        for peer, entry in entries.items():
+            if entry.earliest <= now_ns:
+                expiry = _next_expiry(entry, now_ns)
+                if expiry is not None:
+                    soonest.append((expiry, peer))
+        return soonest
 
     def __contains__(self, peer: object) -> bool:
         return peer in self._entries

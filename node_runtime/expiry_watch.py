@@ -10,7 +10,6 @@ entry.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -30,11 +29,12 @@ class ExpiryWatch(Generic[K]):
         self._armed: dict[K, int] = {}
         self._heap: list[tuple[int, K]] = []
 
-    def rearm_all(self, times: Iterable[tuple[K, int]]) -> None:
-        """Forget every armed time; arm exactly these `(key, time)` pairs (keys unique)."""
-        self._armed = dict(times)
-        self._heap = [(at, key) for key, at in self._armed.items()]
-        heapq.heapify(self._heap)
+    def rearm_all(self, times: list[tuple[int, K]]) -> None:
+        """Forget every armed time; arm exactly these `(time, key)` pairs (keys unique). The
+        list becomes the heap."""
+        self._armed = {key: at for at, key in times}
+        heapq.heapify(times)
+        self._heap = times
 
     def arm(self, key: K, at: int | None) -> None:
         """Arm `key` at `at` in place of its previous time; `None` disarms it."""
@@ -46,7 +46,7 @@ class ExpiryWatch(Generic[K]):
         self._armed[key] = at
         heapq.heappush(self._heap, (at, key))
         if len(self._heap) > 2 * len(self._armed) + _SLACK:
-            self.rearm_all(self._armed.items())
+            self.rearm_all([(at, key) for key, at in self._armed.items()])
 
     def due(self, now: int) -> list[K]:
         """The keys armed at or before `now`, each disarmed."""

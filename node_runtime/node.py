@@ -344,6 +344,7 @@ class Node:
             pending_completions=execution.pending_completions,
         )
 
+    @gc_paused()  # the first mark arms every expiring address: as many tuples as peers
     def mark_saved(self) -> None:
         """Count changes from the state of the latest `snapshot()`, which the caller has saved
         (as a full snapshot): call it right after that snapshot, before anything changes the

@@ -54,7 +54,7 @@ def test_changed_keys_of_a_collection_replaced_whole_are_unknown_once() -> None:
 
 def test_an_expiry_watch_gives_each_key_due_once_at_its_latest_armed_time() -> None:
     watch: ExpiryWatch[str] = ExpiryWatch()
-    watch.rearm_all([("a", 10), ("b", 30)])
+    watch.rearm_all([(10, "a"), (30, "b")])
     watch.arm("a", 20)  # rearmed later: not due at 10
     watch.arm("c", 15)
     watch.arm("b", None)  # disarmed
