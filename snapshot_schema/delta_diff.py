@@ -8,6 +8,8 @@ or a splice of a queue, unless it is not smaller than the target's field, then a
 
 from __future__ import annotations
 
+from itertools import compress, filterfalse
+from operator import not_
 from typing import Any
 
 from snapshot_schema.column_checks import column, strictly_ascending
@@ -47,19 +49,21 @@ def _set_change(base: frozenset[Any], target: frozenset[Any]) -> Change:
     return _smaller(Patch(tuple(sorted(base - target)), target - base), target)
 
 
-def _by_peer(table: RecordTable[Any]) -> bool:
-    return strictly_ascending(column(table.rows, 0))
-
-
 def _table_change(base: RecordTable[Any], target: RecordTable[Any]) -> Change:
-    if not (_by_peer(base) and _by_peer(target)):
+    base_peers, target_peers = column(base.rows, 0), column(target.rows, 0)
+    if not (strictly_ascending(base_peers) and strictly_ascending(target_peers)):
         return Replace(target)  # a patch applies by peer order only
-    # Rows compare as their table compares them (a metadata `1` is no `1.0`).
-    key = row_key(target.record_class) or (lambda row: row)
-    base_rows = dict(zip(column(base.rows, 0), map(key, base.rows), strict=True))
-    upserted = tuple(row for row in target.rows if base_rows.get(row[0]) != key(row))
-    target_peers = frozenset(column(target.rows, 0))
-    removed = tuple(peer for peer in base_rows if peer not in target_peers)
+    # Rows compare as their table compares them (a metadata `1` is no `1.0`); the passes over
+    # all rows run in C (sets, `filterfalse`) but for such keyed rows.
+    key = row_key(target.record_class)
+    if key is None:
+        unchanged = set(base.rows).__contains__
+        upserted = tuple(filterfalse(unchanged, target.rows))
+    else:
+        unchanged = set(map(key, base.rows)).__contains__
+        kept = map(unchanged, map(key, target.rows))
+        upserted = tuple(compress(target.rows, map(not_, kept)))
+    removed = tuple(filterfalse(frozenset(target_peers).__contains__, base_peers))
     patch = Patch(removed, RecordTable.trusted(target.record_class, upserted))
     return _smaller(patch, target)
 
