@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 
+from snapshot_schema.checks import as_frozen_map
 from snapshot_schema.delta_records import (
     FIELDS_BY_NAME,
     Change,
@@ -25,9 +26,11 @@ from snapshot_schema.delta_records import (
     Splice,
     StateRef,
     VersionedSnapshot,
+    checked_changes,
 )
 from snapshot_schema.encoder import FIELD_ENCODERS, encode, pack
 from snapshot_schema.framework_records import ClockReading
+from snapshot_schema.frozen_map import FrozenMap
 from snapshot_schema.gc_pause import gc_paused
 from snapshot_schema.transient import TransientSnapshot
 
@@ -68,9 +71,7 @@ def _payload(name: str, change: Change) -> Any:  # noqa: ANN401 - msgpack-ready 
 _OPS = {Replace: OP_REPLACE, Patch: OP_PATCH, Splice: OP_SPLICE}
 
 
-def encode_changes(changes: Mapping[str, Change]) -> bytes:
-    """The canonical bytes of a delta's `changes` (checked ones: a `SnapshotDelta`'s): an array
-    of `[field_id, op, payload]`, field ids ascending."""
+def _packed(changes: FrozenMap[str, Change]) -> bytes:
     fields = sorted((FIELDS_BY_NAME[name] for name in changes), key=lambda field: field.id)
     with gc_paused():  # rows of large tables are packed as they are held (see `encoder.py`)
         return pack(
@@ -85,11 +86,19 @@ def encode_changes(changes: Mapping[str, Change]) -> bytes:
         )
 
 
+def encode_changes(changes: Mapping[str, Change]) -> bytes:
+    """The canonical bytes of a delta's `changes`: an array of `[field_id, op, payload]`, field
+    ids ascending. The changes are checked first, as `SnapshotDelta` checks them
+    (`SnapshotValueError`); `changes_bytes` packs a delta's own, checked already, once."""
+    held = cast(FrozenMap[str, Change], as_frozen_map(changes))
+    return _packed(checked_changes(held, ("changes",)))
+
+
 def changes_bytes(delta: SnapshotDelta) -> bytes:
     """The canonical bytes of `delta.changes`, packed once and then kept on the delta."""
     encoded = delta.encoded_changes
     if encoded is None:
-        encoded = encode_changes(delta.changes)
+        encoded = _packed(delta.changes)
         object.__setattr__(delta, "encoded_changes", encoded)  # a cache: not part of the value
     return encoded
 
@@ -146,7 +155,7 @@ def make_delta(
     delta = SnapshotDelta(
         base=base, target=_successor(base, bytes(32)), taken_at=taken_at, changes=changes
     )
-    encoded = encode_changes(delta.changes)
+    encoded = _packed(delta.changes)
     object.__setattr__(delta, "target", _successor(base, delta_digest(base, taken_at, encoded)))
     object.__setattr__(delta, "encoded_changes", encoded)
     return delta

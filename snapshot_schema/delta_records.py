@@ -244,7 +244,9 @@ def _checked_change(field: DeltaField, change: Change, path: Path) -> Change:
             return _checked_patch(field, change, path)
 
 
-def _checked_changes(changes: FrozenMap[str, Change], path: Path) -> FrozenMap[str, Change]:
+def checked_changes(changes: FrozenMap[str, Change], path: Path) -> FrozenMap[str, Change]:
+    """`changes` with each change checked, and its values held, as `SnapshotDelta` holds them;
+    `SnapshotValueError` located under `path` for the first that does not fit its field."""
     if type(changes) is not FrozenMap:
         raise SnapshotValueError(f"expected `FrozenMap`, got `{type(changes).__name__}`", path)
     checked: dict[str, Change] = {}
@@ -261,8 +263,12 @@ class SnapshotDelta:
     """The changes that turn the state `base` into the state `target`, taken at `taken_at`.
 
     `changes` maps a field's name (`DeltaField.name`) to its change; a field left out is the
-    same in both. Make one with `diff`, or `make_delta` from changes already known; combine two
-    with `merge`; use one with `apply`.
+    same in both. Each change is checked with the snapshot's own rules for its field and held
+    as the snapshot holds that field (`SnapshotValueError`, with the path, for one that does
+    not fit), so any delta that exists can be encoded and applied to a base it fits.
+
+    Make one with `diff`, or `make_delta` from changes already known; combine two with
+    `merge`; use one with `apply`.
     """
 
     base: StateRef
@@ -287,7 +293,7 @@ class SnapshotDelta:
                 f"({self.base.sequence})",
                 ("target", "sequence"),
             )
-        object.__setattr__(self, "changes", _checked_changes(self.changes, ("changes",)))
+        object.__setattr__(self, "changes", checked_changes(self.changes, ("changes",)))
         check_u32(self.snapshot_spec_version, ("snapshot_spec_version",))
         if self.spec_version != DELTA_SPEC_VERSION:
             raise SnapshotValueError(

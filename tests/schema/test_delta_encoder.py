@@ -258,3 +258,14 @@ def test_make_delta_refuses_a_change_that_does_not_fit_its_field(
         make_delta(BASE, TAKEN_AT, changes)
     assert raised.value.path == path
     assert reason in raised.value.reason
+
+
+def test_encode_changes_checks_the_changes_as_a_delta_does() -> None:
+    assert encode_changes({"counters": Patch(["a"], {})}) == msgpack.packb(  # type: ignore[arg-type]
+        [[5, OP_PATCH, [["a"], []]]]
+    )
+    with pytest.raises(SnapshotValueError) as raised:
+        encode_changes({"counters": Patch(("b", "a"), {})})
+    assert raised.value.path == ("changes", "counters", "removed", 1)
+    with pytest.raises(SnapshotValueError, match="expected a delta field name"):
+        encode_changes({"taken_at": Replace(1)})
