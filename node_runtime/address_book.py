@@ -56,13 +56,15 @@ EntryRow = tuple[PeerKey, tuple[bytes, ...], int, tuple[Expiry, ...]]
 """`(peer, addresses, ref_count, expires_ns)`: one peer as `entries()` yields it."""
 
 _NEVER = U64_MAX + 1  # later than any expiry a u64 can hold
+_STALE_SLACK = 64  # stale expiry heap items allowed beyond twice the entries
 
 
 class _Entry:
     # Tuples, replaced on change: snapshots share them instead of copying them. `expires` is
     # parallel to `addresses`; `earliest` is the soonest of them, so that a pass over the book
-    # skips, with one comparison, every entry with nothing expired.
-    __slots__ = ("addresses", "earliest", "expires", "ref_count")
+    # skips, with one comparison, every entry with nothing expired. `armed` is the time the
+    # book's `ExpiryWatch` holds it at, once the book tracks changes for a node's delta.
+    __slots__ = ("addresses", "armed", "earliest", "expires", "ref_count")
 
     def __init__(
         self,
@@ -75,6 +77,7 @@ class _Entry:
         self.expires = expires
         self.earliest = earliest
         self.ref_count = ref_count
+        self.armed: int | None = None
 
     def hold(self, addresses: tuple[bytes, ...], expires: tuple[Expiry, ...]) -> None:
         self.addresses = addresses
@@ -95,8 +98,8 @@ class AddressBook(ChangeCounter):
         # is before it, nothing has expired, so `expire` and `entries(now)` skip their pass.
         self._earliest_expiry = _NEVER
         self._changed_peers: ChangedKeys[PeerKey] = ChangedKeys()
-        # Each peer with an expiry after the last `take_changed_peers` instant, at the first one.
-        self._next_expiries: ExpiryWatch[PeerKey] = ExpiryWatch()
+        # Each entry with an expiry after the last `take_changed_peers` instant, at the first.
+        self._next_expiries: ExpiryWatch[PeerKey, _Entry] = ExpiryWatch()
         self._changes_since = 0
 
     @classmethod
@@ -186,31 +189,35 @@ class AddressBook(ChangeCounter):
         check_ns(now_ns, "now_ns")
         changed = self._changed_peers.take()
         since, self._changes_since = self._changes_since, now_ns
-        watch = self._next_expiries
+        watch, entries = self._next_expiries, self._entries
         if changed is None or now_ns < since:
-            watch.rearm_all(self._next_expiries_after(now_ns))
+            self._arm_all(now_ns)
             return None
-        changed.update(watch.due(now_ns))
+        changed.update(watch.due(now_ns, entries))
         for peer in changed:
-            entry = self._entries.get(peer)
-            watch.arm(peer, None if entry is None else _next_expiry(entry, now_ns))
+            entry = entries.get(peer)
+            if entry is not None:
+                watch.arm(peer, entry, _next_expiry(entry, now_ns))
+        if len(watch) > 2 * len(entries) + _STALE_SLACK:
+            self._arm_all(now_ns)
         return changed
 
-    def _next_expiries_after(self, now_ns: int) -> list[tuple[int, PeerKey]]:
-        """`(expiry, peer)`: each peer's soonest expiry after `now_ns`, if it has one."""
-        entries = self._entries
-        # The usual entry has nothing expired: its soonest expiry is the one.
-        soonest = [
-            (entry.earliest, peer)
-            for peer, entry in entries.items()
-            if now_ns < entry.earliest < _NEVER
-        ]
-        for peer, entry in entries.items():
-            if entry.earliest <= now_ns:
-                expiry = _next_expiry(entry, now_ns)
-                if expiry is not None:
-                    soonest.append((expiry, peer))
-        return soonest
+    def _arm_all(self, now_ns: int) -> None:
+        """Arm every entry at its soonest expiry after `now_ns` (if it has one), afresh."""
+        items: list[tuple[int, PeerKey]] = []
+        append = items.append
+        for peer, entry in self._entries.items():
+            earliest = entry.earliest
+            # The usual entry has nothing expired: its soonest expiry is the one.
+            expiry = (
+                (earliest if earliest < _NEVER else None)
+                if now_ns < earliest
+                else _next_expiry(entry, now_ns)
+            )
+            entry.armed = expiry
+            if expiry is not None:
+                append((expiry, peer))
+        self._next_expiries.replace(items)
 
     def __contains__(self, peer: object) -> bool:
         return peer in self._entries

@@ -347,3 +347,17 @@ def test_a_component_put_back_after_another_replaced_it_is_saved_whole() -> None
 
     assert delta.changes["counters"] == Replace({"kept": 2})
     assert_gives_the_snapshot(state, delta, node)
+
+
+def test_changes_taken_from_a_nodes_component_directly_are_missing_from_its_next_delta() -> None:
+    node = new_node()
+    state = saved(node)
+    node.counters.increment("sent")
+    node.counters.increment("received")
+
+    assert node.counters.take_changed_names() == {"sent", "received"}
+    node.counters.increment("received")
+    delta = node.take_delta(state.ref)
+
+    assert delta.changes["counters"] == Patch((), {"received": 2})
+    assert apply(state, delta).snapshot != node.snapshot()

@@ -52,25 +52,39 @@ def test_changed_keys_of_a_collection_replaced_whole_are_unknown_once() -> None:
     assert keys.take() == {"c"}
 
 
-def test_an_expiry_watch_gives_each_key_due_once_at_its_latest_armed_time() -> None:
-    watch: ExpiryWatch[str] = ExpiryWatch()
-    watch.rearm_all([(10, "a"), (30, "b")])
-    watch.arm("a", 20)  # rearmed later: not due at 10
-    watch.arm("c", 15)
-    watch.arm("b", None)  # disarmed
-
-    assert watch.due(12) == []
-    assert watch.due(25) == ["c", "a"]
-    assert watch.due(100) == []
+class Entry:
+    def __init__(self) -> None:
+        self.armed: int | None = None
 
 
-def test_an_expiry_watch_rearmed_without_end_stays_proportional_to_its_keys() -> None:
-    watch: ExpiryWatch[str] = ExpiryWatch()
-    for at in range(10_000):
-        watch.arm("a", at)
+def test_an_expiry_watch_gives_each_entry_due_once_at_its_latest_armed_time() -> None:
+    entries = {key: Entry() for key in "abcd"}
+    watch: ExpiryWatch[str, Entry] = ExpiryWatch()
+    entries["a"].armed, entries["b"].armed = 10, 30
+    watch.replace([(10, "a"), (30, "b")])
+    watch.arm("a", entries["a"], 20)  # rearmed later: not due at 10
+    watch.arm("c", entries["c"], 15)
+    watch.arm("b", entries["b"], None)  # disarmed
+    watch.arm("d", entries["d"], 18)
+    del entries["d"]  # gone from the owner's map
 
-    assert len(watch._heap) <= 2 + 64  # stale items are dropped once they outnumber the keys
-    assert watch.due(10_000) == ["a"]
+    assert watch.due(12, entries) == []
+    assert watch.due(25, entries) == ["c", "a"]
+    assert watch.due(100, entries) == []
+    assert len(watch) == 0
+
+
+def test_an_address_book_refreshed_without_end_keeps_its_expiry_heap_near_its_size() -> None:
+    book = AddressBook()
+    book.add_address(PEER_A, ADDRESS, 10**12, now_ns=0)
+    book.take_changed_peers(0)
+    for now in range(1, 1_000):
+        book.set_address_ttl(PEER_A, ADDRESS, 10**12, now_ns=now)
+        assert book.take_changed_peers(now) == {PEER_A}
+
+    assert len(book._next_expiries) <= 2 + 64  # stale items are dropped once they pile up
+    assert book.take_changed_peers(10**12 + 998) == set()
+    assert book.take_changed_peers(10**12 + 999) == {PEER_A}
 
 
 def test_the_address_book_names_peers_it_changed_and_peers_whose_addresses_expired() -> None:
