@@ -129,7 +129,7 @@ def _address(rng: random.Random) -> Multiaddr:
 class Churn:
     """One interval's changes to a node, the same on every node built from the same seed."""
 
-    def __init__(self, node: Node, seed: int) -> None:
+    def __init__(self, node: Node, seed: int = SEED) -> None:
         self.node = node
         self.rng = random.Random(seed)
         self.peers = [entry[0] for entry in node.address_book.entries()]
@@ -387,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = measure_per_gc_mode(
         sizes,
         rounds,
-        lambda peers: Churn(build_delta_node(peers), SEED),
+        lambda peers: Churn(build_delta_node(peers)),
         lambda peers, churn: [
             summarize(peers, [run_round(churn, r % len(OPERATIONS)) for r in range(rounds)])
         ],

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MEASURE = """
 import gc, json
 from benchmarks import delta
-churn = delta.Churn(delta.build_delta_node({peers}), delta.SEED)
+churn = delta.Churn(delta.build_delta_node({peers}))
 gc.collect(); gc.freeze(); gc.disable()
 try:
     rounds = [delta.run_round(churn, r % len(delta.OPERATIONS)) for r in range({rounds})]
@@ -60,7 +60,7 @@ def test_the_delta_benchmark_runs_and_reports_every_table(
 
 
 def test_a_delta_after_1_percent_churn_is_at_most_3_percent_of_the_snapshot() -> None:
-    churn = delta.Churn(delta.build_delta_node(2_000), delta.SEED)
+    churn = delta.Churn(delta.build_delta_node(2_000))
 
     rounds = [delta.run_round(churn, shift) for shift in range(2)]
 
