@@ -33,9 +33,9 @@ from snapshot_schema import (
     StateRef,
     TransientSnapshot,
     delta_digest,
-    encode_changes,
     merge,
 )
+from snapshot_schema.delta_encoder import changes_bytes
 
 LOG = logging.getLogger("node_runtime.checkpointer")
 
@@ -186,9 +186,7 @@ def rebased(delta: SnapshotDelta, base: StateRef) -> SnapshotDelta:
     names a delta (the changes are packed once: their bytes are reused)."""
     if delta.base == base:
         return delta
-    encoded = delta.encoded_changes
-    if encoded is None:
-        encoded = encode_changes(delta.changes)
+    encoded = changes_bytes(delta)
     digest = delta_digest(base, delta.taken_at, encoded)
     moved = attrs.evolve(
         delta,
