@@ -25,7 +25,7 @@ for shape in codec.DATA_SHAPES:
     entries = codec.contenders(codec.build_snapshot(100_000, shape=shape), baselines=False)
     gc.collect(); gc.freeze(); gc.disable()
     try:
-        rows = codec.summarize(100_000, entries, codec.run_rounds(entries, rounds=5))
+        rows = codec.summarize(100_000, entries, codec.run_rounds(entries, rounds=3))
     finally:
         gc.enable(); gc.unfreeze()
     row = next(row for row in rows if row.contender == "ours, via build_framework")
