@@ -81,12 +81,14 @@ def test_every_bit_flip_of_a_small_golden_gives_a_valid_delta_or_a_snapshot_erro
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(set(GOLDENS) - set(SMALL)))
-def test_every_bit_flip_of_a_large_golden_gives_a_valid_delta_or_a_snapshot_error(
+def test_a_bit_flip_in_every_byte_of_a_large_golden_gives_a_valid_delta_or_a_snapshot_error(
     name: str,
 ) -> None:
+    # One bit per byte, a different one at each offset (every bit of the small goldens is
+    # flipped above; the fuzz harness flips at random): an eighth of the time of every bit.
     data = GOLDENS[name]
-    for bit in range(len(data) * 8):
-        contract(flipped(data, bit))
+    for offset in range(len(data)):
+        contract(flipped(data, offset * 8 + offset % 8))
 
 
 def test_the_small_goldens_cover_every_op() -> None:
