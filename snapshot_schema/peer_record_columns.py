@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from itertools import accumulate, chain, compress, islice, repeat
 from typing import Any
@@ -37,6 +37,9 @@ _ED25519_KEY_SIZE = 36
 _IDENTITY_PREFIX = bytes.fromhex("0024")  # identity multihash of a 36-byte key
 _is_not_none = partial(operator.is_not, None)
 _METADATA_TYPES = frozenset({str, int, float, bool, bytes, type(None)})
+_TEXT_TYPES = frozenset({str, bytes, type(None)})
+_STR = frozenset({str})
+_TUPLE = frozenset({tuple})
 
 
 def public_keys(keys: Column) -> bool:
@@ -87,9 +90,9 @@ def each_strictly_ascending(lists: Column, items: Column) -> bool:
 
 def protocol_lists(lists: Column) -> bool:
     """Tuples of names, each sorted strictly ascending. Peers share protocol sets: once every
-    item is known to be exactly a `str`, equal tuples pass or fail alike, so the rules are
-    checked on each distinct tuple once."""
-    if not (all_of(lists, tuple) and all_of(tuple(chain.from_iterable(lists)), str)):
+    item is known to be exactly a `str` (one pass over the items, none copied), equal tuples
+    pass or fail alike, so the rules are checked on each distinct tuple once."""
+    if not (all_of(lists, tuple) and _item_types(lists) <= _STR):
         return False
     distinct = tuple(set(lists))
     items = tuple(chain.from_iterable(distinct))
@@ -106,12 +109,25 @@ def expiry_lists(lists: Column) -> bool:
 
 def metadata_lists(lists: Column) -> bool:
     """Tuples of `(key, value)` pairs: keys names, strictly ascending within each tuple; values
-    metadata values (`metadata_value_problem`). Once every pair, key and value is known to be of
-    an exact type and every value valid, equal tuples pass or fail alike (`1`, `1.0` and `True`
-    are all valid; `-0.0`, which equals `0.0`, is not, and is refused first), so the keys are
-    checked on each distinct tuple once: peers share much of their metadata."""
-    if not all_of(lists, tuple):
+    metadata values (`metadata_value_problem`). Peers share much of their metadata, and when
+    every pair is exactly a `tuple` and every key and value exactly a `str`, `bytes` or `None`,
+    equal tuples are identical in type and pass or fail alike: the rules are then checked on
+    each distinct tuple once. Numbers do not qualify: `1`, `1.0` and `True` are equal, as are
+    `2**64` (refused) and `2.0**64` (valid), and `-0.0` (refused) and `0.0`."""
+    if not (all_of(lists, tuple) and _item_types(lists) <= _TUPLE):
         return False
+    if _item_types(chain.from_iterable(lists)) <= _TEXT_TYPES:
+        lists = tuple(set(lists))
+    return _metadata_pairs(lists)
+
+
+def _item_types(lists: Iterable[Column]) -> set[type]:
+    """The exact types of the items of tuples `lists`, in one pass that copies none."""
+    return set(map(type, chain.from_iterable(lists)))
+
+
+def _metadata_pairs(lists: Column) -> bool:
+    """`metadata_lists` for tuples of tuples, checked one by one."""
     pairs = tuple(chain.from_iterable(lists))
     if not rows_of(pairs, 2):
         return False

@@ -630,3 +630,52 @@ def test_metadata_values_keep_their_types_through_the_codec() -> None:
     assert ("bool", bool, True) in typed
     assert ("int", int, 1) in typed
     assert ("float", float, 1.0) in typed
+
+
+class _Str(str):
+    """Equal to the `str` it copies, and no `str`."""
+
+
+class _Bytes(bytes):
+    """Equal to the `bytes` it copies, and no `bytes`."""
+
+
+class _Pair(tuple[object, ...]):
+    """Equal to the pair it copies, and no `tuple`."""
+
+
+# (valid, refused) pairs of equal values: a check run once per distinct tuple would see only
+# whichever of the two a set kept.
+EQUAL_BUT_NOT_ALIKE: list[tuple[object, object]] = [
+    (2.0**64, 2**64),
+    (0.0, -0.0),
+    (0, -0.0),
+    (False, -0.0),
+    ("x", _Str("x")),
+    (b"x", _Bytes(b"x")),
+]
+
+
+@pytest.mark.parametrize(("valid", "refused"), EQUAL_BUT_NOT_ALIKE)
+@pytest.mark.parametrize("refused_first", [False, True])
+def test_metadata_equal_to_a_valid_tuple_is_still_refused_anywhere_in_the_column(
+    valid: object, refused: object, refused_first: bool
+) -> None:
+    good, bad = (("a", valid),), (("a", refused),)
+    lists = (bad, good) if refused_first else (good, bad)
+    assert good == bad
+    assert metadata_lists(lists * 3) is False
+    assert metadata_lists((good,) * 6) is True
+
+
+@pytest.mark.parametrize("refused_first", [False, True])
+def test_a_look_alike_pair_or_protocol_is_refused_anywhere_in_the_column(
+    refused_first: bool,
+) -> None:
+    pairs: tuple[object, ...] = ((("a", "x"),), (_Pair(("a", "x")),))
+    protocols: tuple[object, ...] = (("/a", "/b"), ("/a", _Str("/b")))
+    if refused_first:
+        pairs, protocols = pairs[::-1], protocols[::-1]
+    assert metadata_lists(pairs * 3) is False
+    assert protocol_lists(protocols * 3) is False
+    assert protocol_lists((("/a", "/b"),) * 6) is True
