@@ -7,10 +7,12 @@ is told to save a full snapshot (`FullSnapshotNeeded`).
 
 from __future__ import annotations
 
+from pathlib import PurePath
+from typing import Protocol
+
 import attrs
 
 from node_runtime.errors import PeerIdMismatchError
-from node_runtime.journal_file import JournalWriter
 from node_runtime.peer_id import PeerId
 from node_runtime.snapshot_store import SnapshotRef
 from node_runtime.storage_errors import (
@@ -31,11 +33,33 @@ class JournalLimits:
     max_bytes: int
 
 
+class RecordWriter(Protocol):
+    """Where a chain's records go (`JournalWriter`: a file; `ObjectJournalWriter`: objects).
+    `append` is all or nothing, or sets `broken`; a failure raises `OSError` or a
+    `StoreWriteError`."""
+
+    @property
+    def path(self) -> PurePath: ...
+
+    @property
+    def length(self) -> int: ...
+
+    @property
+    def records(self) -> int: ...
+
+    @property
+    def broken(self) -> bool: ...
+
+    def append(self, record: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class JournalChain:
     """The journal of the snapshot `ref` names, written through `writer`."""
 
     def __init__(
-        self, ref: SnapshotRef, peer_id: PeerId, limits: JournalLimits, writer: JournalWriter
+        self, ref: SnapshotRef, peer_id: PeerId, limits: JournalLimits, writer: RecordWriter
     ) -> None:
         assert ref.state is not None  # a store's own save names its state
         self.tip: SnapshotRef = ref

@@ -67,7 +67,7 @@ class JournalRecord:
     data: bytes = attrs.field(repr=False)
 
 
-def _framing_problem(header: SealedHeader, framing: RecordFraming, max_size: int) -> str | None:
+def framing_problem(header: SealedHeader, framing: RecordFraming, max_size: int) -> str | None:
     if header.flags != framing.flags:
         return f"flags {int(header.flags):#x}, not the journal's {int(framing.flags):#x}"
     if header.generation != framing.generation:
@@ -98,7 +98,7 @@ def record_headers(
         except (DamagedFileError, UnsupportedContainerError) as error:
             # The writer of this journal wrote this build's container: no newer one.
             raise JournalFramingError(str(error)) from None
-        problem = _framing_problem(header, framing, max_size)
+        problem = framing_problem(header, framing, max_size)
         if problem is not None:
             raise JournalFramingError(problem)
         if size - offset < header.file_length:

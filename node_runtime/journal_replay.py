@@ -9,11 +9,12 @@ applied, since its base is a state that was not reached.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
 
-from node_runtime.journal_file import RecordFraming, read_records, record_headers
+from node_runtime.journal_file import JournalRecord, RecordFraming, read_records, record_headers
 from node_runtime.peer_id import PeerId
 from node_runtime.sealed_file import SealedHeader, SealedSnapshot, unseal_delta
 from node_runtime.snapshot_store import JournalState
@@ -57,40 +58,57 @@ def replay_journal(
     until_wall_ns: int | None = None,
 ) -> Replayed:
     """`root` (the verified snapshot whose header is `header`) with the records of the journal
-    at `path` applied, up to the first that does not verify, or, with `until_wall_ns`, the
-    first taken after it. No journal file: `root` as it is."""
-    state = root
-    wall_ns = root.snapshot.taken_at.wall_ns
-    applied = end = 0
+    file at `path` applied, up to the first that does not verify, or, with `until_wall_ns`,
+    the first taken after it. No journal file: `root` as it is."""
     try:
         file, size = open_regular_file(path)
     except FileNotFoundError:
-        return Replayed(root, wall_ns, JournalState())
+        return replay_records((), root, header, checks, size=0)
     except NotRegularFileError as error:
+        wall_ns = root.snapshot.taken_at.wall_ns
         return Replayed(root, wall_ns, JournalState(damage=str(error), error=error))
-    problem = None
     with file:
-        framing = RecordFraming.of_snapshot(header)
-        try:
-            for record in read_records(file, size, framing, checks.max_size):
-                delta = unseal_delta(
-                    record.data,
-                    encryption_key=checks.encryption_key,
-                    expected_signer=checks.expected_signer,
-                    require_encryption=checks.require_encryption,
-                    max_delta_size=checks.max_size,
-                ).delta
-                if until_wall_ns is not None and delta.taken_at.wall_ns > until_wall_ns:
-                    break
-                after = apply(state, delta)
-                if after.snapshot.framework.peer_id_bytes != header.peer_id.to_bytes():
-                    raise HeaderMismatchError("the delta changes the node's PeerId")
-                state = after
-                wall_ns = delta.taken_at.wall_ns
-                applied += 1
-                end = record.offset + len(record.data)
-        except SnapshotError as error:
-            problem = error
+        records = read_records(file, size, RecordFraming.of_snapshot(header), checks.max_size)
+        return replay_records(records, root, header, checks, size=size, until_wall_ns=until_wall_ns)
+
+
+def replay_records(
+    records: Iterable[JournalRecord],
+    root: VersionedSnapshot,
+    header: SealedHeader,
+    checks: RecordChecks,
+    *,
+    size: int,
+    until_wall_ns: int | None = None,
+) -> Replayed:
+    """`root` with `records` (a journal of `size` bytes, in order) applied, up to the first
+    that does not verify or, with `until_wall_ns`, the first taken after it. The iteration
+    itself may raise a `SnapshotError` (framing, a missing record): that ends the replay as
+    damage at the record it was to give."""
+    state = root
+    wall_ns = root.snapshot.taken_at.wall_ns
+    applied = end = 0
+    problem = None
+    try:
+        for record in records:
+            delta = unseal_delta(
+                record.data,
+                encryption_key=checks.encryption_key,
+                expected_signer=checks.expected_signer,
+                require_encryption=checks.require_encryption,
+                max_delta_size=checks.max_size,
+            ).delta
+            if until_wall_ns is not None and delta.taken_at.wall_ns > until_wall_ns:
+                break
+            after = apply(state, delta)
+            if after.snapshot.framework.peer_id_bytes != header.peer_id.to_bytes():
+                raise HeaderMismatchError("the delta changes the node's PeerId")
+            state = after
+            wall_ns = delta.taken_at.wall_ns
+            applied += 1
+            end = record.offset + len(record.data)
+    except SnapshotError as error:
+        problem = error
     damage = None if problem is None else f"record {applied} at offset {end}: {problem}"
     journal = JournalState(applied, end, size - end, damage, problem)
     return Replayed(state, wall_ns, journal)

@@ -139,6 +139,19 @@ class StoreWriteError(StoreError):
         return (type(self), (str(self), self.errno))
 
 
+class WriterConflictError(StoreWriteError):
+    """Another writer saved under a name this store was about to create (an object store has
+    no lock: each generation and journal record is created only if absent). Two writers of one
+    node never both win; the store that lost refuses every later save and append, and the node
+    must stop writing or be restarted against the store as the other writer left it."""
+
+
+class StoreReadError(StoreError):
+    """The store could not be read (the object store was unreachable, timed out, refused the
+    credentials or answered with a server error). Nothing was judged or set aside: what could
+    not be read is not taken for damage."""
+
+
 class AutosaveError(StoreError):
     """A save failed with an error that is neither a store error nor an `OSError` (a bug in a
     store, a value the encoder refuses): the original exception is its `__cause__`."""
