@@ -25,6 +25,7 @@ import builtins
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -37,6 +38,7 @@ from node_runtime.journal_file import JournalWriter
 from node_runtime.journal_replay import RecordChecks, journal_extent, replay_journal, stored_root
 from node_runtime.peer_id import PeerId
 from node_runtime.quarantine import QUARANTINE, QUARANTINED_NAME, set_aside
+from node_runtime.replication_watermark import replication_floor
 from node_runtime.retention import beyond_limits, remove_generation
 from node_runtime.sealed_file import (
     Flags,
@@ -123,7 +125,8 @@ class DirectoryStore:
 
     Options (keyword-only):
     - `keep_last`, `max_bytes`: retention after each save (the newest generation is always
-      kept; `None` disables a limit); a generation's snapshot and journal count together;
+      kept; `None` disables a limit); a generation's snapshot and journal count together, and
+      one a replicator has not shipped yet (`.replication.json`) is kept whatever the limits;
     - `signer`: sign every file with this identity; loading then demands its signature;
     - `expected_signer`: demand files signed by this PeerId (a reader without the private key);
     - `encryption_key`: 32-byte AES-256-GCM key to encrypt new files and decrypt old ones;
@@ -530,12 +533,18 @@ class DirectoryStore:
                 continue
             candidates.append((generation, size + (regular_file_size(journal_beside(path)) or 0)))
             paths[generation] = path
-        for generation in beyond_limits(candidates, {keep}, self.keep_last, self.max_bytes):
+        protected = {keep} | self._unshipped(paths)
+        for generation in beyond_limits(candidates, protected, self.keep_last, self.max_bytes):
             remove_generation(paths[generation])
         # No fsync of the directory here: an unlink lost to a power cut only brings back an old,
         # complete snapshot, which the next save's retention removes again. Syncing it would
         # make every save wait for the file system to commit the freed blocks (~45 ms for a
         # 24 MB file here), a third of a save, for nothing a reader could notice.
+
+    def _unshipped(self, generations: Iterable[int]) -> set[int]:
+        """The generations a replicator has not shipped yet (`replication_watermark`)."""
+        floor = replication_floor(self.path)
+        return set() if floor is None else {g for g in generations if g >= floor}
 
     def prune(self) -> builtins.list[SnapshotRef]:
         """Apply the retention policy now; the generations removed (snapshot and journal),
@@ -574,7 +583,8 @@ class DirectoryStore:
             newest_of_each_signer.setdefault(signer, ref.generation)
         beyond = beyond_limits(
             ((ref.generation, ref.size + ref.journal_bytes) for ref, _ in verified),
-            set(newest_of_each_signer.values()),
+            set(newest_of_each_signer.values())
+            | self._unshipped(ref.generation for ref, _ in verified),
             self.keep_last,
             self.max_bytes,
         )

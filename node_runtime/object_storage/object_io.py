@@ -83,14 +83,15 @@ class ObjectIO:
         except _FAILURES as error:
             raise _read_error(f"{self.where}: reading {key}", error) from None
 
-    def exists(self, key: str) -> bool:
+    def stat(self, key: str) -> tuple[int, str] | None:
+        """The object's size and entity tag (quotes removed); `None` if there is none."""
         try:
-            obstore.head(self.store, key)
+            meta = obstore.head(self.store, key)
         except FileNotFoundError:
-            return False
+            return None
         except _FAILURES as error:
             raise _read_error(f"{self.where}: looking for {key}", error) from None
-        return True
+        return meta["size"], str(meta.get("e_tag") or "").strip('"')
 
     def create(self, key: str, data: bytes) -> None:
         """Store `data` under `key`, which must not exist: `WriterConflictError` if another

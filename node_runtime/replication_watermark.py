@@ -1,0 +1,150 @@
+"""How far a store directory has been replicated: the watermark a `Replicator` keeps beside
+the snapshots, `.replication.json`, and what local retention must keep because of it.
+
+Per generation it records the snapshot's status (`pending`, `uploading`, `complete`) and how
+many of its journal's records are complete, plus how many after those are being uploaded. An
+item is marked `uploading` (durably) before its upload starts and `complete` after the object
+store confirmed it, so a replicator killed at any moment knows exactly which items may or may
+not have landed: those it checks for before it sends anything. `done` marks a generation whose
+snapshot and whole journal are shipped and which will not grow again (a newer one exists).
+
+The file is JSON, written atomically and durably; one that does not parse is set aside
+(`.replication.json.corrupt`) and replication resumes with every item checked for, not resent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from node_runtime.durable_io import write_atomically
+
+LOG = logging.getLogger(__name__)
+
+WATERMARK_NAME = ".replication.json"
+FORMAT = 1
+
+
+class Status(Enum):
+    PENDING = "pending"
+    UPLOADING = "uploading"
+    COMPLETE = "complete"
+
+
+@attrs.frozen
+class GenerationMark:
+    """One generation's progress."""
+
+    snapshot: Status = Status.PENDING
+    records: int = 0
+    """Journal records complete, in order from the first."""
+    uploading: int = 0
+    """Records after the complete ones that may have been sent (`records + 1` onwards)."""
+    done: bool = False
+
+
+@attrs.frozen
+class Watermark:
+    """The target replicated to, and each generation's progress (absent: pending)."""
+
+    target: str
+    generations: dict[int, GenerationMark] = attrs.field(factory=dict)
+    lost: frozenset[int] = frozenset()
+    """Generations removed locally before they were shipped: given up on, never waited for."""
+
+    def mark(self, generation: int) -> GenerationMark:
+        return self.generations.get(generation, GenerationMark())
+
+    def with_mark(self, generation: int, mark: GenerationMark) -> Watermark:
+        return attrs.evolve(self, generations={**self.generations, generation: mark})
+
+    def floor(self) -> int:
+        """The oldest generation not yet done: local retention keeps it and everything newer
+        (a generation the replicator has not seen yet is newer than every known one)."""
+        open_ones = [
+            generation
+            for generation, mark in self.generations.items()
+            if not mark.done and generation not in self.lost
+        ]
+        known = [*self.generations, *self.lost]
+        return min(open_ones, default=max(known, default=-1) + 1)
+
+
+def watermark_path(directory: Path) -> Path:
+    return directory / WATERMARK_NAME
+
+
+def _to_json(watermark: Watermark) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "target": watermark.target,
+        "lost": sorted(watermark.lost),
+        "generations": {
+            str(generation): {
+                "snapshot": mark.snapshot.value,
+                "records": mark.records,
+                "uploading": mark.uploading,
+                "done": mark.done,
+            }
+            for generation, mark in sorted(watermark.generations.items())
+        },
+    }
+
+
+def _from_json(parsed: object) -> Watermark:
+    if not isinstance(parsed, dict) or parsed.get("format") != FORMAT:
+        raise ValueError("not a format-1 replication watermark")
+    value: dict[str, Any] = parsed
+    generations = {}
+    for key, mark in value["generations"].items():
+        records, uploading = mark["records"], mark["uploading"]
+        if not all(isinstance(count, int) and count >= 0 for count in (records, uploading)):
+            raise ValueError(f"generation {key}: bad record counts")
+        generations[int(key)] = GenerationMark(
+            Status(mark["snapshot"]), records, uploading, bool(mark["done"])
+        )
+    lost = frozenset(int(generation) for generation in value["lost"])
+    return Watermark(str(value["target"]), generations, lost)
+
+
+def load_watermark(directory: Path) -> Watermark | None:
+    """The directory's watermark; `None` if there is none or it does not parse (that one is
+    set aside with a warning: a replicator then checks for every item before sending it)."""
+    path = watermark_path(directory)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        return _from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError) as error:
+        aside = path.with_name(WATERMARK_NAME + ".corrupt")
+        LOG.warning("%s does not parse (%s): set aside as %s", path, error, aside.name)
+        os.replace(path, aside)
+        return None
+
+
+def save_watermark(directory: Path, watermark: Watermark) -> None:
+    """Replace the watermark, atomically and durably."""
+    text = json.dumps(_to_json(watermark), indent=1, sort_keys=True)
+    write_atomically(watermark_path(directory), text.encode())
+
+
+def replication_floor(directory: Path) -> int | None:
+    """The oldest generation replication still needs (local retention keeps it and newer
+    ones); `None` without replication. A watermark that cannot be read protects everything
+    (0): losing unshipped history is worse than keeping a little more."""
+    path = watermark_path(directory)
+    try:
+        watermark = _from_json(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    return watermark.floor()
