@@ -113,9 +113,14 @@ def _from_json(parsed: object) -> Watermark:
     return Watermark(str(value["target"]), generations, lost)
 
 
+class WatermarkCorruptError(Exception):
+    """The watermark did not parse; it was set aside (`.replication.json.corrupt`)."""
+
+
 def load_watermark(directory: Path) -> Watermark | None:
-    """The directory's watermark; `None` if there is none or it does not parse (that one is
-    set aside with a warning: a replicator then checks for every item before sending it)."""
+    """The directory's watermark; `None` if there is none. One that does not parse is set
+    aside with a warning and `WatermarkCorruptError` raised: whoever replicates must then
+    check for every item before sending it."""
     path = watermark_path(directory)
     try:
         text = path.read_text()
@@ -127,7 +132,7 @@ def load_watermark(directory: Path) -> Watermark | None:
         aside = path.with_name(WATERMARK_NAME + ".corrupt")
         LOG.warning("%s does not parse (%s): set aside as %s", path, error, aside.name)
         os.replace(path, aside)
-        return None
+        raise WatermarkCorruptError(str(error)) from None
 
 
 def save_watermark(directory: Path, watermark: Watermark) -> None:

@@ -32,6 +32,7 @@ from node_runtime.replication_watermark import (
     GenerationMark,
     Status,
     Watermark,
+    WatermarkCorruptError,
     load_watermark,
     save_watermark,
 )
@@ -122,10 +123,12 @@ class Replicator:
     # The watermark.
 
     def _watermark(self) -> Watermark:
-        watermark = load_watermark(self.directory)
-        if watermark is None:
-            # None yet, or set aside: everything may have been sent already.
+        try:
+            watermark = load_watermark(self.directory)
+        except WatermarkCorruptError:
             return Watermark(self.target, self._everything_maybe_sent())
+        if watermark is None:
+            return Watermark(self.target)
         if watermark.target != self.target:
             raise ReplicationTargetError(
                 f"{self.directory} is replicated to {watermark.target}, not {self.target}"
