@@ -75,6 +75,7 @@ from node_runtime.peer_records import (
     PeerRecordLimits,
 )
 from node_runtime.rebase import DEFAULT_RESTART_STAGGER_NS, Rebase
+from node_runtime.replication_plan import Lag, replication_lag
 from node_runtime.sealed_file import (
     CONTAINER_VERSION,
     MAGIC,
@@ -130,10 +131,12 @@ from node_runtime.storage_errors import (
     StoreError,
     StoreFullError,
     StoreLockedError,
+    StoreReadError,
     StoreWriteError,
     TruncatedFileError,
     UnsupportedContainerError,
     UntrustedFileError,
+    WriterConflictError,
 )
 from node_runtime.typed_bus import TypedBus
 
@@ -199,6 +202,7 @@ __all__ = [
     "JournalFullError",
     "JournalState",
     "JournalStore",
+    "Lag",
     "LifecycleQueue",
     "ManualClock",
     "Multiaddr",
@@ -241,6 +245,7 @@ __all__ = [
     "StoreError",
     "StoreFullError",
     "StoreLockedError",
+    "StoreReadError",
     "StoreWriteError",
     "StoredSnapshot",
     "SystemClock",
@@ -248,8 +253,10 @@ __all__ = [
     "TypedBus",
     "UnsupportedContainerError",
     "UntrustedFileError",
+    "WriterConflictError",
     "looks_sealed",
     "read_header",
+    "replication_lag",
     "seal",
     "seal_delta",
     "seal_encoded",

@@ -113,14 +113,15 @@ def _from_json(parsed: object) -> Watermark:
     return Watermark(str(value["target"]), generations, lost)
 
 
-class WatermarkCorruptError(Exception):
-    """The watermark did not parse; it was set aside (`.replication.json.corrupt`)."""
+class WatermarkCorruptError(ValueError):
+    """The watermark did not parse."""
 
 
-def load_watermark(directory: Path) -> Watermark | None:
-    """The directory's watermark; `None` if there is none. One that does not parse is set
-    aside with a warning and `WatermarkCorruptError` raised: whoever replicates must then
-    check for every item before sending it."""
+def load_watermark(directory: Path, *, set_aside: bool = True) -> Watermark | None:
+    """The directory's watermark; `None` if there is none. One that does not parse raises
+    `WatermarkCorruptError`, set aside first (`.replication.json.corrupt`, with a warning)
+    unless `set_aside` is false: whoever replicates must then check for every item before
+    sending it."""
     path = watermark_path(directory)
     try:
         text = path.read_text()
@@ -129,10 +130,11 @@ def load_watermark(directory: Path) -> Watermark | None:
     try:
         return _from_json(json.loads(text))
     except (ValueError, KeyError, TypeError) as error:
-        aside = path.with_name(WATERMARK_NAME + ".corrupt")
-        LOG.warning("%s does not parse (%s): set aside as %s", path, error, aside.name)
-        os.replace(path, aside)
-        raise WatermarkCorruptError(str(error)) from None
+        if set_aside:
+            aside = path.with_name(WATERMARK_NAME + ".corrupt")
+            LOG.warning("%s does not parse (%s): set aside as %s", path, error, aside.name)
+            os.replace(path, aside)
+        raise WatermarkCorruptError(f"{path}: {error}") from None
 
 
 def save_watermark(directory: Path, watermark: Watermark) -> None:
@@ -145,11 +147,8 @@ def replication_floor(directory: Path) -> int | None:
     """The oldest generation replication still needs (local retention keeps it and newer
     ones); `None` without replication. A watermark that cannot be read protects everything
     (0): losing unshipped history is worse than keeping a little more."""
-    path = watermark_path(directory)
     try:
-        watermark = _from_json(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError):
+        watermark = load_watermark(directory, set_aside=False)
+    except (OSError, ValueError):
         return 0
-    return watermark.floor()
+    return None if watermark is None else watermark.floor()

@@ -19,15 +19,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 from obstore.store import ObjectStore as ObstoreStore
 
-from node_runtime.journal_file import RecordFraming, read_records
 from node_runtime.object_storage.object_io import ObjectIO
 from node_runtime.object_storage.object_journal import record_key
+from node_runtime.replication_plan import Item, Lag, plan
 from node_runtime.replication_watermark import (
     GenerationMark,
     Status,
@@ -37,15 +36,8 @@ from node_runtime.replication_watermark import (
     save_watermark,
 )
 from node_runtime.storage_errors import StoreError, WriterConflictError
-from node_runtime.store_files import (
-    journal_beside,
-    journal_name,
-    open_regular_file,
-    read_stored_header,
-    snapshot_name,
-    stored_files,
-)
-from snapshot_schema import DEFAULT_MAX_SNAPSHOT_SIZE, SnapshotError
+from node_runtime.store_files import journal_name, snapshot_name, stored_files
+from snapshot_schema import DEFAULT_MAX_SNAPSHOT_SIZE
 
 __all__ = ["Lag", "ReplicationReport", "ReplicationTargetError", "Replicator"]
 
@@ -59,15 +51,6 @@ class ReplicationTargetError(StoreError):
 
 
 @attrs.frozen
-class Lag:
-    """How far the object store is behind the directory: generations with something left to
-    ship, and the bytes left to ship."""
-
-    generations: int = 0
-    bytes: int = 0
-
-
-@attrs.frozen
 class ReplicationReport:
     """What one `run_once` did: objects and bytes sent, objects found already there (sent
     before a crash), and the lag left."""
@@ -75,15 +58,7 @@ class ReplicationReport:
     sent: int = 0
     sent_bytes: int = 0
     found: int = 0
-    lag: Lag = Lag()
-
-
-@attrs.frozen
-class _Item:
-    generation: int
-    sequence: int  # 0: the snapshot; N: journal record N
-    data: bytes = attrs.field(repr=False)
-    maybe_sent: bool
+    lag: Lag = attrs.field(factory=Lag)
 
 
 class Replicator:
@@ -141,76 +116,13 @@ class Replicator:
             for generation, _ in stored_files(self.directory)
         }
 
-    # What is left to ship.
-
-    def _records(self, path: Path) -> list[bytes]:
-        """The complete records of the journal beside the snapshot `path` (none if absent)."""
-        try:
-            header = read_stored_header(path, self._max_snapshot_size)
-            file, size = open_regular_file(journal_beside(path))
-        except FileNotFoundError:
-            return []
-        framing = RecordFraming.of_snapshot(header)
-        records: list[bytes] = []
-        with file:
-            try:
-                # Appended one by one: the records before any damage are kept.
-                records.extend(
-                    record.data
-                    for record in read_records(file, size, framing, self._max_snapshot_size)
-                )
-            except SnapshotError as error:
-                LOG.warning("%s: shipping the records before the damage: %s", path, error)
-        return records
-
-    def _pending(self, watermark: Watermark) -> tuple[Watermark, Iterator[_Item], Lag]:
-        """The watermark with what the directory says added (generations done, lost), the items
-        left to ship in order, and the lag they make."""
-        local = stored_files(self.directory)
-        newest = max((generation for generation, _ in local), default=None)
-        present = {generation for generation, _ in local}
-        lost = {
-            generation
-            for generation, mark in watermark.generations.items()
-            if not mark.done and generation not in present
-        } - watermark.lost
-        for generation in sorted(lost):
-            LOG.warning("generation %d was removed locally before it was shipped", generation)
-        watermark = attrs.evolve(watermark, lost=watermark.lost | lost)
-        items: list[_Item] = []
-        lag_generations = lag_bytes = 0
-        for generation, path in local:
-            mark = watermark.mark(generation)
-            if mark.done or generation in watermark.lost:
-                continue
-            try:
-                snapshot = path.read_bytes() if mark.snapshot is not Status.COMPLETE else b""
-                records = self._records(path)
-            except (OSError, SnapshotError) as error:
-                LOG.warning("%s: not shipped this round: %s", path, error)
-                continue
-            left = records[mark.records :]
-            if mark.snapshot is not Status.COMPLETE:
-                items.append(_Item(generation, 0, snapshot, mark.snapshot is Status.UPLOADING))
-            for offset, record in enumerate(left):
-                sequence = mark.records + 1 + offset
-                items.append(_Item(generation, sequence, record, offset < mark.uploading))
-            if not left and mark.snapshot is Status.COMPLETE:
-                # Shipped so far; an older one is frozen (nothing is appended to it again).
-                shipped = attrs.evolve(mark, uploading=0, done=generation != newest)
-                watermark = watermark.with_mark(generation, shipped)
-                continue
-            lag_generations += 1
-            lag_bytes += len(snapshot) + sum(map(len, left))
-        return watermark, iter(items), Lag(lag_generations, lag_bytes)
-
     def lag(self) -> Lag:
         """How far the object store is behind the directory now."""
-        return self._pending(self._watermark())[2]
+        return plan(self.directory, self._watermark(), self._max_snapshot_size).lag
 
     # Shipping.
 
-    def _key(self, item: _Item) -> str:
+    def _key(self, item: Item) -> str:
         if item.sequence == 0:
             return f"{self.prefix}/{snapshot_name(item.generation)}"
         return record_key(f"{self.prefix}/{journal_name(item.generation)}", item.sequence)
@@ -230,7 +142,7 @@ class Replicator:
         raise WriterConflictError(f"{self.target}: {key} holds other bytes than the local copy")
 
     @staticmethod
-    def _marked(watermark: Watermark, batch: list[_Item], status: Status) -> Watermark:
+    def _marked(watermark: Watermark, batch: list[Item], status: Status) -> Watermark:
         for item in batch:
             mark = watermark.mark(item.generation)
             if item.sequence == 0:
@@ -251,30 +163,31 @@ class Replicator:
         Raises the `StoreError` that stopped it (what landed before is marked complete)."""
         with self._lock:
             sent = sent_bytes = found = 0
-            watermark, items, _ = self._pending(self._watermark())
+            progress = plan(self.directory, self._watermark(), self._max_snapshot_size)
+            watermark, items = progress.watermark, iter(progress.items)
             while True:
                 batch = [item for _, item in zip(range(self.batch_size), items, strict=False)]
                 if not batch:
                     break
                 watermark = self._marked(watermark, batch, Status.UPLOADING)
                 save_watermark(self.directory, watermark)
-                shipped: list[_Item] = []
+                shipped: list[Item] = []
                 try:
                     for item in batch:
-                        key = self._key(item)
-                        if item.maybe_sent and self._landed(key, item.data):
+                        key, data = self._key(item), item.read()
+                        if item.maybe_sent and self._landed(key, data):
                             found += 1
                         else:
-                            self._io.create(key, item.data)
+                            self._io.create(key, data)
                             sent += 1
-                            sent_bytes += len(item.data)
+                            sent_bytes += len(data)
                         shipped.append(item)
                 finally:
                     watermark = self._marked(watermark, shipped, Status.COMPLETE)
                     save_watermark(self.directory, watermark)
-            watermark, _, lag = self._pending(watermark)
-            save_watermark(self.directory, watermark)
-            return ReplicationReport(sent, sent_bytes, found, lag)
+            final = plan(self.directory, watermark, self._max_snapshot_size)
+            save_watermark(self.directory, final.watermark)
+            return ReplicationReport(sent, sent_bytes, found, final.lag)
 
     # In the background.
 
