@@ -57,14 +57,21 @@ def pull(
         if len(wanted) < newest.journal.deltas:
             continue  # pruned meanwhile
         records = [io.get(entry.key, entry.size) for entry in wanted]
-        copied = _write(target, generation, snapshot, b"".join(records))
+        _write(target, generation, snapshot, b"".join(records))
+        copied = DirectoryStore(
+            target,
+            read_only=True,
+            expected_signer=expected_signer,
+            encryption_key=encryption_key,  # read back as sealed: an encrypted node's needs it
+            max_snapshot_size=max_snapshot_size,
+        )
         local = copied.load(generation)
         if local.ref.state == newest.ref.state:
             return local
     raise StoreError(f"{prefix}: the newest state kept changing while it was copied")
 
 
-def _write(directory: Path, generation: int, snapshot: bytes, journal: bytes) -> DirectoryStore:
+def _write(directory: Path, generation: int, snapshot: bytes, journal: bytes) -> None:
     with DirectoryStore(directory, keep_last=None) as local:  # creates it safely, 0700
         path = local.path / snapshot_name(generation)
         if path.exists():
@@ -72,4 +79,3 @@ def _write(directory: Path, generation: int, snapshot: bytes, journal: bytes) ->
         if journal:
             write_atomically(local.path / journal_name(generation), journal)
         write_atomically(path, snapshot)
-    return DirectoryStore(directory, read_only=True)
