@@ -20,8 +20,11 @@ from node_runtime.storage_errors import (
     SnapshotTooLargeError,
     StoreError,
     StoreLockedError,
+    StoreReadError,
+    StoreWriteError,
     UnsupportedContainerError,
     UntrustedFileError,
+    WriterConflictError,
 )
 from snapshot_schema import IncompatibleSnapshotVersion, SnapshotDecodeError, SnapshotError
 
@@ -34,7 +37,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 1
     """Bad command line, or an output that exists and was not to be replaced."""
     UNREADABLE = 2
-    """A file or directory is missing, unreadable or unwritable."""
+    """A file or directory is missing, unreadable or unwritable; an object store could not be
+    read or written."""
     DAMAGED = 3
     """Not an intact snapshot: torn, truncated, altered, or not a snapshot at all."""
     UNTRUSTED = 4
@@ -45,7 +49,7 @@ class ExitCode(enum.IntEnum):
     KEY = 6
     """Missing or wrong encryption key, unusable identity key, identity of another node."""
     LOCKED = 7
-    """Another process writes the store."""
+    """Another process writes the store; another writer's objects under a node's prefix."""
     TOO_LARGE = 8
     """A snapshot above the size limit (`--max-size`): maybe fine for a reader with a larger
     one."""
@@ -73,13 +77,14 @@ EPILOG = """\
 exit codes:
   0  success
   1  usage error (bad arguments; an output exists and --force was not given); a demo check failed
-  2  a file or directory is missing, unreadable, unwritable or not a regular file
+  2  a file or directory is missing, unreadable, unwritable or not a regular file; an object
+     store could not be read or written (unreachable, timed out, refused)
   3  damaged: torn, truncated, altered, or not a snapshot
   4  untrusted: signature missing, invalid or by another node; decryption failed; a store
      others may write
   5  unsupported: a container or spec version this build cannot read or write
   6  key problem: missing or wrong --key-file, bad --identity, identity of another node
-  7  the store is locked by another writer
+  7  the store is locked by another writer; another writer wrote under the object store prefix
   8  too large: a snapshot above the size limit (--max-size)
 commands that check several files exit with the most severe code: 4, 3, 2, 6, 5, 8.
 """
@@ -106,12 +111,8 @@ def classify(error: SnapshotError | OSError) -> tuple[ExitCode, str]:
     # `SnapshotDecodeError` a plain `SnapshotError`.
     if isinstance(error, OSError):
         return ExitCode.UNREADABLE, "check the path and its permissions"
-    if isinstance(error, StoreLockedError):
-        return ExitCode.LOCKED, "another process writes this store: stop it or retry later"
-    if isinstance(error, InsecureStoreError):
-        return ExitCode.UNTRUSTED, "check that no one else changed the store, then fix that"
     if isinstance(error, StoreError):
-        return ExitCode.UNREADABLE, "check the store's path"
+        return _classify_store_error(error)
     if isinstance(error, SnapshotTooLargeError):
         return ExitCode.TOO_LARGE, "if you trust the file, raise --max-size above its size"
     if isinstance(error, DamagedFileError | SnapshotDecodeError | RestoreValueError):
@@ -129,6 +130,24 @@ def classify(error: SnapshotError | OSError) -> tuple[ExitCode, str]:
     if isinstance(error, PeerIdMismatchError):
         return ExitCode.KEY, "pass the --identity of the node that took the snapshot"
     return ExitCode.DAMAGED, "do not use this file"
+
+
+def _classify_store_error(error: StoreError) -> tuple[ExitCode, str]:
+    """`classify` for a store's failure, which is about no one file's content."""
+    if isinstance(error, StoreLockedError):
+        return ExitCode.LOCKED, "another process writes this store: stop it or retry later"
+    if isinstance(error, InsecureStoreError):
+        return ExitCode.UNTRUSTED, "check that no one else changed the store, then fix that"
+    if isinstance(error, WriterConflictError):
+        return ExitCode.LOCKED, "another writer writes under that prefix: give each node its own"
+    if isinstance(error, StoreReadError):
+        return ExitCode.UNREADABLE, (
+            "check the URL, the connection settings (AWS_ENDPOINT_URL, credentials) and that "
+            "the server is reachable, then retry"
+        )
+    if isinstance(error, StoreWriteError):
+        return ExitCode.UNREADABLE, "check that the store can be written to, then retry"
+    return ExitCode.UNREADABLE, "check the store's path"
 
 
 def naming(path: str | os.PathLike[str], reason: str) -> str:

@@ -1,4 +1,6 @@
-"""`nodesnap store ls|verify|prune DIR`: a `DirectoryStore` seen from outside its process."""
+"""`nodesnap store ls|verify|prune DIR`: a `DirectoryStore` seen from outside its process;
+`ls` and `verify` of a URL, and `fleet`, `pull` and `push`, work on object storage
+(`object_store_cli`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,9 @@ import argparse
 import os
 from pathlib import Path
 
+import attrs
+
+from node_runtime.cli import object_store_cli
 from node_runtime.cli.exit_codes import CliError, ExitCode, classify, most_severe, naming
 from node_runtime.cli.files import (
     add_max_size_option,
@@ -37,9 +42,10 @@ from snapshot_schema import SnapshotError
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "store",
-        help="list, verify or prune a snapshot store directory",
-        description="Work on a DirectoryStore directory. `ls` and `verify` only read (no lock, "
-        "nothing moved), so they are safe while the node runs; `prune` takes the writer lock.",
+        help="list, verify or prune a snapshot store; ship it to and from object storage",
+        description="Work on a DirectoryStore directory, or on a node's prefix in an object "
+        "store (a URL, s3://BUCKET/PREFIX). `ls` and `verify` only read (no lock, nothing "
+        "moved), so they are safe while the node runs; `prune` takes the writer lock.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -49,9 +55,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="One line per stored file, oldest first: generation, creation time "
         "(ISO-8601 UTC), size in bytes, flags, and its journal if it has one: deltas, bytes, "
         "the last delta's time, a torn tail or damage. Headers are read, not verified (see "
-        "`verify`); a file whose header does not read shows its problem instead.",
+        "`verify`); a file whose header does not read shows its problem instead. A directory "
+        "replicated to an object store ends with a line saying how far behind that is.",
     )
-    ls.add_argument("directory", metavar="DIR")
+    ls.add_argument("directory", metavar="DIR|URL")
     ls.add_argument("--json", action="store_true", help="a JSON array, one object per file")
     add_max_size_option(ls)
     ls.set_defaults(run=run_ls)
@@ -64,7 +71,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "and apply, or the record where loading stops (DAMAGED, UNTRUSTED, ...); exits with "
         "the most severe failure's code.",
     )
-    verify.add_argument("directory", metavar="DIR")
+    verify.add_argument("directory", metavar="DIR|URL")
     add_reading_options(verify)
     verify.set_defaults(run=run_verify)
 
@@ -90,9 +97,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     add_reading_options(prune)
     prune.set_defaults(run=run_prune)
+    object_store_cli.register(actions)
 
 
-def _snapshot_files(directory: Path) -> list[tuple[int, Path]]:
+def snapshot_files(directory: Path) -> list[tuple[int, Path]]:
     """`stored_files(directory)`; when there are none, refuse a directory that holds other
     things only (no lock, no quarantine/ either): a wrong path, most likely, not a store."""
     stored = stored_files(directory)
@@ -110,47 +118,82 @@ def _snapshot_files(directory: Path) -> list[tuple[int, Path]]:
 
 
 def run_ls(args: argparse.Namespace) -> ExitCode:
+    if object_store_cli.is_url(args.directory):
+        return object_store_cli.run_ls(args)
     store = DirectoryStore(args.directory, read_only=True, max_snapshot_size=args.max_size)
-    rows: list[JsonValue] = []
     # Every name, not `DirectoryStore.list()`, which leaves damaged files out: an operator
     # wants to see those too.
-    stored = _snapshot_files(store.path)
+    stored = snapshot_files(store.path)
+    replication = object_store_cli.replication_of(store.path, args.max_size)
     if not stored and not args.json:
         say(f"no snapshots in {store.path}")
+    rows: list[JsonValue] = []
     for generation, path in stored:
-        size: int | None = None
-        header: SealedHeader | None = None
-        problem: str | None = None
-        extent: JournalExtent | None = None
-        try:
-            size = os.lstat(path).st_size  # of a link or FIFO itself: never followed or opened
-            header = read_stored_header(path, args.max_size)
-            extent = journal_extent(journal_beside(path), header, args.max_size)
-        except (SnapshotError, OSError) as error:
-            problem = f"{classify(error)[0].name}: {error}"
+        listed = _listed_file(generation, path, args.max_size)
         if args.json:
             rows.append(
-                {
-                    "generation": u64(generation),
-                    "path": str(path),
-                    "size": None if size is None else u64(size),
-                    "header": None if header is None else header_json(header),
-                    "problem": problem,
-                    "journal": _extent_json(journal_beside(path), extent),
-                }
+                listed.json(None if replication is None else generation in replication.shipped)
             )
-        elif header is None:
-            say(f"{generation}  -  {'-' if size is None else size}  {problem}")
         else:
-            created = iso_utc(header.created_wall_ns)
-            line = f"{generation}  {created}  {size}  {flags_text(header.flags)}"
-            say(line if extent is None else f"{line}  journal {_extent_text(extent)}")
+            say(listed.line())
     if args.json:
         print(dump_json(rows))
+    elif replication is not None:
+        say(replication.line())
     return ExitCode.OK
 
 
-def _extent_text(extent: JournalExtent) -> str:
+@attrs.frozen
+class Listed:
+    """One line of `store ls`, a stored file's or object's: its header or the problem reading
+    it, and its journal as far as `extent` shows it."""
+
+    generation: int
+    path: str
+    size: int | None
+    journal_path: str
+    header: SealedHeader | None = None
+    problem: str | None = None
+    extent: JournalExtent | None = None
+
+    def line(self) -> str:
+        if self.header is None:
+            return (
+                f"{self.generation}  -  {'-' if self.size is None else self.size}  {self.problem}"
+            )
+        created = iso_utc(self.header.created_wall_ns)
+        line = f"{self.generation}  {created}  {self.size}  {flags_text(self.header.flags)}"
+        return line if self.extent is None else f"{line}  journal {extent_text(self.extent)}"
+
+    def json(self, shipped: bool | None) -> JsonValue:
+        """The JSON object; `shipped`: whether a replicated directory's generation is all in
+        its object store (`None`: not replicated)."""
+        return {
+            "generation": u64(self.generation),
+            "path": self.path,
+            "size": None if self.size is None else u64(self.size),
+            "header": None if self.header is None else header_json(self.header),
+            "problem": self.problem,
+            "journal": extent_json(self.journal_path, self.extent),
+            "shipped": shipped,
+        }
+
+
+def _listed_file(generation: int, path: Path, max_size: int) -> Listed:
+    journal = journal_beside(path)
+    size: int | None = None
+    header: SealedHeader | None = None
+    try:
+        size = os.lstat(path).st_size  # of a link or FIFO itself: never followed or opened
+        header = read_stored_header(path, max_size)
+        extent = journal_extent(journal, header, max_size)
+    except (SnapshotError, OSError) as error:
+        problem = f"{classify(error)[0].name}: {error}"
+        return Listed(generation, str(path), size, str(journal), header, problem)
+    return Listed(generation, str(path), size, str(journal), header, extent=extent)
+
+
+def extent_text(extent: JournalExtent) -> str:
     """A journal as its headers show it: deltas, bytes, the last one's time, what follows."""
     text = f"{extent.deltas} deltas {extent.bytes} bytes"
     if extent.last_wall_ns is not None:
@@ -162,12 +205,12 @@ def _extent_text(extent: JournalExtent) -> str:
     return text
 
 
-def _extent_json(path: Path, extent: JournalExtent | None) -> JsonValue:
+def extent_json(path: str, extent: JournalExtent | None) -> JsonValue:
     if extent is None:
         return None
     problem = extent.problem
     return {
-        "path": str(path),
+        "path": path,
         "deltas": u64(extent.deltas),
         "bytes": u64(extent.bytes),
         "file_size": u64(extent.file_size),
@@ -177,6 +220,8 @@ def _extent_json(path: Path, extent: JournalExtent | None) -> JsonValue:
 
 
 def run_verify(args: argparse.Namespace) -> ExitCode:
+    if object_store_cli.is_url(args.directory):
+        return object_store_cli.run_verify(args)
     options = reading_options(args)
     store = DirectoryStore(
         args.directory,
@@ -186,7 +231,7 @@ def run_verify(args: argparse.Namespace) -> ExitCode:
         max_snapshot_size=options.max_size,
     )
     codes = []
-    stored = _snapshot_files(store.path)
+    stored = snapshot_files(store.path)
     if not stored:
         say(f"no snapshots in {store.path}")
     for generation, path in stored:
@@ -200,7 +245,7 @@ def run_verify(args: argparse.Namespace) -> ExitCode:
         say(f"OK {path} {header_summary(loaded.header)}")
         journal_path = journal_beside(path)
         if os.path.lexists(journal_path):
-            line, code = _journal_line(journal_path, loaded.journal)
+            line, code = journal_line(journal_path, loaded.journal)
             say(line)
             codes.append(code)
     quarantined = store.path / QUARANTINE
@@ -210,7 +255,7 @@ def run_verify(args: argparse.Namespace) -> ExitCode:
     return most_severe(codes)
 
 
-def _journal_line(path: Path, journal: JournalState) -> tuple[str, ExitCode]:
+def journal_line(path: str | Path, journal: JournalState) -> tuple[str, ExitCode]:
     """The verification line of a generation's journal, and its exit code."""
     if journal.error is not None:
         code = classify(journal.error)[0]
@@ -232,7 +277,7 @@ def run_prune(args: argparse.Namespace) -> ExitCode:
     # would), and with nothing to prune no writer is opened, nor its lock left behind.
     directory = DirectoryStore(args.directory, read_only=True).path
     options = reading_options(args)
-    if not _snapshot_files(directory):
+    if not snapshot_files(directory):
         say(f"no snapshots in {directory}")
         return ExitCode.OK
     try:
