@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from node_runtime import DirectoryStore, Identity, ManualClock, Multiaddr, Node, PeerId
+from node_runtime import Identity, JournalStore, ManualClock, Multiaddr, Node, PeerId
 from snapshot_schema import TransientSnapshot, diff, make_delta
 from snapshot_schema.delta_records import (
     DELTA_FIELDS,
@@ -57,7 +57,7 @@ class ChangingNode:
 
 
 def journal(
-    store: DirectoryStore, node: ChangingNode, deltas: int, *, small: bool = False
+    store: JournalStore, node: ChangingNode, deltas: int, *, small: bool = False
 ) -> list[TransientSnapshot]:
     """Save `node`'s snapshot in `store`, then append `deltas` deltas, one per step (a `tick`
     if `small`). The states, `[i]` being the state after `i` deltas."""
@@ -87,7 +87,7 @@ def delta_to(base: VersionedSnapshot, target: TransientSnapshot) -> SnapshotDelt
 
 
 def append_step(
-    store: DirectoryStore, tip: VersionedSnapshot, target: TransientSnapshot
+    store: JournalStore, tip: VersionedSnapshot, target: TransientSnapshot
 ) -> VersionedSnapshot:
     """Append the delta `diff` makes from `tip` to `target`; the new tip."""
     delta = diff(tip, target)
