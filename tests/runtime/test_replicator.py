@@ -7,12 +7,16 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import obstore
 import pytest
 from journal_support import IDENTITY, ChangingNode, journal
 from obstore.store import S3Store
+from storage.fault_proxy import FaultProxy
+from storage.s3_fixtures import S3Bucket
 
 from node_runtime import DirectoryStore, StoreError
 from node_runtime.object_storage import (
@@ -164,3 +168,37 @@ def test_pull_restores_the_newest_verified_state_on_a_fresh_machine(
         pull(s3, prefix, fresh)
     with caplog.at_level(logging.WARNING):
         assert pull(s3, "nothing/here", tmp_path / "none") is None
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_in_the_background_a_notify_ships_at_once_and_a_failure_is_retried(
+    tmp_path: Path, s3_bucket: S3Bucket, fault_proxy: FaultProxy, prefix: str
+) -> None:
+    node = ChangingNode()
+    proxied = s3_bucket.store_at(fault_proxy.endpoint, max_retries=0)
+    replicator = Replicator(tmp_path, proxied, prefix, interval=600.0)  # only notify() wakes it
+    with DirectoryStore(tmp_path, fsync=False) as local:
+        local.save(node.step())
+        replicator.start()
+        try:
+            assert _wait_for(lambda: replicator.lag() == Lag())
+            fault_proxy.fail_with(503, method="PUT")
+            local.save(node.step())
+            replicator.notify()
+            assert _wait_for(lambda: replicator.last_error is not None)
+            assert replicator.lag().generations == 1
+            fault_proxy.clear()
+            replicator.notify()
+            assert _wait_for(lambda: replicator.last_error is None)
+            assert replicator.lag() == Lag()
+        finally:
+            replicator.stop(timeout=30)
+    assert len(_keys(s3_bucket.store, prefix)) == 2
