@@ -13,7 +13,13 @@ import pytest
 from journal_support import IDENTITY, KEY, OTHER, ChangingNode, journal
 from store_backends import Backend, DirectoryBackend, ObjectBackend, snapshot_name
 
-from node_runtime import EncryptionKeyError, JournalStore, SnapshotNotFoundError, StoreError
+from node_runtime import (
+    Checkpointer,
+    EncryptionKeyError,
+    JournalStore,
+    SnapshotNotFoundError,
+    StoreError,
+)
 from snapshot_schema import encode
 
 BACKENDS = ["directory", "object"]
@@ -212,3 +218,32 @@ def test_prune_verifies_then_keeps_the_limits(backend: Backend) -> None:
         assert [ref.generation for ref in removed] == [2]
         assert [ref.generation for ref in store.list()] == [3]
     assert f"quarantine/{snapshot_name(1)}" in backend.names()
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_autosave_journals_into_it_and_it_loads_as_the_node(backend: Backend) -> None:
+    changing = ChangingNode()
+    node, timer = changing.node, _Timer()
+    with backend.open(journal_max_deltas=2) as store:
+        autosave = Checkpointer(node, store, interval=30.0, timer=timer)
+        try:
+            assert autosave.journaling
+            for _ in range(5):
+                changing.tick()
+                timer.now += 30.0
+                assert autosave.poll()
+                assert autosave.flush(10.0) is not None
+                latest = store.latest()
+                assert latest is not None
+                assert latest.snapshot == node.snapshot()
+        finally:
+            autosave.close(10.0)
+        # Five saves: a full snapshot, two deltas (the threshold), a full one, a delta.
+        assert [(ref.generation, ref.journal_deltas) for ref in store.list()] == [(1, 2), (2, 1)]
