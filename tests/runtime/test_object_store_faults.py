@@ -166,3 +166,23 @@ def test_two_writers_of_one_node_never_both_win(s3_bucket: S3Bucket, prefix: str
     latest = ObjectStore(s3_bucket.store, prefix, read_only=True).latest()
     assert latest is not None
     assert latest.ref == winner
+
+
+def test_a_killed_server_fails_saves_fast_and_a_restarted_one_serves_what_was_stored(
+    s3_bucket: S3Bucket, prefix: str
+) -> None:
+    node = ChangingNode()
+    store = ObjectStore(s3_bucket.server.s3_store(s3_bucket.name, max_retries=0), prefix)
+    states = journal(store, node, 2)
+    s3_bucket.server.kill()
+    try:
+        with pytest.raises(StoreWriteError):
+            store.save(node.step())
+        with pytest.raises(StoreReadError):
+            store.latest()
+    finally:
+        s3_bucket.server.restart()
+    latest = store.latest()
+    assert latest is not None
+    assert latest.snapshot == states[-1]
+    assert store.save(node.step()).generation == 3  # 2 was spent on the failed save
