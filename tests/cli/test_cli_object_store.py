@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from pathlib import Path
 
 import obstore
@@ -19,6 +20,7 @@ from storage.s3_fixtures import S3Bucket
 from node_runtime import DirectoryStore
 from node_runtime.cli.exit_codes import ExitCode
 from node_runtime.cli.main import main
+from node_runtime.cli.object_store_cli import target_text
 from node_runtime.object_storage import FleetNode, list_fleet
 from node_runtime.replication_watermark import WATERMARK_NAME
 from snapshot_schema import diff
@@ -91,7 +93,8 @@ def test_push_ships_the_directory_and_says_what_it_sent_and_the_lag_left(
     files: Files, bucket: str, s3_bucket: S3Bucket, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sizes = [(files.store / name(generation)).stat().st_size for generation in (1, 2)]
-    code, lines = run(capsys, "store", "push", files.store, f"{bucket}/fleet/node-a")
+    with DirectoryStore(files.store, signer=IDENTITY, fsync=False):  # the node runs meanwhile
+        code, lines = run(capsys, "store", "push", files.store, f"{bucket}/fleet/node-a")
     assert code == ExitCode.OK
     assert lines == [
         f"sent 2 objects ({sum(sizes)} bytes); 0 were there already",
@@ -199,6 +202,7 @@ def test_ls_of_a_url_prints_what_ls_of_the_directory_pushed_there_prints(
     remote_rows = json.loads(capsys.readouterr().out)
     assert remote_rows[0]["path"] == f"{url}/{name(1)}"
     assert remote_rows[0]["journal"]["path"] == f"{url}/{name(1)[:-6]}.journal"
+    assert (local_rows[0]["shipped"], remote_rows[0]["shipped"]) == (True, None)
     for rows in (local_rows, remote_rows):
         del rows[0]["path"], rows[0]["journal"]["path"], rows[0]["shipped"]
     assert remote_rows == local_rows
@@ -326,6 +330,8 @@ def test_list_fleet_is_the_api_behind_the_command(
     assert node.newest.generation == 2
     with pytest.raises(ValueError, match="node-a holds snapshots: it is a node's prefix"):
         list_fleet(s3_bucket.store, "node-a")
+    _, lines = run(capsys, "store", "fleet", bucket)  # the bucket's top level
+    assert [line.split("  ")[:2] for line in lines] == [["node-a", "2"]]
 
 
 def test_fleet_of_a_nodes_prefix_is_refused_and_of_nothing_says_so(
@@ -381,7 +387,11 @@ def test_pull_refuses_a_directory_that_holds_snapshots(
 
 
 def test_pull_of_a_prefix_without_a_snapshot_that_verifies_says_so(
-    files: Files, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    files: Files,
+    bucket: str,
+    s3_bucket: S3Bucket,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, line = fails(capsys, "store", "pull", f"{bucket}/nothing", tmp_path / "new")
     assert code == ExitCode.UNREADABLE
@@ -390,10 +400,12 @@ def test_pull_of_a_prefix_without_a_snapshot_that_verifies_says_so(
         f"`nodesnap store verify {bucket}/nothing` says what is there"
     )
     run(capsys, "store", "push", files.store, f"{bucket}/node")
+    before = keys(s3_bucket.store, "node")
     wrong_peer = ["--peer", str(OTHER.peer_id)]  # signed by another node: nothing to restore
     code = main(["store", "pull", f"{bucket}/node", str(tmp_path / "new"), *wrong_peer])
     lines = capsys.readouterr().err.splitlines()
     assert code == ExitCode.UNREADABLE
+    assert keys(s3_bucket.store, "node") == before  # untrusted, yet not set aside: read-only
     assert lines[0].startswith(f"nodesnap: warning: skipping node/{name(2)}: sealed by {NODE}")
     assert lines[-1].startswith(f"nodesnap: error: {bucket}/node: no snapshot there verifies")
 
@@ -478,11 +490,12 @@ def test_a_plain_http_endpoint_needs_aws_allow_http(
         "is plain http, which obstore refuses by default — set AWS_ALLOW_HTTP=true to allow it "
         "(a local test server), or use https"
     )
-    monkeypatch.setenv("AWS_ALLOW_HTTP", "1")  # obstore's other spellings of true work too
-    assert run(capsys, "store", "ls", f"{bucket}/node") == (
-        ExitCode.OK,
-        [f"no snapshots in {bucket}/node"],
-    )
+    for true in ("1", "yes", "on", "y", "TRUE"):  # obstore's other spellings of true
+        monkeypatch.setenv("AWS_ALLOW_HTTP", true)
+        assert run(capsys, "store", "ls", f"{bucket}/node") == (
+            ExitCode.OK,
+            [f"no snapshots in {bucket}/node"],
+        )
 
 
 def test_credentials_come_from_the_environment(
@@ -544,6 +557,12 @@ def test_without_obstore_a_url_says_what_to_install_and_directories_still_work(
     assert run(capsys, "store", "ls", files.store)[0] == ExitCode.OK
 
 
+def test_the_extra_the_message_names_installs_obstore() -> None:
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    [requirement] = project["project"]["optional-dependencies"]["s3"]
+    assert requirement.startswith("obstore")
+
+
 def test_the_store_help_lists_the_object_store_actions(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -555,3 +574,11 @@ def test_the_store_help_lists_the_object_store_actions(
     with pytest.raises(SystemExit):
         main(["store", "ls", "--help"])
     assert "DIR|URL" in capsys.readouterr().out
+
+
+def test_a_replication_target_reads_as_the_url_it_names() -> None:
+    assert target_text('S3Store(bucket="snapshots")/fleet/node-a') == "s3://snapshots/fleet/node-a"
+    assert target_text('GCSStore(bucket="snapshots")/node') == "gs://snapshots/node"
+    assert (
+        target_text('AzureStore(container_name="c")/node') == 'AzureStore(container_name="c")/node'
+    )
