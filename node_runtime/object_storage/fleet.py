@@ -37,7 +37,8 @@ def list_fleet(store: ObstoreStore, prefix: str) -> list[FleetNode]:
     snapshots itself is a node's, not a fleet's: `ValueError`. Raises `StoreReadError` when
     the store cannot be read."""
     base = prefix.strip("/")
-    listing = ObjectIO(store, base or "/").listing(f"{base}/" if base else "")
+    where = f"{store!r}/{base}" if base else repr(store)  # messages name the bucket too
+    listing = ObjectIO(store, where).listing(f"{base}/" if base else "")
     if any(SNAPSHOT_NAME.match(PurePosixPath(entry.key).name) for entry in listing.objects):
         raise ValueError(f"{base} holds snapshots: it is a node's prefix, not a fleet's")
     nodes = []

@@ -350,6 +350,17 @@ def test_fleet_of_a_nodes_prefix_is_refused_and_of_nothing_says_so(
     )
 
 
+def test_fleet_in_a_bucket_that_does_not_exist_names_the_bucket(
+    bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, line = fails(capsys, "store", "fleet", "s3://no-such-bucket/fleet")
+    assert code == ExitCode.UNREADABLE
+    assert line.startswith(
+        'nodesnap: error: S3Store(bucket="no-such-bucket")/fleet: listing fleet/ failed: '
+    )
+    assert "404 Not Found" in line
+
+
 # pull
 
 
