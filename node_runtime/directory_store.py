@@ -33,21 +33,14 @@ import attrs
 
 from node_runtime.durable_io import write_atomically
 from node_runtime.identity import Identity
-from node_runtime.journal_chain import JournalChain, JournalLimits
+from node_runtime.journal_chain import JournalChain
 from node_runtime.journal_file import JournalWriter
-from node_runtime.journal_replay import RecordChecks, journal_extent, replay_journal, stored_root
+from node_runtime.journal_replay import journal_extent, replay_journal, stored_root
 from node_runtime.peer_id import PeerId
 from node_runtime.quarantine import QUARANTINE, QUARANTINED_NAME, set_aside
 from node_runtime.replication_watermark import replication_floor
 from node_runtime.retention import beyond_limits, remove_generation
-from node_runtime.sealed_file import (
-    Flags,
-    SealedHeader,
-    seal_delta,
-    seal_encoded,
-    unseal,
-)
-from node_runtime.snapshot_store import JournalState, SnapshotRef, StoredSnapshot
+from node_runtime.snapshot_store import SnapshotRef, StoredSnapshot
 from node_runtime.storage_errors import (
     CorruptFileError,
     DamagedFileError,
@@ -79,6 +72,15 @@ from node_runtime.store_files import (
     snapshot_name,
     stored_files,
 )
+from node_runtime.store_options import (
+    MIN_JOURNAL_MAX_BYTES,
+    Sealing,
+    check_limits,
+    journal_limits,
+    prune_selection,
+    report_replay,
+    signer_of,
+)
 from snapshot_schema import (
     DEFAULT_MAX_SNAPSHOT_SIZE,
     SnapshotDecodeError,
@@ -104,9 +106,6 @@ LOG = logging.getLogger(__name__)
 DEFAULT_KEEP_LAST = 10
 """Ten generations: enough to step back past a bad state, small next to one snapshot's cost."""
 DEFAULT_JOURNAL_MAX_DELTAS = 1_000
-MIN_JOURNAL_MAX_BYTES = 64 * 1024
-"""The default `journal_max_bytes` is a quarter of the generation's snapshot file, at least
-this: past that, replaying the journal costs more than a full snapshot saves."""
 
 MAX_GENERATION = 2**64 - 1
 """Sealed files hold the generation in 64 bits."""
@@ -114,10 +113,6 @@ SEQUENCE_LIMIT = 2**63
 """Names below this number the next save (one above the highest); names at or above it do only
 when their file verifies. No store saves its way up here (at a million saves a second it takes
 292,000 years), so a stray name up here can never use up the numbers left."""
-
-
-def _signer(header: SealedHeader) -> PeerId | None:
-    return header.peer_id if Flags.SIGNED in header.flags else None
 
 
 class DirectoryStore:
@@ -158,24 +153,20 @@ class DirectoryStore:
         journal_max_deltas: int = DEFAULT_JOURNAL_MAX_DELTAS,
         journal_max_bytes: int | None = None,
     ) -> None:
-        if keep_last is not None and keep_last < 1:
-            raise ValueError("keep_last must be at least 1: the newest snapshot is always kept")
-        if max_bytes is not None and max_bytes < 0:
-            raise ValueError("max_bytes must not be negative")
-        if journal_max_deltas < 0 or (journal_max_bytes is not None and journal_max_bytes < 0):
-            raise ValueError("journal_max_deltas and journal_max_bytes must not be negative")
-        if signer is not None and expected_signer not in (None, signer.peer_id):
-            raise ValueError("expected_signer differs from the signer's PeerId")
+        check_limits(keep_last, max_bytes, journal_max_deltas, journal_max_bytes)
+        self._sealing = Sealing.of(
+            signer=signer,
+            expected_signer=expected_signer,
+            encryption_key=encryption_key,
+            compress=compress,
+            max_snapshot_size=max_snapshot_size,
+        )
         self.path = Path(path)
         self.keep_last = keep_last
         self.max_bytes = max_bytes
         self.read_only = read_only
         self.journal_max_deltas = journal_max_deltas
         self.journal_max_bytes = journal_max_bytes
-        self._signer = signer
-        self._expected_signer = signer.peer_id if signer is not None else expected_signer
-        self._encryption_key = encryption_key
-        self._compress = compress
         self._fsync = fsync
         self._max_snapshot_size = max_snapshot_size
         self._lock = threading.Lock()
@@ -287,14 +278,6 @@ class DirectoryStore:
 
     # Loading.
 
-    def _record_checks(self) -> RecordChecks:
-        return RecordChecks(
-            self._encryption_key,
-            self._expected_signer,
-            self._encryption_key is not None,
-            self._max_snapshot_size,
-        )
-
     def _verify(
         self,
         generation: int,
@@ -304,13 +287,7 @@ class DirectoryStore:
         with_journal: bool = True,
         until_wall_ns: int | None = None,
     ) -> StoredSnapshot:
-        sealed = unseal(
-            data,
-            encryption_key=self._encryption_key,
-            expected_signer=self._expected_signer,
-            require_encryption=self._encryption_key is not None,
-            max_snapshot_size=self._max_snapshot_size,
-        )
+        sealed = self._sealing.unseal_snapshot(data)
         if sealed.header.generation != generation:
             raise CorruptFileError(f"file name says generation {generation}, its header another")
         root = stored_root(sealed, generation)
@@ -319,9 +296,13 @@ class DirectoryStore:
             return StoredSnapshot(ref, sealed.header, sealed.snapshot)
         journal_path = journal_beside(path)
         replayed = replay_journal(
-            journal_path, root, sealed.header, self._record_checks(), until_wall_ns=until_wall_ns
+            journal_path,
+            root,
+            sealed.header,
+            self._sealing.record_checks(),
+            until_wall_ns=until_wall_ns,
         )
-        _report(journal_path, replayed.journal)
+        report_replay(LOG, journal_path, replayed.journal)
         journal = replayed.journal
         ref = SnapshotRef(
             generation,
@@ -413,15 +394,7 @@ class DirectoryStore:
         # Encoding and sealing, the CPU-heavy part, run outside the lock.
         encoded = encode(snapshot)
         try:
-            data = seal_encoded(
-                snapshot,
-                encoded,
-                generation=generation,
-                signer=self._signer,
-                encryption_key=self._encryption_key,
-                compress=self._compress,
-                max_snapshot_size=self._max_snapshot_size,
-            )
+            data = self._sealing.seal_snapshot(snapshot, encoded, generation)
         except SnapshotTooLargeError as error:
             # Written, it would be skipped by every reader with this store's limit: a save
             # that no restore could load is no save.
@@ -444,11 +417,7 @@ class DirectoryStore:
 
     def _start_chain(self, ref: SnapshotRef, peer_id: PeerId) -> None:
         self._end_chain()
-        limit = self.journal_max_bytes
-        limits = JournalLimits(
-            self.journal_max_deltas,
-            max(ref.size // 4, MIN_JOURNAL_MAX_BYTES) if limit is None else limit,
-        )
+        limits = journal_limits(ref.size, self.journal_max_deltas, self.journal_max_bytes)
         writer = JournalWriter(journal_beside(ref.path), durable=self._fsync)
         self._chain = JournalChain(ref, peer_id, limits, writer)
 
@@ -479,15 +448,7 @@ class DirectoryStore:
                     "save a full snapshot"
                 )
             chain.check_base(delta)
-            record = seal_delta(
-                delta,
-                peer_id=chain.peer_id,
-                signer=self._signer,
-                encryption_key=self._encryption_key,
-                compress=self._compress,
-                max_delta_size=self._max_snapshot_size,
-            )
-            return chain.append(delta, record)
+            return chain.append(delta, self._sealing.seal_record(delta, chain.peer_id))
 
     def needs_full_snapshot(self) -> bool:
         """Whether the next save must be a full snapshot rather than an `append`: this instance
@@ -575,30 +536,12 @@ class DirectoryStore:
                 continue
             journal_bytes = regular_file_size(journal_beside(path)) or 0
             ref = attrs.evolve(loaded.ref, journal_bytes=journal_bytes)
-            verified.append((ref, _signer(loaded.header)))
+            verified.append((ref, signer_of(loaded.header)))
         for path, problem in unusable:
             self._set_aside(path, problem)
-        newest_of_each_signer: dict[PeerId | None, int] = {}
-        for ref, signer in verified:
-            newest_of_each_signer.setdefault(signer, ref.generation)
-        beyond = beyond_limits(
-            ((ref.generation, ref.size + ref.journal_bytes) for ref, _ in verified),
-            set(newest_of_each_signer.values())
-            | self._unshipped(ref.generation for ref, _ in verified),
-            self.keep_last,
-            self.max_bytes,
-        )
-        removed = [ref for ref, _ in verified if ref.generation in beyond]
+        unshipped = self._unshipped(ref.generation for ref, _ in verified)
+        removed = prune_selection(verified, unshipped, self.keep_last, self.max_bytes)
         with self._lock:
             for ref in removed:
                 remove_generation(ref.path)
         return removed
-
-
-def _report(journal_path: Path, journal: JournalState) -> None:
-    if journal.damage is not None:
-        LOG.warning(
-            "%s: loading stopped after %d deltas: %s", journal_path, journal.deltas, journal.damage
-        )
-    elif journal.ignored_bytes:
-        LOG.debug("%s: left out a torn last record (%d bytes)", journal_path, journal.ignored_bytes)

@@ -37,13 +37,12 @@ from node_runtime.directory_store import (
     DEFAULT_JOURNAL_MAX_DELTAS,
     DEFAULT_KEEP_LAST,
     MAX_GENERATION,
-    MIN_JOURNAL_MAX_BYTES,
     SEQUENCE_LIMIT,
 )
 from node_runtime.identity import Identity
-from node_runtime.journal_chain import JournalChain, JournalLimits
+from node_runtime.journal_chain import JournalChain
 from node_runtime.journal_file import RecordFraming
-from node_runtime.journal_replay import RecordChecks, replay_records, stored_root
+from node_runtime.journal_replay import replay_records, stored_root
 from node_runtime.object_storage.object_io import ObjectIO, ObjectTooLarge
 from node_runtime.object_storage.object_journal import (
     ObjectJournalWriter,
@@ -55,15 +54,10 @@ from node_runtime.quarantine import QUARANTINE, QUARANTINED_NAME
 from node_runtime.retention import beyond_limits
 from node_runtime.sealed_file import (
     MAX_HEADER_BYTES,
-    Flags,
-    SealedHeader,
     read_header,
-    seal_delta,
-    seal_encoded,
     sealed_size_bound,
-    unseal,
 )
-from node_runtime.snapshot_store import JournalState, SnapshotRef, StoredSnapshot
+from node_runtime.snapshot_store import SnapshotRef, StoredSnapshot
 from node_runtime.storage_errors import (
     CorruptFileError,
     DamagedFileError,
@@ -77,6 +71,14 @@ from node_runtime.storage_errors import (
     WriterConflictError,
 )
 from node_runtime.store_files import JOURNAL_NAME, SNAPSHOT_NAME, journal_name, snapshot_name
+from node_runtime.store_options import (
+    Sealing,
+    check_limits,
+    journal_limits,
+    prune_selection,
+    report_replay,
+    signer_of,
+)
 from snapshot_schema import (
     DEFAULT_MAX_SNAPSHOT_SIZE,
     SnapshotDecodeError,
@@ -91,10 +93,6 @@ __all__ = ["ObjectStore"]
 
 LOG = logging.getLogger(__name__)
 _NODE_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
-
-
-def _signer(header: SealedHeader) -> PeerId | None:
-    return header.peer_id if Flags.SIGNED in header.flags else None
 
 
 class ObjectStore:
@@ -128,14 +126,14 @@ class ObjectStore:
             raise ValueError(
                 f"prefix {prefix!r}: `/`-separated names of letters, digits, `.`, `_` and `-`"
             )
-        if keep_last is not None and keep_last < 1:
-            raise ValueError("keep_last must be at least 1: the newest snapshot is always kept")
-        if max_bytes is not None and max_bytes < 0:
-            raise ValueError("max_bytes must not be negative")
-        if journal_max_deltas < 0 or (journal_max_bytes is not None and journal_max_bytes < 0):
-            raise ValueError("journal_max_deltas and journal_max_bytes must not be negative")
-        if signer is not None and expected_signer not in (None, signer.peer_id):
-            raise ValueError("expected_signer differs from the signer's PeerId")
+        check_limits(keep_last, max_bytes, journal_max_deltas, journal_max_bytes)
+        self._sealing = Sealing.of(
+            signer=signer,
+            expected_signer=expected_signer,
+            encryption_key=encryption_key,
+            compress=compress,
+            max_snapshot_size=max_snapshot_size,
+        )
         self.prefix = prefix
         self.keep_last = keep_last
         self.max_bytes = max_bytes
@@ -143,10 +141,6 @@ class ObjectStore:
         self.journal_max_deltas = journal_max_deltas
         self.journal_max_bytes = journal_max_bytes
         self._io = ObjectIO(store, prefix)
-        self._signer = signer
-        self._expected_signer = signer.peer_id if signer is not None else expected_signer
-        self._encryption_key = encryption_key
-        self._compress = compress
         self._max_snapshot_size = max_snapshot_size
         self._lock = threading.Lock()
         self._closed = False
@@ -263,14 +257,6 @@ class ObjectStore:
 
     # Loading.
 
-    def _record_checks(self) -> RecordChecks:
-        return RecordChecks(
-            self._encryption_key,
-            self._expected_signer,
-            self._encryption_key is not None,
-            self._max_snapshot_size,
-        )
-
     def _read(self, generation: int) -> bytes:
         key = self._snapshot_key(generation)
         try:
@@ -289,13 +275,7 @@ class ObjectStore:
         with_journal: bool = True,
         until_wall_ns: int | None = None,
     ) -> StoredSnapshot:
-        sealed = unseal(
-            data,
-            encryption_key=self._encryption_key,
-            expected_signer=self._expected_signer,
-            require_encryption=self._encryption_key is not None,
-            max_snapshot_size=self._max_snapshot_size,
-        )
+        sealed = self._sealing.unseal_snapshot(data)
         if sealed.header.generation != generation:
             raise CorruptFileError(f"key says generation {generation}, its header another")
         root = stored_root(sealed, generation)
@@ -310,11 +290,11 @@ class ObjectStore:
             records,
             root,
             sealed.header,
-            self._record_checks(),
+            self._sealing.record_checks(),
             size=listed.listed_bytes,
             until_wall_ns=until_wall_ns,
         )
-        _report(self._journal(generation), replayed.journal)
+        report_replay(LOG, self._journal(generation), replayed.journal)
         journal = replayed.journal
         ref = SnapshotRef(
             generation,
@@ -421,15 +401,7 @@ class ObjectStore:
             generation = self._reserve_generation()
         encoded = encode(snapshot)
         try:
-            data = seal_encoded(
-                snapshot,
-                encoded,
-                generation=generation,
-                signer=self._signer,
-                encryption_key=self._encryption_key,
-                compress=self._compress,
-                max_snapshot_size=self._max_snapshot_size,
-            )
+            data = self._sealing.seal_snapshot(snapshot, encoded, generation)
         except SnapshotTooLargeError as error:
             raise SnapshotTooLargeError(f"{self.prefix}: {error}: not saved") from None
         state = root_ref_of_encoded(encoded, generation)
@@ -460,11 +432,7 @@ class ObjectStore:
         return generation
 
     def _start_chain(self, ref: SnapshotRef, peer_id: PeerId) -> None:
-        limit = self.journal_max_bytes
-        limits = JournalLimits(
-            self.journal_max_deltas,
-            max(ref.size // 4, MIN_JOURNAL_MAX_BYTES) if limit is None else limit,
-        )
+        limits = journal_limits(ref.size, self.journal_max_deltas, self.journal_max_bytes)
         writer = ObjectJournalWriter(self._io, self._journal(ref.generation))
         self._chain = JournalChain(ref, peer_id, limits, writer)
 
@@ -481,14 +449,7 @@ class ObjectStore:
                     "save a full snapshot"
                 )
             chain.check_base(delta)
-            record = seal_delta(
-                delta,
-                peer_id=chain.peer_id,
-                signer=self._signer,
-                encryption_key=self._encryption_key,
-                compress=self._compress,
-                max_delta_size=self._max_snapshot_size,
-            )
+            record = self._sealing.seal_record(delta, chain.peer_id)
             try:
                 return chain.append(delta, record)
             except WriterConflictError as conflict:
@@ -559,26 +520,12 @@ class ObjectStore:
                 continue
             journal_bytes = size - loaded.ref.size
             verified.append(
-                (attrs.evolve(loaded.ref, journal_bytes=journal_bytes), _signer(loaded.header))
+                (attrs.evolve(loaded.ref, journal_bytes=journal_bytes), signer_of(loaded.header))
             )
         for generation, problem in unusable:
             self._set_aside(generation, problem)
-        newest_of_each_signer: dict[PeerId | None, int] = {}
-        for ref, signer in verified:
-            newest_of_each_signer.setdefault(signer, ref.generation)
-        beyond = beyond_limits(
-            ((ref.generation, ref.size + ref.journal_bytes) for ref, _ in verified),
-            set(newest_of_each_signer.values()),
-            self.keep_last,
-            self.max_bytes,
-        )
-        removed = [ref for ref, _ in verified if ref.generation in beyond]
+        removed = prune_selection(verified, set(), self.keep_last, self.max_bytes)
         with self._lock:
             for ref in removed:
                 self._remove_generation(ref.generation)
         return removed
-
-
-def _report(journal: str, state: JournalState) -> None:
-    if state.damage is not None:
-        LOG.warning("%s: loading stopped after %d deltas: %s", journal, state.deltas, state.damage)
