@@ -3,13 +3,14 @@ the snapshots, `.replication.json`, and what local retention must keep because o
 
 Per generation it records the snapshot's status (`pending`, `uploading`, `complete`) and how
 many of its journal's records are complete, plus how many after those are being uploaded. An
-item is marked `uploading` (durably) before its upload starts and `complete` after the object
+item is marked `uploading` before its upload starts and `complete` after the object
 store confirmed it, so a replicator killed at any moment knows exactly which items may or may
 not have landed: those it checks for before it sends anything. `done` marks a generation whose
 snapshot and whole journal are shipped and which will not grow again (a newer one exists).
 
-The file is JSON, written atomically and durably; one that does not parse is set aside
-(`.replication.json.corrupt`) and replication resumes with every item checked for, not resent.
+The file is JSON, replaced atomically (see `save_watermark` on durability); one that does not
+parse is set aside (`.replication.json.corrupt`) and replication resumes with every item
+checked for, not resent.
 """
 
 from __future__ import annotations
@@ -138,9 +139,14 @@ def load_watermark(directory: Path, *, set_aside: bool = True) -> Watermark | No
 
 
 def save_watermark(directory: Path, watermark: Watermark) -> None:
-    """Replace the watermark, atomically and durably."""
+    """Replace the watermark atomically. Only its creation is fsynced (so that local retention
+    never forgets a replica exists); updates are not: a process crash keeps them (the kernel
+    has them), and a power cut that reverts or garbles one costs checks, never a skipped item
+    (an item whose mark was lost is created only if absent, and an unreadable file makes every
+    item be checked for). Syncing twice per batch would cost more than the uploads."""
+    path = watermark_path(directory)
     text = json.dumps(_to_json(watermark), indent=1, sort_keys=True)
-    write_atomically(watermark_path(directory), text.encode())
+    write_atomically(path, text.encode(), durable=not path.exists())
 
 
 def replication_floor(directory: Path) -> int | None:

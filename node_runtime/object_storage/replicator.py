@@ -4,7 +4,7 @@ background, resumably.
 What to ship comes from the directory itself (every snapshot file, every complete journal
 record), in order: oldest generation first, a snapshot before its journal, records in order.
 It goes out in batches of at most `batch_size` objects: the batch is marked `uploading` in the
-watermark (`replication_watermark`, durably) before anything is sent and `complete` once every
+watermark (`replication_watermark`) before anything is sent and `complete` once every
 object landed. Killed at any moment, a replicator therefore resumes with the items it may have
 sent checked for first (found and identical: complete, not sent again) and never marks
 complete what did not land. The bytes are shipped as they are stored (signed, encrypted,
@@ -101,7 +101,10 @@ class Replicator:
         try:
             watermark = load_watermark(self.directory)
         except WatermarkCorruptError:
-            return Watermark(self.target, self._everything_maybe_sent())
+            # Replaced at once: without a watermark, local retention would keep nothing back.
+            watermark = Watermark(self.target, self._everything_maybe_sent())
+            save_watermark(self.directory, watermark)
+            return watermark
         if watermark is None:
             return Watermark(self.target)
         if watermark.target != self.target:

@@ -27,7 +27,7 @@ from node_runtime.object_storage import (
     pull,
 )
 from node_runtime.object_storage.object_io import ObjectIO
-from node_runtime.replication_watermark import WATERMARK_NAME
+from node_runtime.replication_watermark import WATERMARK_NAME, replication_floor
 
 _PREFIXES = itertools.count(1)
 
@@ -107,9 +107,12 @@ def test_a_lost_watermark_is_resumed_by_checking_not_resending(
         journal(local, ChangingNode(), 2)
     Replicator(tmp_path, s3, prefix).run_once()
     (tmp_path / WATERMARK_NAME).write_text("{not json")
-    report = Replicator(tmp_path, s3, prefix).run_once()
-    assert (report.sent, report.found) == (0, 3)
+    replicator = Replicator(tmp_path, s3, prefix)
+    assert replicator.lag() == Lag(1, sum(p.stat().st_size for p in tmp_path.glob("0*")))
     assert (tmp_path / (WATERMARK_NAME + ".corrupt")).exists()
+    assert replication_floor(tmp_path) == 1  # replaced at once: retention still keeps it
+    report = replicator.run_once()
+    assert (report.sent, report.found) == (0, 3)
 
 
 def test_a_batch_cut_short_marks_complete_only_what_landed(
