@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from node_runtime import replication_watermark
+from node_runtime.durable_io import write_atomically
 from node_runtime.replication_watermark import (
     WATERMARK_NAME,
     GenerationMark,
@@ -41,7 +42,7 @@ def test_only_the_creation_of_the_watermark_is_synced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written: list[bool] = []
-    real = replication_watermark.write_atomically
+    real = write_atomically
 
     def recording(target: Path, data: bytes, *, durable: bool = True) -> None:
         written.append(durable)
