@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import codec, ids, store
+from benchmarks import codec, ids, replication, store
 
 
 def test_the_quick_store_benchmark_runs_and_reports_every_table(
@@ -64,3 +64,12 @@ def test_the_quick_id_benchmark_runs_and_reports_both_tables(
     assert "| N peers | ids minted | ids/s | mints that waited |" in out
     assert out.count(f"\n| {ids.QUICK_SIZES[0]:,} | ") == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_quick_replication_benchmark_ships_every_object_and_reports_each_contender(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert replication.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(f"\n| {replication.QUICK_SIZES[0]:,} | ") == 1 + len(replication.BATCH_SIZES)
+    assert "| floor: obstore.put of each object | 60 |" in out
