@@ -113,7 +113,6 @@ def run_ls(args: argparse.Namespace) -> ExitCode:
     for generation, key, size in snapshots:
         path = location.url_of(key)
         journal = f"{location.prefix}/{journal_name(generation)}"
-        header = None
         try:
             header = read_header(io.get_start(key, MAX_HEADER_BYTES))
             extent = _journal_extent(io, journal) if generation in journals else None
@@ -123,7 +122,7 @@ def run_ls(args: argparse.Namespace) -> ExitCode:
             raise
         except SnapshotError as error:
             problem = f"{classify(error)[0].name}: {error}"
-            listed = Listed(generation, path, size, location.url_of(journal), header, problem)
+            listed = Listed(generation, path, size, location.url_of(journal), None, problem)
         else:
             listed = Listed(generation, path, size, location.url_of(journal), header, None, extent)
         if args.json:

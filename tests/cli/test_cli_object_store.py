@@ -277,6 +277,11 @@ def test_verify_of_a_url_reports_damage_and_the_quarantine_and_moves_nothing(
     assert lines[2] == f"1 objects in {bucket}/node/quarantine (set aside earlier, not checked)"
     assert captured.err.startswith("nodesnap: warning: node/")  # the store's own warning
     assert keys(s3_bucket.store, "node") == before
+    _, listed = run(capsys, "store", "ls", f"{bucket}/node")
+    assert listed[0].endswith(
+        f"  journal 0 deltas 0 bytes, then DAMAGED: node/{record(1, 1)}: sealed-file container "
+        "version 0; this build reads version 1"
+    )
 
 
 # fleet
