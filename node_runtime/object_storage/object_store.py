@@ -103,7 +103,7 @@ class ObjectStore:
     Options are `DirectoryStore`'s (`keep_last`, `max_bytes`, `signer`, `expected_signer`,
     `encryption_key`, `compress`, `read_only`, `max_snapshot_size`, `journal_max_deltas`,
     `journal_max_bytes`), meaning the same; there is no `fsync`. Many nodes share a bucket
-    under their own prefixes (`node_runtime.fleet` lists them).
+    under their own prefixes (`list_fleet` lists them).
     """
 
     def __init__(

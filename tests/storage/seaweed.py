@@ -196,6 +196,9 @@ class SeaweedServer:
             process = subprocess.Popen(
                 [str(weed), *arguments],
                 cwd=self._directory,  # where `weed` reads master.toml
+                # `weed` takes AWS_* credentials for its own: the S3 gateway would then demand
+                # them and refuse the tests' anonymous-identity requests.
+                env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
