@@ -295,5 +295,5 @@ class ThoroughNodeFidelity(NodeFidelity):
     """The same machine, run far longer: for a change to restore or to the clock rule."""
 
 
-ThoroughNodeFidelity.TestCase.settings = settings(max_examples=500, stateful_step_count=80)
+ThoroughNodeFidelity.TestCase.settings = settings(max_examples=300, stateful_step_count=80)
 test_node_fidelity_thoroughly = pytest.mark.slow(ThoroughNodeFidelity.TestCase)
