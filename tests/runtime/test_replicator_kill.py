@@ -156,7 +156,7 @@ def test_a_replicator_killed_100_times_leaves_a_complete_consistent_replica(
             process = context.Process(target=replicate_forever, args=arguments)
             process.start()
             assert ready.wait(READY_TIMEOUT)
-            time.sleep(rng.uniform(0.0, 0.2))
+            time.sleep(rng.uniform(0.0, 0.1))
             assert process.pid is not None
             os.kill(process.pid, signal.SIGKILL)
             process.join()
