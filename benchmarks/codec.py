@@ -488,13 +488,9 @@ def _floor_unpack(data: bytes) -> object:
     return msgpack.unpackb(data)
 
 
-def contenders(
-    snapshot: TransientSnapshot, *, baselines: bool = True, round_trips: bool = True
-) -> list[Contender]:
+def contenders(snapshot: TransientSnapshot, *, baselines: bool = True) -> list[Contender]:
     """Every contender on `snapshot`, each checked to round-trip before it is timed; without
-    `baselines`, only the floor and ours (msgspec, cattrs and pickle left out). Without
-    `round_trips`, ours and the floor are checked to write the same bytes but not decoded and
-    compared (seconds at 100k peers; `tests/test_benchmarks_smoke.py` checks them small)."""
+    `baselines`, only the floor and ours (msgspec, cattrs and pickle left out)."""
     bare = as_lists([snapshot.spec_version, encode_body(snapshot)])
 
     def floor_pack() -> bytes:
@@ -511,13 +507,12 @@ def contenders(
         return encode(via_build_framework)
 
     ours = encode(snapshot)
+    _require(decode(ours) == snapshot, "decode(encode(s)) == s")
+    _require(via_build_framework == snapshot, "build_framework builds the same record")
     _require(ours_via_build_framework_encode() == ours, "both records encode identically")
     floor = floor_pack()
     _require(floor == ours, "the floor writes the same bytes as encode()")
-    if round_trips:
-        _require(decode(ours) == snapshot, "decode(encode(s)) == s")
-        _require(via_build_framework == snapshot, "build_framework builds the same record")
-        _require(_floor_unpack(floor) == bare, "msgpack round trip of the bare lists")
+    _require(_floor_unpack(floor) == bare, "msgpack round trip of the bare lists")
     ours_rows = [
         Contender("floor (msgpack lists)", floor_pack, _floor_unpack, floor),
         Contender("ours, built by constructors", ours_encode, None, ours),

@@ -1,6 +1,6 @@
 """Run every harness for a bounded number of executions; exit non-zero on any violation.
 
-    python -m fuzz.run_all                 # CI: 100,000 executions per harness, fixed seed
+    python -m fuzz.run_all                 # CI: 50,000 executions per harness, fixed seed
     python -m fuzz.run_all --runs 1000000 --targets decode --seed 0   # a long local run
 
 Each harness starts from its seed corpus and regression inputs (read-only: what libFuzzer
@@ -27,7 +27,7 @@ FUZZ_DIR = Path(__file__).resolve().parent
 REPO = FUZZ_DIR.parent
 ARTIFACTS = FUZZ_DIR / "artifacts"
 
-DEFAULT_RUNS = 100_000
+DEFAULT_RUNS = 50_000  # a bounded regression check; depth is the campaign's (campaign.py)
 TIMEOUT_S = 10
 """Per input: a hang (or a pathologically slow input) fails the run."""
 RSS_LIMIT_MB = 1024

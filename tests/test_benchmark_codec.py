@@ -22,10 +22,7 @@ import gc, json
 from benchmarks import codec
 ratios = {}
 for shape in codec.DATA_SHAPES:
-    snapshot = codec.build_snapshot(100_000, shape=shape)
-    entries = codec.contenders(snapshot, baselines=False, round_trips=False)
-    entries = [e for e in entries if e.name != "ours, built by constructors"]  # not judged here
-    del snapshot
+    entries = codec.contenders(codec.build_snapshot(100_000, shape=shape), baselines=False)
     gc.collect(); gc.freeze(); gc.disable()
     try:
         rows = codec.summarize(100_000, entries, codec.run_rounds(entries, rounds=3))
