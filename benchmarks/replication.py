@@ -26,6 +26,7 @@ from pathlib import Path
 import obstore
 from obstore.store import MemoryStore
 
+from benchmarks.autosave import FakeTimer
 from benchmarks.codec import SEED
 from benchmarks.delta import Churn, build_delta_node
 from benchmarks.harness import benchmark_parser, load_line, machine_line, parse_benchmark_args
@@ -43,18 +44,10 @@ FLOOR = "floor: obstore.put of each object"
 PREFIX = "fleet/node"
 
 
-class _Timer:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def busy_history(peers: int, directory: Path) -> None:
     """`directory` after `SAVES` autosaves of a node with 1% churn between them."""
     node = build_delta_node(peers, SEED)
-    churn, timer = Churn(node), _Timer()
+    churn, timer = Churn(node), FakeTimer()
     with DirectoryStore(directory, keep_last=None, journal_max_deltas=JOURNAL_DELTAS) as store:
         autosave = Checkpointer(node, store, timer=timer)
         try:
